@@ -1,0 +1,55 @@
+"""Lung cancer risk prediction service: the Flask application factory."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+from flask import Flask
+
+from . import request_context, services
+from .config import PROJECT_ROOT, Config
+from .errors import register_errorhandlers
+
+API_PREFIX = "/api"
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: settings from the environment, then `overrides` (tests pass a dict)."""
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.from_mapping(Config.from_env())
+    if overrides:
+        app.config.from_mapping(overrides)
+    configure_logging(app.config["LOG_LEVEL"])
+    app.json.sort_keys = False
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    return app
+
+
+def configure_logging(level: str) -> None:
+    """Configure the root logger once per process (Gunicorn's own loggers are left alone)."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s")
+    logging.getLogger("webapp").setLevel(level)
+
+
+def register_extensions(app: Flask) -> None:
+    request_context.init_app(app)
+    services.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from .blueprints.health import health
+    from .blueprints.info import info
+    from .blueprints.logs import logs
+    from .blueprints.predict import predict
+
+    for blueprint in (info, health, predict, logs):
+        app.register_blueprint(blueprint)
+        app.register_blueprint(blueprint, url_prefix=API_PREFIX, name=f"api_{blueprint.name}")

@@ -1,0 +1,26 @@
+"""Gunicorn settings, read from the environment (see the README's settings table).
+
+The app is loaded in the master before forking (the model is read once and shared
+copy-on-write); each worker opens its own log-store connections after the fork.
+"""
+import os
+
+bind = os.environ.get("GUNICORN_BIND") or f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
+preload_app = True
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
+
+
+def worker_exit(server, worker):
+    """Write this worker's buffered log entries before it goes."""
+    log = getattr(worker.wsgi, "extensions", {}).get("prediction_log")
+    if log is not None:
+        log.close(timeout=graceful_timeout / 2)

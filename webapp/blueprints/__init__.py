@@ -1,0 +1,1 @@
+"""JSON API blueprints. Each is served at its path and again under /api."""

@@ -1,0 +1,51 @@
+"""Health, liveness and readiness probes. Probes are never logged as predictions."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+
+from ..version import __version__
+
+health = Blueprint("health", __name__)
+
+
+def _model_loaded() -> bool:
+    return current_app.extensions.get("model_service") is not None
+
+
+@health.get("/health")
+def overall():
+    log_status = current_app.extensions["prediction_log"].status()
+    reasons = []
+    if not log_status["healthy"]:
+        reasons.append(f"log store unavailable: {log_status['error']}")
+    if log_status["dropped"]:
+        reasons.append(f"{log_status['dropped']} log entries dropped (buffer full)")
+    model_loaded = _model_loaded()
+    if not model_loaded:
+        status = "unavailable"
+        reasons.insert(0, "model not loaded")
+    else:
+        status = "degraded" if reasons else "ok"
+    body = {
+        "status": status,
+        "model_loaded": model_loaded,
+        "redis_connected": log_status["backend"] == "redis" and log_status["healthy"],
+        "log_store": log_status["backend"],
+        "log_store_healthy": log_status["healthy"],
+        "log_buffer": {"pending": log_status["pending"], "dropped": log_status["dropped"]},
+        "reasons": reasons,
+        "version": __version__,
+    }
+    return jsonify(body), 200 if model_loaded else 503
+
+
+@health.get("/health/live")
+def live():
+    return jsonify(status="alive")
+
+
+@health.get("/health/ready")
+def ready():
+    if _model_loaded():
+        return jsonify(status="ready")
+    return jsonify(status="not_ready", reason="model not loaded"), 503

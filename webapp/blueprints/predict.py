@@ -1,0 +1,166 @@
+"""POST /predict and /predict_proba: one record or a batch, validated, scored and logged."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Blueprint, current_app, g, jsonify, request
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from .. import features
+from ..errors import APIError
+from ..request_context import elapsed_ms
+from ..schemas import load_patient
+from ..services import model_service, prediction_log
+
+predict = Blueprint("predict", __name__)
+
+
+@predict.post("/predict")
+def predict_class():
+    return _serve(with_probabilities=False)
+
+
+@predict.post("/predict_proba")
+def predict_probabilities():
+    return _serve(with_probabilities=True)
+
+
+def _serve(with_probabilities: bool):
+    payload: Any = None
+    try:
+        payload = _read_json()
+        records, is_batch = _validate(payload)
+    except (APIError, HTTPException) as error:
+        _log_rejection(error, payload)
+        raise
+    model = model_service()
+    results = model.predict(features.to_matrix(records))
+    items = [_item(result, with_probabilities) for result in results]
+    _log_predictions(records, results, items, model.version)
+    if is_batch:
+        body = {"predictions": items, "count": len(items)}
+    else:
+        body = items[0]
+    body["model_version"] = model.version
+    body["request_id"] = g.request_id
+    return jsonify(body)
+
+
+def _read_json() -> Any:
+    if not request.is_json:
+        raise APIError(415, "Send the record as JSON with 'Content-Type: application/json'.",
+                       {"content_type": request.mimetype or None})
+    raw = request.get_data(cache=False)
+    if not raw.strip():
+        raise APIError(400, "Request body is empty: send a JSON object with the 15 input fields.")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise APIError(400, f"Malformed JSON: {exc}.") from exc
+
+
+def _validate(payload: Any) -> tuple[list[dict[str, int]], bool]:
+    """The validated records and whether the request was a batch."""
+    if isinstance(payload, dict) and "records" in payload:
+        if set(payload) != {"records"} or not isinstance(payload["records"], list):
+            raise APIError(422, "A batch is {\"records\": [ ... ]} with a list of records.",
+                           {"records": ["Must be a list of records and the only key."]})
+        payload = payload["records"]
+    if not isinstance(payload, list):
+        try:
+            return [load_patient(payload)], False
+        except ValidationError as exc:
+            raise APIError(422, "Invalid input: " + ", ".join(map(str, exc.messages)) + ".",
+                           exc.messages) from exc
+    limit = current_app.config["MAX_BATCH_SIZE"]
+    if len(payload) > limit:
+        raise APIError(413, f"A batch holds at most {limit} records; this one has {len(payload)}.",
+                       {"max_batch_size": limit, "received": len(payload)})
+    if not payload:
+        raise APIError(422, "The batch is empty.", {"records": ["Must hold at least one record."]})
+    records, errors = [], {}
+    for index, record in enumerate(payload):
+        try:
+            records.append(load_patient(record))
+        except ValidationError as exc:
+            errors[str(index)] = exc.messages
+    if errors:
+        raise APIError(422, f"Invalid input in {len(errors)} of {len(payload)} records.",
+                       {"records": errors})
+    return records, True
+
+
+def _item(result, with_probabilities: bool) -> dict[str, Any]:
+    item: dict[str, Any] = {"prediction": result.prediction}
+    if with_probabilities:
+        item["probabilities"] = [round(1.0 - result.probability, 6), round(result.probability, 6)]
+    else:
+        item["probability"] = round(result.probability, 6)
+    item["risk_level"] = result.risk_level
+    item["message"] = result.message
+    item["factors"] = [_factor(factor) for factor in result.factors]
+    item["warnings"] = list(result.warnings)
+    return item
+
+
+def _factor(factor) -> dict[str, Any]:
+    return {
+        "feature": factor.feature,
+        "label": factor.label,
+        "value": factor.value,
+        "contribution": round(factor.contribution, 4),
+    }
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _log_predictions(records, results, items, model_version: str) -> None:
+    timestamp, latency = _now(), elapsed_ms()
+    prediction_log().record([
+        {
+            "timestamp": timestamp,
+            "level": "INFO",
+            "endpoint": request.path,
+            "request_id": g.request_id,
+            "inputs": record,
+            "prediction": result.prediction,
+            "probability": round(result.probability, 6),
+            "risk_level": result.risk_level,
+            "factors": item["factors"],
+            "warnings": item["warnings"],
+            "model_version": model_version,
+            "latency_ms": latency,
+            "errors": None,
+            "message": result.message,
+        }
+        for record, result, item in zip(records, results, items)
+    ])
+
+
+def _log_rejection(error: Exception, payload: Any) -> None:
+    if isinstance(error, APIError):
+        status, message, details = error.status, error.message, error.details
+    else:
+        status, message, details = error.code, error.description, None
+    small_object = isinstance(payload, dict) and len(payload) <= 64
+    prediction_log().record([{
+        "timestamp": _now(),
+        "level": "WARNING",
+        "endpoint": request.path,
+        "request_id": g.request_id,
+        "inputs": payload if small_object else None,
+        "prediction": None,
+        "probability": None,
+        "risk_level": None,
+        "factors": [],
+        "warnings": [],
+        "model_version": model_service().version,
+        "latency_ms": elapsed_ms(),
+        "errors": details if details is not None else {"_request": [message]},
+        "message": f"Rejected with {status}: {message}",
+    }])

@@ -1,0 +1,47 @@
+"""Settings: one place that reads the environment (and `.env`, through python-dotenv)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from dotenv import load_dotenv
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+class Config:
+    """Defaults for `create_app`, read from the environment when the app is built.
+
+    Every setting is listed in the README's settings table.
+    """
+
+    @staticmethod
+    def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+        if environ is None:
+            load_dotenv(PROJECT_ROOT / ".env", override=False)
+            environ = os.environ
+        return {
+            "MODEL_DIR": environ.get("MODEL_DIR") or str(PROJECT_ROOT / "model"),
+            "REDIS_URL": environ.get("REDIS_URL") or None,
+            "REDIS_KEY_PREFIX": environ.get("REDIS_KEY_PREFIX") or "lungrisk",
+            "LOG_DB_PATH": environ.get("LOG_DB_PATH") or str(PROJECT_ROOT / "instance" / "predictions.sqlite3"),
+            "LOG_MAX_ENTRIES": _int(environ, "LOG_MAX_ENTRIES", 10000),
+            "LOG_BUFFER_SIZE": _int(environ, "LOG_BUFFER_SIZE", 10000),
+            "MAX_BATCH_SIZE": _int(environ, "MAX_BATCH_SIZE", 1000),
+            "MAX_CONTENT_LENGTH": _int(environ, "MAX_CONTENT_LENGTH", 2 * 1024 * 1024),
+            "ADMIN_TOKEN": environ.get("ADMIN_TOKEN") or None,
+            "SPACE_ID": environ.get("SPACE_ID") or None,
+            "SECRET_KEY": environ.get("SECRET_KEY") or None,
+            "LOG_LEVEL": environ.get("LOG_LEVEL") or "INFO",
+        }

@@ -1,0 +1,86 @@
+"""One JSON error envelope for every error the API returns.
+
+    {"error": {"code": ..., "message": ..., "details": ...}, "request_id": ...}
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, g, jsonify
+from werkzeug.exceptions import HTTPException
+
+logger = logging.getLogger(__name__)
+
+# Werkzeug's status codes mapped to the envelope's stable machine-readable codes.
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+    500: "internal_error",
+    502: "bad_gateway",
+    503: "service_unavailable",
+    504: "gateway_timeout",
+}
+
+
+class APIError(Exception):
+    """An error the API answers on purpose, with its status and details."""
+
+    def __init__(self, status: int, message: str, details: Any = None, code: str | None = None,
+                 headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.details = details
+        self.code = code or _HTTP_CODES.get(status, "error")
+        self.headers = headers or {}
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {
+        "error": {"code": code, "message": message, "details": details},
+        "request_id": g.get("request_id"),
+    }
+
+
+def error_response(error: APIError):
+    response = jsonify(error_body(error.code, error.message, error.details))
+    response.status_code = error.status
+    response.headers.update(error.headers)
+    return response
+
+
+def _handle_api_error(error: APIError):
+    return error_response(error)
+
+
+def _handle_http_exception(exc: HTTPException):
+    status = exc.code or 500
+    details = None
+    headers = {}
+    if status == 405 and exc.valid_methods:
+        details = {"allowed_methods": sorted(exc.valid_methods)}
+        headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+    if status == 413:
+        message = "Request body is too large."
+    else:
+        message = exc.description or exc.name
+    return error_response(APIError(status, message, details, headers=headers))
+
+
+def _handle_unexpected(exc: Exception):
+    logger.exception("Unhandled error while serving request %s", g.get("request_id"))
+    return error_response(APIError(500, "Internal server error."))
+
+
+def register_errorhandlers(app: Flask) -> None:
+    app.register_error_handler(APIError, _handle_api_error)
+    app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(Exception, _handle_unexpected)

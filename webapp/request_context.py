@@ -1,0 +1,33 @@
+"""Request ids and timing, shared by every endpoint."""
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+from flask import Flask, g, request
+
+HEADER = "X-Request-ID"
+_VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+def _start_request() -> None:
+    g.started = time.perf_counter()
+    given = request.headers.get(HEADER, "")
+    g.request_id = given if _VALID_ID.match(given) else uuid.uuid4().hex
+
+
+def _tag_response(response):
+    request_id = g.get("request_id")
+    if request_id:
+        response.headers[HEADER] = request_id
+    return response
+
+
+def elapsed_ms() -> float:
+    return round((time.perf_counter() - g.started) * 1000.0, 3)
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_start_request)
+    app.after_request(_tag_response)

@@ -1,0 +1,128 @@
+"""Request schemas: the 15-field patient record and the log query.
+
+Validation happens here, at the edge; errors name every bad field.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate
+
+from . import features
+from .logstore import normalize_timestamp
+
+
+class StrictInteger(fields.Integer):
+    """An integer given as a JSON number: 45 or 45.0, never "45", true or 45.5."""
+
+    default_error_messages = {"invalid": "Must be an integer number."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.make_error("invalid")
+        if isinstance(value, float) and not value.is_integer():
+            raise self.make_error("invalid")
+        return int(value)
+
+
+class Flag(fields.Field):
+    """A yes/no answer: 0 or 1, true or false."""
+
+    default_error_messages = {"invalid": "Must be 0 or 1 (true/false also accepted)."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if value is True or value is False:
+            return int(value)
+        if isinstance(value, (int, float)) and value in (0, 1):
+            return int(value)
+        raise self.make_error("invalid")
+
+
+class PatientSchema(Schema):
+    """One survey record. Keys are matched by name, tolerant to case, spaces and underscores."""
+
+    class Meta:
+        unknown = RAISE
+
+    @pre_load
+    def canonical_keys(self, data: Any, **kwargs) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise ValidationError("Each record must be a JSON object with the 15 input fields.", "_schema")
+        renamed: dict[str, Any] = {}
+        errors: dict[str, list[str]] = {}
+        for key, value in data.items():
+            name = features.canonical_name(key) if isinstance(key, str) else None
+            if name is None:
+                renamed[key] = value  # left for RAISE to report as unknown
+            elif name in renamed:
+                errors[key] = [f"Duplicate of {name!r}: give each field once."]
+            else:
+                renamed[name] = value
+        if errors:
+            raise ValidationError(errors)
+        return renamed
+
+
+def _patient_fields() -> dict[str, fields.Field]:
+    declared: dict[str, fields.Field] = {
+        features.AGE: StrictInteger(
+            required=True,
+            validate=validate.Range(features.AGE_MIN, features.AGE_MAX,
+                                    error="Must be between {min} and {max}."),
+        ),
+        features.GENDER: Flag(
+            required=True,
+            error_messages={"invalid": "Must be 1 (male) or 0 (female)."},
+        ),
+    }
+    for name in features.BINARY_FEATURES:
+        declared[name] = Flag(required=True)
+    return declared
+
+
+PatientSchema = PatientSchema.from_dict(_patient_fields(), name="Patient")  # type: ignore[misc]
+# from_dict subclasses the base above, so the hook and Meta carry over.
+
+_patient_schema = PatientSchema()
+
+
+def load_patient(data: Any) -> dict[str, int]:
+    """Validate one record; raises ValidationError with per-field messages."""
+    return _patient_schema.load(data)
+
+
+class IsoTime(fields.String):
+    default_error_messages = {"invalid_time": "Must be an ISO 8601 time, e.g. 2026-01-31T12:00:00Z."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return normalize_timestamp(text)
+        except ValueError as exc:
+            raise self.make_error("invalid_time") from exc
+
+
+class LogQuerySchema(Schema):
+    """Query string of GET /logs."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    cursor = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
+    level = fields.String(load_default=None, validate=validate.OneOf(["INFO", "WARNING"]))
+    endpoint = fields.String(load_default=None)
+    prediction = fields.Integer(load_default=None, validate=validate.OneOf([0, 1]))
+    min_probability = fields.Float(load_default=None, validate=validate.Range(0, 1))
+    max_probability = fields.Float(load_default=None, validate=validate.Range(0, 1))
+    since = IsoTime(load_default=None)
+    until = IsoTime(load_default=None)
+    request_id = fields.String(load_default=None, validate=validate.Length(max=128))
+
+    @pre_load
+    def upper_level(self, data, **kwargs):
+        data = {key: value for key, value in data.items() if value != ""}
+        if isinstance(data.get("level"), str):
+            data["level"] = data["level"].upper()
+        return data

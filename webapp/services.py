@@ -1,0 +1,32 @@
+"""Long-lived objects, created once per process and kept in `app.extensions`."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, current_app
+
+from .logstore import PredictionLog, create_prediction_log
+from .model_service import ModelService
+
+logger = logging.getLogger(__name__)
+
+
+def init_app(app: Flask) -> None:
+    """Load the model (once, before Gunicorn forks) and set up the prediction log.
+
+    A model that fails its checks raises ModelLoadError here, so the service refuses to start.
+    The log store connects lazily, so each forked worker opens its own connections.
+    """
+    model = app.config.get("MODEL_SERVICE") or ModelService.load(app.config["MODEL_DIR"])
+    app.extensions["model_service"] = model
+    app.extensions["prediction_log"] = create_prediction_log(app.config)
+    logger.info("Model %s loaded; prediction log backend: %s",
+                model.version, app.extensions["prediction_log"].kind)
+
+
+def model_service() -> ModelService:
+    return current_app.extensions["model_service"]
+
+
+def prediction_log() -> PredictionLog:
+    return current_app.extensions["prediction_log"]
