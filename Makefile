@@ -1,0 +1,33 @@
+# Two commands for a newcomer: `make run` (API + UI, embedded log store) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DATA ?= ../shared/data/survey_lung_cancer.csv
+
+.PHONY: install run api test bench train clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: install  ## start the API and the UI side by side; Ctrl-C stops both
+	$(BIN)/honcho start
+
+api: install  ## the JSON API alone, under Gunicorn
+	$(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
+
+test: install
+	$(BIN)/python -m pytest
+
+bench: install  ## throughput and latency figures; not a pass/fail test
+	$(BIN)/python bench/bench_predict.py
+
+train: install  ## retrain model/model.joblib and model/model_card.json from the survey data
+	$(BIN)/python -m webapp.train --data $(DATA) --out model
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache test-output

@@ -1,0 +1,164 @@
+"""Benchmark POST /predict under Gunicorn against a trivial JSON echo, with wrk.
+
+Not a test: it prints figures. Both apps run with the same gunicorn.conf.py settings in
+the same run; wrk keeps its connections alive. Per-worker CPU time shows whether both
+Gunicorn workers did the work.
+
+    python bench/bench_predict.py [--duration 10] [--concurrency 1 8 32] [--redis-url URL]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.helpers import SYMPTOMATIC_OLDER_SMOKER  # noqa: E402
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+LUA = """wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = [[%s]]
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_gunicorn(app: str, port: int, env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
+    command = [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"), app]
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
+            return process
+        except urllib.error.HTTPError:
+            return process  # answering, even if 404/405
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"{app} did not start; see {log_path}")
+
+
+def worker_pids(master: int) -> list[int]:
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master:
+            pids.append(int(stat.parent.name))
+    return sorted(pids)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def to_ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run_wrk(url: str, script: Path, connections: int, duration: int) -> dict[str, float]:
+    threads = min(connections, 2)
+    output = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    requests_per_s = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.M))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {
+        "rps": requests_per_s,
+        "p50_ms": to_ms(latency["50"]),
+        "p99_ms": to_ms(latency["99"]),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+    }
+
+
+def measure(name: str, url: str, script: Path, master: int, connections: int, duration: int) -> dict:
+    workers = worker_pids(master)
+    before = [cpu_seconds(pid) for pid in workers]
+    result = run_wrk(url, script, connections, duration)
+    result["worker_cpu_s"] = [round(cpu_seconds(pid) - b, 2) for pid, b in zip(workers, before)]
+    result["name"] = name
+    result["connections"] = connections
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--redis-url", help="log to this Redis instead of the embedded SQLite file")
+    parser.add_argument("--access-log", action="store_true", help="keep Gunicorn's access log on")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON too")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is required: apt-get install wrk")
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-"))
+    env = {**os.environ, "LOG_DB_PATH": str(workdir / "log.sqlite3"), "LOG_LEVEL": "WARNING"}
+    env.pop("REDIS_URL", None)
+    if args.redis_url:
+        env["REDIS_URL"] = args.redis_url
+        env["REDIS_KEY_PREFIX"] = f"bench-{os.getpid()}"
+    if not args.access_log:
+        env["GUNICORN_ACCESS_LOG"] = ""
+    script = workdir / "post.lua"
+    script.write_text(LUA % json.dumps(SYMPTOMATIC_OLDER_SMOKER))
+
+    ports = {"predict": free_port(), "echo": free_port()}
+    servers = {
+        "predict": start_gunicorn("wsgi:app", ports["predict"], env, workdir / "predict.log"),
+        "echo": start_gunicorn("bench.echo_app:app", ports["echo"], env, workdir / "echo.log"),
+    }
+    results = []
+    try:
+        for connections in args.concurrency:
+            for name, path in (("echo", "/echo"), ("predict", "/predict")):
+                url = f"http://127.0.0.1:{ports[name]}{path}"
+                run_wrk(url, script, connections, 1)  # warm-up
+                results.append(measure(name, url, script, servers[name].pid, connections, args.duration))
+    finally:
+        for process in servers.values():
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+
+    print(f"{'endpoint':<9}{'conc':>5}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}  worker CPU s")
+    for row in results:
+        print(f"{row['name']:<9}{row['connections']:>5}{row['rps']:>10.0f}{row['p50_ms']:>9.2f}"
+              f"{row['p99_ms']:>9.2f}{row['non_2xx']:>9}  {row['worker_cpu_s']}")
+    print("\npredict / echo throughput:")
+    for connections in args.concurrency:
+        echo, predict = (next(r for r in results if r["name"] == n and r["connections"] == connections)
+                         for n in ("echo", "predict"))
+        print(f"  concurrency {connections:>3}: {predict['rps'] / echo['rps']:.2f}")
+    if args.json:
+        print(json.dumps(results, indent=2))
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

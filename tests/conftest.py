@@ -1,0 +1,44 @@
+"""Apps built from the factory, with a real log backend each (SQLite file or real Redis)."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.redis_server import redis_server  # noqa: F401  (session fixture)
+from webapp import create_app
+
+
+@pytest.fixture
+def make_app(tmp_path, request):
+    """Build apps from the factory; each gets its own SQLite file or Redis key prefix."""
+    built = []
+
+    def build(backend: str = "sqlite", **overrides):
+        config = {
+            "TESTING": True,
+            "LOG_DB_PATH": str(tmp_path / f"log-{len(built)}.sqlite3"),
+            "REDIS_URL": None,
+            "ADMIN_TOKEN": None,
+            "SPACE_ID": None,
+        }
+        if backend == "redis":
+            server = request.getfixturevalue("redis_server")
+            config["REDIS_URL"] = server.url
+            config["REDIS_KEY_PREFIX"] = f"test-{uuid.uuid4().hex[:12]}"
+        config.update(overrides)
+        app = create_app(config)
+        built.append(app)
+        return app
+
+    yield build
+    for app in built:
+        log = app.extensions["prediction_log"]
+        if log.kind == "redis":
+            log.clear()
+        log.close()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()

@@ -1,0 +1,42 @@
+"""Small helpers shared by the tests."""
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from webapp import features
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip when a real dependency is missing; under CI=true the same gap is a failure."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"CI requires it: {reason}")
+    pytest.skip(reason)
+
+
+def require_binary(name: str, path: str | None = None) -> str:
+    found = path if path and os.path.exists(path) else shutil.which(name)
+    require(found is not None, f"{name} is not installed (apt-get install {name})")
+    return found
+
+
+def patient(**overrides) -> dict:
+    """A valid request body; keyword overrides use underscores for spaces (CHEST_PAIN=1)."""
+    body = {name: 0 for name in features.FEATURES}
+    body["AGE"] = 50
+    for key, value in overrides.items():
+        body[features.canonical_name(key)] = value
+    return body
+
+
+HEALTHY_YOUNG_WOMAN = patient(AGE=25, GENDER=0)
+SYMPTOMATIC_OLDER_SMOKER = patient(
+    AGE=70, GENDER=1, SMOKING=1, COUGHING=1, WHEEZING=1, CHEST_PAIN=1,
+    SHORTNESS_OF_BREATH=1, SWALLOWING_DIFFICULTY=1,
+)
