@@ -1,0 +1,181 @@
+"""PredictionLog: recording never fails the request, and nothing is lost across an outage."""
+from __future__ import annotations
+
+import multiprocessing
+import time
+from typing import Callable
+
+import pytest
+
+from tests.redis_server import RedisServer
+from webapp.logstore import (
+    LogQuery,
+    PredictionLog,
+    RedisLogStore,
+    SQLiteLogStore,
+    create_prediction_log,
+)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+def stored_request_ids(log: PredictionLog) -> list[str]:
+    return [entry["request_id"] for entry in reversed(list(log.iter_entries(LogQuery())))]
+
+
+@pytest.fixture
+def sqlite_log(sqlite_path):
+    log = PredictionLog(SQLiteLogStore(sqlite_path))
+    yield log
+    log.close()
+
+
+@pytest.fixture
+def durable_redis():
+    """A server that keeps its data over a restart, like a production Redis."""
+    with RedisServer(extra_args=("--save", "", "--appendonly", "yes")) as server:
+        yield server
+
+
+def test_recorded_entries_are_written_by_flush(sqlite_log, make_entry):
+    sqlite_log.record([make_entry(request_id="a"), make_entry(request_id="b")])
+
+    assert sqlite_log.flush() is True
+    assert stored_request_ids(sqlite_log) == ["a", "b"]
+
+
+def test_changing_an_entry_after_recording_does_not_change_the_log(sqlite_log, make_entry):
+    entry = make_entry(request_id="original")
+    sqlite_log.record([entry])
+    entry["request_id"] = "changed"
+    sqlite_log.flush()
+
+    assert stored_request_ids(sqlite_log) == ["original"]
+
+
+def test_status_of_a_working_store_is_healthy(sqlite_log, make_entry):
+    sqlite_log.record([make_entry()])
+    sqlite_log.flush()
+
+    assert sqlite_log.status() == {
+        "backend": "sqlite", "healthy": True, "pending": 0, "dropped": 0, "error": None,
+    }
+
+
+def test_clear_writes_pending_entries_first_then_removes_them(sqlite_log, make_entry):
+    sqlite_log.record([make_entry() for _ in range(3)])
+
+    assert sqlite_log.clear() == 3
+    assert sqlite_log.query(LogQuery()).total == 0
+
+
+def test_close_writes_what_is_pending(sqlite_path, make_entry):
+    log = PredictionLog(SQLiteLogStore(sqlite_path))
+    log.record([make_entry(request_id="last words")])
+    log.close()
+
+    assert SQLiteLogStore(sqlite_path).query(LogQuery()).total == 1
+
+
+def test_status_asks_the_store_at_most_once_a_second(sqlite_path):
+    class CountingStore(SQLiteLogStore):
+        pings = 0
+
+        def ping(self) -> None:
+            CountingStore.pings += 1
+            super().ping()
+
+    log = PredictionLog(CountingStore(sqlite_path))
+    for _ in range(100):
+        log.status()
+
+    assert CountingStore.pings == 1
+    log.close()
+
+
+def test_redis_outage_keeps_entries_and_writes_them_in_order_after_restart(
+        durable_redis, redis_prefix, make_entry):
+    log = PredictionLog(RedisLogStore(durable_redis.url, prefix=redis_prefix),
+                        retry_interval=0.1)
+    log.record([make_entry(request_id="before")])
+    assert log.flush()
+
+    durable_redis.stop()
+    log.record([make_entry(request_id=f"during-{number}") for number in range(3)])
+    log.record([make_entry(request_id="during-3")])
+
+    assert wait_until(lambda: not log.status()["healthy"])
+    status = log.status()
+    assert status["pending"] == 4
+    assert "redis" in status["error"]
+    assert log.flush(timeout=0.3) is False
+
+    durable_redis.start()
+
+    assert log.flush(timeout=5) is True
+    assert stored_request_ids(log) == ["before"] + [f"during-{number}" for number in range(4)]
+    assert log.status()["healthy"] is True
+    log.close()
+
+
+def test_full_buffer_during_an_outage_drops_the_oldest_entries_and_counts_them(
+        outage_server, redis_prefix, make_entry):
+    log = PredictionLog(RedisLogStore(outage_server.url, prefix=redis_prefix),
+                        buffer_size=3, retry_interval=0.1)
+    outage_server.stop()
+
+    for number in range(8):
+        log.record([make_entry(request_id=f"r{number}")])
+
+    assert wait_until(lambda: log.status()["dropped"] == 5)
+    assert log.status()["pending"] == 3
+    outage_server.start()
+    assert log.flush(timeout=5) is True
+    assert stored_request_ids(log) == ["r5", "r6", "r7"]
+    log.close()
+
+
+def record_one_in_child(log: PredictionLog) -> None:
+    log.record([{"level": "INFO", "request_id": "child"}])
+    raise SystemExit(0 if log.flush(5) else 1)
+
+
+def test_a_forked_worker_writes_its_own_entries_with_its_own_thread(sqlite_log, make_entry):
+    sqlite_log.record([make_entry(request_id="parent")])
+    sqlite_log.flush()
+    child = multiprocessing.get_context("fork").Process(
+        target=record_one_in_child, args=(sqlite_log,))
+    child.start()
+    child.join(10)
+
+    assert child.exitcode == 0
+    assert stored_request_ids(sqlite_log) == ["parent", "child"]
+
+
+@pytest.mark.parametrize(
+    ("config", "kind"),
+    [
+        ({"LOG_DB_PATH": "{tmp}/log.sqlite3"}, "sqlite"),
+        ({"LOG_DB_PATH": "{tmp}/log.sqlite3", "REDIS_URL": "redis://127.0.0.1:1/0"}, "redis"),
+    ],
+)
+def test_config_chooses_the_backend(tmp_path, config, kind):
+    log = create_prediction_log({key: value.format(tmp=tmp_path) for key, value in config.items()})
+
+    assert log.kind == kind
+
+
+def test_config_passes_limits_and_prefix_through(tmp_path):
+    log = create_prediction_log({
+        "REDIS_URL": "redis://127.0.0.1:1/0", "REDIS_KEY_PREFIX": "other",
+        "LOG_MAX_ENTRIES": 50, "LOG_BUFFER_SIZE": 7,
+    })
+
+    assert (log.store.prefix, log.store.max_entries, log.buffer_size) == ("other", 50, 7)

@@ -1,0 +1,166 @@
+"""The prediction log store contract: query objects, result pages and the store interface.
+
+Entries are plain JSON-serialisable dicts (see the package docstring). Stores assign the
+``id``; everything else, including keys the store does not know, is kept as given.
+"""
+from __future__ import annotations
+
+import abc
+import dataclasses
+import datetime as dt
+from typing import Iterator, Mapping, Sequence
+
+LEVELS = ("INFO", "WARNING")
+
+
+class StoreUnavailable(RuntimeError):
+    """The backend could not be reached or refused the operation; the message says why."""
+
+
+def normalize_timestamp(value: str) -> str:
+    """Return ``value`` as ISO 8601 UTC with milliseconds ("2026-11-26T11:38:51.123Z").
+
+    Naive timestamps are taken as UTC. Raises ValueError for text that is not ISO 8601.
+    """
+    parsed = dt.datetime.fromisoformat(value.strip())
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    parsed = parsed.astimezone(dt.timezone.utc)
+    return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
+
+
+def indexed_timestamp(entry: Mapping) -> str:
+    """The entry's timestamp in the comparable form, or its raw text if it does not parse."""
+    raw = entry.get("timestamp")
+    if not isinstance(raw, str):
+        return ""
+    try:
+        return normalize_timestamp(raw)
+    except ValueError:
+        return raw
+
+
+@dataclasses.dataclass(frozen=True)
+class LogQuery:
+    """Filters and paging for reading the log. Bounds are inclusive; None means no filter."""
+
+    limit: int = 100
+    offset: int = 0
+    #: Only entries with ``id < cursor``: stable paging while new entries arrive.
+    cursor: int | None = None
+    level: str | None = None
+    endpoint: str | None = None
+    prediction: int | None = None
+    min_probability: float | None = None
+    max_probability: float | None = None
+    since: str | None = None
+    until: str | None = None
+    #: Case-insensitive substring of the request id.
+    request_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.limit < 0 or self.offset < 0:
+            raise ValueError("limit and offset must not be negative")
+        # Frozen dataclass: normalise through object.__setattr__ so both stores compare alike.
+        if self.level is not None:
+            object.__setattr__(self, "level", self.level.upper())
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, normalize_timestamp(value))
+
+    @property
+    def has_filters(self) -> bool:
+        """True when any filter other than paging is set."""
+        return any(
+            getattr(self, name) is not None
+            for name in (
+                "level", "endpoint", "prediction", "min_probability",
+                "max_probability", "since", "until", "request_id",
+            )
+        )
+
+    def matches(self, entry: Mapping) -> bool:
+        """Apply the filters (not the paging) to one entry; the SQL store does the same in SQL."""
+        if self.level is not None and str(entry.get("level", "")).upper() != self.level:
+            return False
+        if self.endpoint is not None and entry.get("endpoint") != self.endpoint:
+            return False
+        if self.prediction is not None and entry.get("prediction") != self.prediction:
+            return False
+        probability = entry.get("probability")
+        if self.min_probability is not None and (
+            probability is None or probability < self.min_probability
+        ):
+            return False
+        if self.max_probability is not None and (
+            probability is None or probability > self.max_probability
+        ):
+            return False
+        if self.since is not None or self.until is not None:
+            stamp = indexed_timestamp(entry)
+            if self.since is not None and stamp < self.since:
+                return False
+            if self.until is not None and stamp > self.until:
+                return False
+        if self.request_id is not None:
+            request_id = entry.get("request_id")
+            if request_id is None or self.request_id.lower() not in str(request_id).lower():
+                return False
+        return True
+
+
+@dataclasses.dataclass(frozen=True)
+class LogPage:
+    """One page of entries, newest (highest id) first."""
+
+    #: Entries matching the filters, ignoring cursor, offset and limit.
+    total: int
+    entries: list[dict]
+    #: Id of the last entry returned when more matching entries follow, else None.
+    next_cursor: int | None
+
+
+class LogStore(abc.ABC):
+    """Where prediction log entries live. Every method raises StoreUnavailable on backend errors."""
+
+    kind: str
+
+    @abc.abstractmethod
+    def append(self, entries: Sequence[dict]) -> None:
+        """Store the entries in order, assigning each a new, increasing ``id``."""
+
+    @abc.abstractmethod
+    def query(self, query: LogQuery) -> LogPage:
+        """One page of matching entries, newest first."""
+
+    @abc.abstractmethod
+    def iter_entries(self, query: LogQuery) -> Iterator[dict]:
+        """All matching entries newest first, ignoring limit and offset (exports, summaries)."""
+
+    @abc.abstractmethod
+    def clear(self) -> int:
+        """Remove every entry; return how many were removed."""
+
+    @abc.abstractmethod
+    def ping(self) -> None:
+        """Return quietly when the backend is usable; raise StoreUnavailable with the reason."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections held by this process."""
+
+
+def page_from_matches(matches: Iterator[dict], total: int, query: LogQuery) -> LogPage:
+    """Cut a page out of matching entries (newest first, cursor already applied)."""
+    selected: list[dict] = []
+    more = False
+    for position, entry in enumerate(matches):
+        if position < query.offset:
+            continue
+        if len(selected) == query.limit:
+            more = True
+            break
+        selected.append(entry)
+    next_cursor = selected[-1]["id"] if more and selected else None
+    return LogPage(total=total, entries=selected, next_cursor=next_cursor)

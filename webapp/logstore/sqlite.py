@@ -1,0 +1,208 @@
+"""Prediction log in one SQLite file, shared by several worker processes and threads.
+
+WAL mode lets readers run while one writer writes; ``busy_timeout`` makes concurrent
+writers wait for each other instead of failing. Each thread of each process opens its own
+connection lazily, so nothing opened before a fork is ever used after it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import pathlib
+import sqlite3
+import threading
+from typing import Any, Iterator, Sequence
+
+from webapp.logstore.base import (
+    LogPage,
+    LogQuery,
+    LogStore,
+    StoreUnavailable,
+    indexed_timestamp,
+    page_from_matches,
+)
+
+logger = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 5000
+ITER_CHUNK = 500
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS prediction_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        timestamp TEXT NOT NULL,
+        level TEXT,
+        endpoint TEXT,
+        request_id TEXT,
+        prediction INTEGER,
+        probability REAL,
+        body TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS ix_log_level ON prediction_log (level)",
+    "CREATE INDEX IF NOT EXISTS ix_log_endpoint ON prediction_log (endpoint)",
+    "CREATE INDEX IF NOT EXISTS ix_log_prediction ON prediction_log (prediction)",
+    "CREATE INDEX IF NOT EXISTS ix_log_probability ON prediction_log (probability)",
+    "CREATE INDEX IF NOT EXISTS ix_log_timestamp ON prediction_log (timestamp)",
+    "CREATE INDEX IF NOT EXISTS ix_log_request_id ON prediction_log (request_id)",
+)
+
+
+def _row_values(entry: dict) -> tuple[Any, ...]:
+    body = {key: value for key, value in entry.items() if key != "id"}
+    level = entry.get("level")
+    return (
+        indexed_timestamp(entry),
+        level.upper() if isinstance(level, str) else level,
+        entry.get("endpoint"),
+        entry.get("request_id"),
+        entry.get("prediction"),
+        entry.get("probability"),
+        json.dumps(body, default=str),
+    )
+
+
+def _where(query: LogQuery, *, with_cursor: bool) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    conditions = (
+        ("level = ?", query.level),
+        ("endpoint = ?", query.endpoint),
+        ("prediction = ?", query.prediction),
+        ("probability >= ?", query.min_probability),
+        ("probability <= ?", query.max_probability),
+        ("timestamp >= ?", query.since),
+        ("timestamp <= ?", query.until),
+        # instr() rather than LIKE so '%' and '_' in the search text are literal.
+        ("instr(lower(request_id), ?) > 0",
+         query.request_id.lower() if query.request_id is not None else None),
+        ("id < ?", query.cursor if with_cursor else None),
+    )
+    for clause, value in conditions:
+        if value is not None:
+            clauses.append(clause)
+            params.append(value)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _entry(row: sqlite3.Row | tuple) -> dict:
+    return {"id": row[0], **json.loads(row[1])}
+
+
+class SQLiteLogStore(LogStore):
+    """Log entries in the SQLite file at ``path``, keeping the newest ``max_entries``."""
+
+    kind = "sqlite"
+
+    def __init__(self, path: str | os.PathLike, max_entries: int = 10000) -> None:
+        self.path = pathlib.Path(path)
+        self.max_entries = max_entries
+        self._local = threading.local()
+
+    def __repr__(self) -> str:
+        return f"SQLiteLogStore({str(self.path)!r}, max_entries={self.max_entries})"
+
+    def _connection(self) -> sqlite3.Connection:
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():
+            # First use in this thread, or a connection inherited through fork: never reuse it.
+            local.connection = self._connect()
+            local.pid = os.getpid()
+        return local.connection
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                check_same_thread=True,
+            )
+            connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = NORMAL")
+            with connection:
+                for statement in SCHEMA:
+                    connection.execute(statement)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreUnavailable(f"sqlite {self.path}: {exc}") from exc
+        logger.debug("Opened prediction log %s in process %d", self.path, os.getpid())
+        return connection
+
+    def _run(self, action, *args):
+        try:
+            return action(self._connection(), *args)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"sqlite {self.path}: {exc}") from exc
+
+    def append(self, entries: Sequence[dict]) -> None:
+        if entries:
+            self._run(self._append, [_row_values(entry) for entry in entries])
+
+    def _append(self, connection: sqlite3.Connection, rows: list[tuple]) -> None:
+        # IMMEDIATE takes the write lock up front, so ids are handed out in commit order.
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            connection.executemany(
+                "INSERT INTO prediction_log (timestamp, level, endpoint, request_id,"
+                " prediction, probability, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            connection.execute(
+                "DELETE FROM prediction_log WHERE id <= (SELECT id FROM prediction_log"
+                " ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                (self.max_entries,),
+            )
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+    def query(self, query: LogQuery) -> LogPage:
+        return self._run(self._query, query)
+
+    def _query(self, connection: sqlite3.Connection, query: LogQuery) -> LogPage:
+        where, params = _where(query, with_cursor=False)
+        total = connection.execute(f"SELECT count(*) FROM prediction_log{where}", params)
+        total = total.fetchone()[0]
+        where, params = _where(query, with_cursor=True)
+        # One row more than asked tells whether another page follows.
+        rows = connection.execute(
+            f"SELECT id, body FROM prediction_log{where} ORDER BY id DESC LIMIT ? OFFSET ?",
+            [*params, query.limit + 1, query.offset],
+        ).fetchall()
+        # SQL already skipped the first `offset` rows.
+        return page_from_matches(map(_entry, rows), total, dataclasses.replace(query, offset=0))
+
+    def iter_entries(self, query: LogQuery) -> Iterator[dict]:
+        # Keyset chunks: no read transaction stays open while the caller consumes entries.
+        cursor = query.cursor
+        while True:
+            chunk_query = dataclasses.replace(query, cursor=cursor)
+            where, params = _where(chunk_query, with_cursor=True)
+            rows = self._run(
+                lambda connection: connection.execute(
+                    f"SELECT id, body FROM prediction_log{where} ORDER BY id DESC LIMIT ?",
+                    [*params, ITER_CHUNK],
+                ).fetchall()
+            )
+            for row in rows:
+                yield _entry(row)
+            if len(rows) < ITER_CHUNK:
+                return
+            cursor = rows[-1][0]
+
+    def clear(self) -> int:
+        return self._run(
+            lambda connection: connection.execute("DELETE FROM prediction_log").rowcount
+        )
+
+    def ping(self) -> None:
+        self._run(lambda connection: connection.execute("SELECT count(*) FROM sqlite_master"))
+
+    def close(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None and self._local.pid == os.getpid():
+            connection.close()
+        self._local = threading.local()
+

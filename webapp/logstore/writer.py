@@ -1,0 +1,184 @@
+"""PredictionLog: what the app uses to record predictions without waiting on the store.
+
+``record()`` only appends to an in-memory buffer; a daemon thread, started on first use in
+each process (so after Gunicorn forks), writes everything pending in one batch. When the
+store is down the entries stay buffered, in order, and the thread retries every
+``retry_interval`` seconds. When the buffer is full the OLDEST entries are dropped and
+counted: during a long outage the most recent activity is the most useful to keep.
+"""
+from __future__ import annotations
+
+import atexit
+import collections
+import logging
+import os
+import threading
+import time
+import weakref
+from typing import Iterator, Sequence
+
+from webapp.logstore.base import LogPage, LogQuery, LogStore, StoreUnavailable
+
+logger = logging.getLogger(__name__)
+
+#: status() asks the store for a ping at most this often, so /health stays cheap.
+PING_INTERVAL = 1.0
+
+
+def _reset_in_child(ref: weakref.ref) -> None:
+    log = ref()
+    if log is not None:
+        log._reset_state()
+
+
+class PredictionLog:
+    """Buffered, non-blocking front of a LogStore. One per process."""
+
+    def __init__(self, store: LogStore, buffer_size: int = 10000,
+                 retry_interval: float = 1.0) -> None:
+        if buffer_size < 1:
+            raise ValueError("buffer_size must be at least 1")
+        self.store = store
+        self.buffer_size = buffer_size
+        self.retry_interval = retry_interval
+        self._reset_state()
+        # Entries buffered by the parent are the parent's to write; the child starts clean.
+        os.register_at_fork(after_in_child=lambda ref=weakref.ref(self): _reset_in_child(ref))
+
+    def _reset_state(self) -> None:
+        self._condition = threading.Condition()
+        self._buffer: collections.deque[dict] = collections.deque()
+        self._in_flight = 0
+        self._dropped = 0
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._healthy = True
+        self._error: str | None = None
+        self._checked_at = 0.0
+
+    @property
+    def kind(self) -> str:
+        return self.store.kind
+
+    def record(self, entries: Sequence[dict]) -> None:
+        """Queue entries for writing. Never raises for store problems, never waits on I/O."""
+        with self._condition:
+            if self._thread is None:
+                self._start_writer()
+            for entry in entries:
+                if len(self._buffer) >= self.buffer_size:
+                    self._buffer.popleft()
+                    self._dropped += 1
+                self._buffer.append(dict(entry))
+            self._condition.notify()
+
+    def _start_writer(self) -> None:
+        self._thread = threading.Thread(
+            target=self._run, name=f"prediction-log-{self.kind}", daemon=True
+        )
+        self._thread.start()
+        atexit.register(self.close)
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                self._condition.wait_for(lambda: self._buffer or self._stopping.is_set())
+                if not self._buffer:
+                    return
+                batch = list(self._buffer)
+                self._buffer.clear()
+                self._in_flight = len(batch)
+            if not self._write(batch) and self._stopping.wait(self.retry_interval):
+                with self._condition:
+                    lost = len(self._buffer)
+                if lost:
+                    logger.warning("Prediction log stopped with %d entries unwritten", lost)
+                return
+
+    def _write(self, batch: list[dict]) -> bool:
+        try:
+            self.store.append(batch)
+        except StoreUnavailable as exc:
+            with self._condition:
+                self._requeue(batch)
+                self._set_health(False, str(exc))
+            logger.warning("Prediction log write of %d entries failed, retrying in %.1f s: %s",
+                           len(batch), self.retry_interval, exc)
+            return False
+        except Exception:
+            # A bug or unserialisable entry must not kill the writer; the batch is lost.
+            logger.exception("Prediction log dropped a batch of %d entries", len(batch))
+            with self._condition:
+                self._in_flight = 0
+                self._dropped += len(batch)
+                self._condition.notify_all()
+            return True
+        with self._condition:
+            self._in_flight = 0
+            self._set_health(True, None)
+            self._condition.notify_all()
+        return True
+
+    def _requeue(self, batch: list[dict]) -> None:
+        """Put a failed batch back in front of newer entries, keeping only the newest ones."""
+        self._buffer.extendleft(reversed(batch))
+        self._in_flight = 0
+        while len(self._buffer) > self.buffer_size:
+            self._buffer.popleft()
+            self._dropped += 1
+
+    def _set_health(self, healthy: bool, error: str | None) -> None:
+        self._healthy, self._error = healthy, error
+        self._checked_at = time.monotonic()
+
+    def flush(self, timeout: float = 2.0) -> bool:
+        """Wait until every entry buffered in this process is written; False on timeout."""
+        with self._condition:
+            return self._condition.wait_for(
+                lambda: not self._buffer and not self._in_flight, timeout
+            )
+
+    def status(self) -> dict:
+        """Backend, health (last write or ping succeeded), pending and dropped counts, error."""
+        if time.monotonic() - self._checked_at >= PING_INTERVAL:
+            try:
+                self.store.ping()
+            except StoreUnavailable as exc:
+                healthy, error = False, str(exc)
+            else:
+                healthy, error = True, None
+            with self._condition:
+                self._set_health(healthy, error)
+        with self._condition:
+            return {
+                "backend": self.kind,
+                "healthy": self._healthy,
+                "pending": len(self._buffer) + self._in_flight,
+                "dropped": self._dropped,
+                "error": self._error,
+            }
+
+    def query(self, query: LogQuery) -> LogPage:
+        return self.store.query(query)
+
+    def iter_entries(self, query: LogQuery) -> Iterator[dict]:
+        return self.store.iter_entries(query)
+
+    def clear(self) -> int:
+        """Write what is pending (so it is cleared too), then remove every stored entry."""
+        self.flush()
+        return self.store.clear()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Flush, stop the writer thread and close the store. Safe to call twice."""
+        atexit.unregister(self.close)
+        if not self.flush(timeout):
+            logger.warning("Prediction log closing with %d entries unwritten",
+                           self.status()["pending"])
+        thread = self._thread
+        self._stopping.set()
+        with self._condition:
+            self._condition.notify_all()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        self.store.close()
