@@ -13,6 +13,10 @@ keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 preload_app = True
+# Each worker listens on its own SO_REUSEPORT socket, so the kernel spreads new connections
+# over the workers. With one shared socket, keep-alive clients that connect at once tend to
+# pile onto whichever worker wins the accept race and leave the other idle.
+reuse_port = os.environ.get("GUNICORN_REUSE_PORT", "1") not in ("0", "false", "")
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()

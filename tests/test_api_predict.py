@@ -51,7 +51,8 @@ def test_symptomatic_older_smoker_scores_higher_than_healthy_young_woman(client)
     young = client.post("/predict", json=HEALTHY_YOUNG_WOMAN).get_json()
     older = client.post("/predict", json=SYMPTOMATIC_OLDER_SMOKER).get_json()
     assert young["probability"] < older["probability"] - 0.2
-    assert older["risk_level"] == "high"
+    assert older["prediction"] == 1 and older["risk_level"] != "low"
+    assert young["prediction"] == 0 and young["risk_level"] == "low"
 
 
 def test_prediction_uses_the_served_threshold(client, app):
