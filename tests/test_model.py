@@ -1,0 +1,194 @@
+"""The committed model: its card, its loader's checks, and the NumPy serving path."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import sklearn
+
+from conftest_data import REPO_ROOT, dataset_path
+from webapp import train
+from webapp.features import FEATURES, canonical_name
+from webapp.model_service import Factor, ModelLoadError, ModelService, Prediction
+
+MODEL_DIR = REPO_ROOT / "model"
+
+
+@pytest.fixture(scope="module")
+def service() -> ModelService:
+    return ModelService.load(MODEL_DIR)
+
+
+@pytest.fixture(scope="module")
+def card() -> dict:
+    return json.loads((MODEL_DIR / "model_card.json").read_text())
+
+
+@pytest.fixture()
+def model_copy(tmp_path):
+    target = tmp_path / "model"
+    shutil.copytree(MODEL_DIR, target)
+    return target
+
+
+def person(age: float = 50, **answers: int) -> np.ndarray:
+    """One input row in FEATURES order; answers named by any spelling of a feature (CHEST_PAIN=1)."""
+    row = np.zeros(len(FEATURES))
+    row[FEATURES.index("AGE")] = age
+    for key, value in answers.items():
+        row[FEATURES.index(canonical_name(key))] = value
+    return row.reshape(1, -1)
+
+
+def test_young_woman_without_symptoms_scores_far_below_old_male_smoker_with_symptoms(service):
+    young = service.predict(person(25, GENDER=0))[0]
+    old = service.predict(person(70, GENDER=1, SMOKING=1, COUGHING=1, WHEEZING=1, CHEST_PAIN=1,
+                                 SHORTNESS_OF_BREATH=1, SWALLOWING_DIFFICULTY=1))[0]
+    assert young.probability < old.probability / 2
+    assert young.risk_level != "high"
+    assert (young.prediction, old.prediction) == (0, 1)
+
+
+def test_predict_returns_plain_dataclasses(service):
+    result = service.predict(person())[0]
+    assert isinstance(result, Prediction)
+    assert all(isinstance(factor, Factor) for factor in result.factors)
+    assert isinstance(result.probability, float) and isinstance(result.prediction, int)
+
+
+def test_loader_refuses_a_tampered_artifact(model_copy, card):
+    artifact = model_copy / "model.joblib"
+    data = bytearray(artifact.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    artifact.write_bytes(bytes(data))
+    with pytest.raises(ModelLoadError, match="sha256") as error:
+        ModelService.load(model_copy)
+    assert card["artifact"]["sha256"] in str(error.value)
+
+
+def test_loader_refuses_a_card_from_another_scikit_learn_version(model_copy, card):
+    other = dict(card, libraries={**card["libraries"], "scikit-learn": "0.24.2"})
+    (model_copy / "model_card.json").write_text(json.dumps(other))
+    with pytest.raises(ModelLoadError, match="scikit-learn") as error:
+        ModelService.load(model_copy)
+    assert "0.24.2" in str(error.value) and sklearn.__version__ in str(error.value)
+
+
+@pytest.mark.parametrize("missing", ["model.joblib", "model_card.json"])
+def test_loader_says_how_to_train_when_a_file_is_missing(model_copy, missing):
+    (model_copy / missing).unlink()
+    with pytest.raises(ModelLoadError, match="python -m webapp.train"):
+        ModelService.load(model_copy)
+
+
+def test_numpy_path_equals_sklearn_on_the_training_data(service):
+    X, _ = train.load_dataset(dataset_path())
+    expected = service._estimator.predict_proba(X)[:, 1]
+    actual = np.array([result.probability for result in service.predict(X)])
+    np.testing.assert_allclose(actual, expected, rtol=0, atol=1e-9)
+
+
+def test_served_threshold_is_the_card_threshold(service, card):
+    assert service.threshold == card["threshold"] == service.metadata()["threshold"]
+
+
+def test_card_threshold_keeps_sensitivity_at_or_above_95_percent(card):
+    assert card["pooled_out_of_fold"]["sensitivity"] >= 0.95
+    assert card["metrics"]["sensitivity"]["mean"] >= 0.95
+
+
+def test_chosen_model_beats_the_baseline(card):
+    candidates = card["candidates"]
+    assert candidates[card["model_name"]]["roc_auc"]["mean"] > candidates[card["baseline"]]["roc_auc"]["mean"]
+    assert card["metrics"]["roc_auc"]["mean"] > 0.94
+
+
+def test_prediction_and_risk_level_follow_the_threshold_and_bands(service, card):
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 2, size=(500, len(FEATURES))).astype(float)
+    X[:, 0] = rng.integers(21, 88, size=500)
+    bands = {band["level"]: band for band in card["risk_bands"]}
+    for result in service.predict(X):
+        assert result.prediction == int(result.probability >= card["threshold"])
+        band = bands[result.risk_level]
+        assert band["from"] <= result.probability < band["to"] or band["level"] == "high"
+        assert "not a diagnosis" in result.message
+
+
+@pytest.mark.parametrize("path, expected", [
+    (("data", "sha256"), "77e4f763ab845eae865907c3014088beab8fa2e1185676bff91387858c729b1b"),
+    (("data", "raw_rows"), 309),
+    (("data", "rows_used"), 276),
+    (("data", "exact_duplicates_dropped"), 33),
+    (("data", "class_balance", "positive"), 238),
+    (("feature_names",), list(FEATURES)),
+    (("training_ranges", "AGE"), [21, 87]),
+    (("seed",), 42),
+    (("libraries", "scikit-learn"), sklearn.__version__),
+])
+def test_card_records(card, path, expected):
+    value = card
+    for key in path:
+        value = value[key]
+    assert value == expected
+
+
+@pytest.mark.parametrize("text", ["mysarahmadbhat/lung-cancer", "CC BY-NC-SA 4.0"])
+def test_card_carries_dataset_attribution_and_licence(card, text):
+    assert text in json.dumps(card["dataset"]) and "CC BY-NC-SA 4.0" in card["licence"]
+
+
+def test_card_version_names_the_artifact_hash(card):
+    assert card["model_version"].endswith(card["artifact"]["sha256"][:8])
+
+
+def test_training_twice_gives_identical_cards(tmp_path, card):
+    data = dataset_path()
+    first = train.train(data, tmp_path / "a", seed=42)
+    second = train.train(data, tmp_path / "b", seed=42)
+    assert first == second
+    assert first["metrics"] == card["metrics"] and first["threshold"] == card["threshold"]
+
+
+def test_loading_drops_exact_duplicates_and_codes_answers_as_0_1():
+    X, y = train.load_dataset(dataset_path())
+    unique_X, unique_y = train.drop_exact_duplicates(X, y)
+    assert (len(X), len(unique_X)) == (309, 276)
+    assert set(np.unique(X[:, 1:])) == {0.0, 1.0} and set(np.unique(y)) == {0, 1}
+    assert X[:, 0].min() == 21 and X[:, 0].max() == 87
+
+
+@pytest.mark.parametrize("age, warnings", [
+    (95, ("AGE 95 is outside the training range 21-87; the estimate is an extrapolation.",)),
+    (10, ("AGE 10 is outside the training range 21-87; the estimate is an extrapolation.",)),
+    (50, ()),
+    (21, ()),
+    (87, ()),
+])
+def test_warns_only_for_ages_outside_the_training_range(service, age, warnings):
+    assert service.predict(person(age))[0].warnings == warnings
+
+
+def test_factors_are_the_top_five_by_absolute_contribution_with_canonical_names(service):
+    factors = service.predict(person(64, SMOKING=1, COUGHING=1, ALLERGY=1))[0].factors
+    sizes = [abs(factor.contribution) for factor in factors]
+    assert len(factors) == 5
+    assert sizes == sorted(sizes, reverse=True)
+    assert all(factor.feature in FEATURES for factor in factors)
+    assert len({factor.feature for factor in factors}) == 5
+
+
+@pytest.mark.parametrize("bad", [np.zeros(15), np.zeros((1, 14)), np.full((1, 15), np.nan)])
+def test_predict_rejects_wrong_shapes_and_non_finite_values(service, bad):
+    with pytest.raises(ValueError):
+        service.predict(bad)
+
+
+def test_metadata_describes_inputs_in_feature_order_and_both_classes(service):
+    metadata = service.metadata()
+    assert [item["name"] for item in metadata["inputs"]] == list(FEATURES)
+    assert metadata["classes"] == [0, 1]
+    assert [band["level"] for band in metadata["risk_bands"]] == ["low", "moderate", "high"]
+    assert metadata["version"] == service.version

@@ -1,0 +1,251 @@
+"""Load the trained model once, check it, and serve predictions with plain NumPy.
+
+Knows nothing about the web framework. The fitted scikit-learn estimator in the artifact is
+used only at load time, to prove the NumPy path reproduces it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from webapp.features import FEATURES, LABELS
+
+logger = logging.getLogger(__name__)
+
+ARTIFACT_FILE = "model.joblib"
+CARD_FILE = "model_card.json"
+TOP_FACTORS = 5
+DISCLAIMER = "This is a screening aid, not a diagnosis."
+
+
+class ModelLoadError(RuntimeError):
+    """The model artifact is missing, altered or incompatible; the service must not start."""
+
+
+@dataclass(frozen=True)
+class Factor:
+    feature: str
+    label: str
+    value: float
+    contribution: float  # log-odds, signed: coefficient x standardized value
+
+
+@dataclass(frozen=True)
+class Prediction:
+    prediction: int
+    probability: float
+    risk_level: str
+    message: str
+    factors: tuple[Factor, ...]
+    warnings: tuple[str, ...]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 16), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class ModelService:
+    """A calibrated linear model: logit = sum(coef x standardized input), p = Platt sigmoid(logit)."""
+
+    def __init__(self, artifact: Mapping[str, Any], card: Mapping[str, Any]):
+        names = tuple(artifact["features"])
+        if sorted(names) != sorted(FEATURES):
+            raise ModelLoadError(f"model features {names} do not match the service's {FEATURES}")
+        self.card = dict(card)
+        self.version: str = card["model_version"]
+        self.threshold: float = float(artifact["threshold"])
+        self._high_cut = float(artifact["high_risk_threshold"])
+        self._estimator = artifact["estimator"]
+        # Inputs arrive in FEATURES order; pick the model's columns by name.
+        self._names = names
+        self._labels = tuple(LABELS[name] for name in names)
+        order = np.array([FEATURES.index(name) for name in names])
+        self._order = None if np.array_equal(order, np.arange(len(names))) else order
+
+        pairs = np.asarray(artifact["interaction_pairs"], dtype=np.intp).reshape(-1, 2)
+        self._left, self._right = pairs[:, 0], pairs[:, 1]
+        coef = np.asarray(artifact["coef"], dtype=np.float64)
+        scale = np.asarray(artifact["scaler_scale"], dtype=np.float64)
+        # coef * (x - mean) / scale == x * weight - offset
+        self._weight = coef / scale
+        self._offset = np.asarray(artifact["scaler_mean"], dtype=np.float64) * self._weight
+        self._intercept = float(artifact["intercept"])
+        self._a = float(artifact["calibration_a"])
+        self._b = float(artifact["calibration_b"])
+        # An interaction's contribution is split equally between its two features.
+        n = len(names)
+        fold = np.zeros((n + len(pairs), n))
+        fold[np.arange(n), np.arange(n)] = 1.0
+        fold[n + np.arange(len(pairs)), self._left] = 0.5
+        fold[n + np.arange(len(pairs)), self._right] = 0.5
+        self._fold = fold if len(pairs) else None
+
+        ranges = card["training_ranges"]
+        self._train_low = np.array([ranges[name][0] for name in names], dtype=np.float64)
+        self._train_high = np.array([ranges[name][1] for name in names], dtype=np.float64)
+        self._metadata = self._build_metadata()
+
+    @classmethod
+    def load(cls, model_dir: str | Path) -> "ModelService":
+        """Read and check `model_card.json` and `model.joblib`; raise ModelLoadError on any problem."""
+        model_dir = Path(model_dir)
+        card_path, artifact_path = model_dir / CARD_FILE, model_dir / ARTIFACT_FILE
+        for path in (card_path, artifact_path):
+            if not path.is_file():
+                raise ModelLoadError(
+                    f"{path} not found. Train the model first: python -m webapp.train "
+                    f"--data ../shared/data/survey_lung_cancer.csv --out {model_dir}")
+        try:
+            card = json.loads(card_path.read_text())
+            expected_sha, trained_sklearn = card["artifact"]["sha256"], card["libraries"]["scikit-learn"]
+        except (ValueError, KeyError, TypeError) as error:
+            raise ModelLoadError(f"{card_path} is not a valid model card: {error!r}") from error
+
+        actual_sha = _sha256(artifact_path)
+        if actual_sha != expected_sha:
+            raise ModelLoadError(
+                f"{artifact_path} has sha256 {actual_sha} but the model card expects {expected_sha}: "
+                "the artifact was altered or belongs to another card. Retrain or restore both files.")
+        import joblib  # deferred: importing this module stays cheap
+        import sklearn
+
+        if sklearn.__version__ != trained_sklearn:
+            raise ModelLoadError(
+                f"the model was trained with scikit-learn {trained_sklearn} but scikit-learn "
+                f"{sklearn.__version__} is installed: install scikit-learn=={trained_sklearn} or retrain.")
+        try:
+            service = cls(joblib.load(artifact_path), card)
+        except (KeyError, TypeError, ValueError) as error:
+            raise ModelLoadError(f"{artifact_path} lacks what serving needs: {error!r}") from error
+        service._check_against_estimator()
+        logger.info("Loaded model %s from %s (threshold %.4f)", service.version, model_dir, service.threshold)
+        return service
+
+    def _check_against_estimator(self) -> None:
+        """The NumPy path must reproduce the fitted estimator's probabilities."""
+        rows = np.zeros((4, len(FEATURES)))
+        rows[:, FEATURES.index("AGE")] = (21, 87, 55, 64)
+        rows[1, 1:] = 1.0
+        rows[2, 1::2] = 1.0
+        rows[3, 2::2] = 1.0
+        rows = self._model_columns(rows)
+        expected = self._estimator.predict_proba(rows)[:, 1]
+        actual = self._probability(self._contributions(rows))
+        if not np.allclose(actual, expected, rtol=0.0, atol=1e-9):
+            raise ModelLoadError(
+                f"NumPy probabilities {actual.tolist()} differ from the estimator's {expected.tolist()}")
+
+    def _model_columns(self, X: np.ndarray) -> np.ndarray:
+        """X (FEATURES order) with its columns in the model's feature order."""
+        return X if self._order is None else X[:, self._order]
+
+    def _contributions(self, X: np.ndarray) -> np.ndarray:
+        """Per-feature log-odds contributions of model-ordered X, shape (n, 15)."""
+        if self._fold is None:
+            return X * self._weight - self._offset
+        expanded = np.concatenate([X, X[:, self._left] * X[:, self._right]], axis=1)
+        return (expanded * self._weight - self._offset) @ self._fold
+
+    def _probability(self, contributions: np.ndarray) -> np.ndarray:
+        logit = contributions.sum(axis=1) + self._intercept
+        return 1.0 / (1.0 + np.exp(self._a * logit + self._b))
+
+    def predict(self, X: np.ndarray) -> list[Prediction]:
+        """Predictions for the rows of X, shape (n, 15) with columns in features.FEATURES order."""
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != len(FEATURES):
+            raise ValueError(f"expected shape (n, {len(FEATURES)}), got {X.shape}")
+        if not np.isfinite(X).all():
+            raise ValueError("inputs must be finite numbers")
+        X = self._model_columns(X)
+        contributions = self._contributions(X)
+        probabilities = self._probability(contributions)
+        top = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :TOP_FACTORS]
+        top_values = np.take_along_axis(X, top, axis=1)
+        top_contributions = np.take_along_axis(contributions, top, axis=1)
+        outside = (X < self._train_low) | (X > self._train_high)
+        flagged = outside.any(axis=1)
+
+        names, labels = self._names, self._labels
+        results = []
+        for row, (p, indices, values, contribs) in enumerate(zip(
+                probabilities.tolist(), top.tolist(), top_values.tolist(), top_contributions.tolist())):
+            level = self._risk_level(p)
+            results.append(Prediction(
+                prediction=int(p >= self.threshold),
+                probability=p,
+                risk_level=level,
+                message=self._message(level, p),
+                factors=tuple(
+                    Factor(names[i], labels[i], v, c) for i, v, c in zip(indices, values, contribs)),
+                warnings=self._warnings(X[row], outside[row]) if flagged[row] else (),
+            ))
+        return results
+
+    def _risk_level(self, p: float) -> str:
+        if p < self.threshold:
+            return "low"
+        return "high" if p >= self._high_cut else "moderate"
+
+    def _message(self, level: str, p: float) -> str:
+        if level == "high":
+            return f"High risk ({p:.0%}): please discuss screening with a doctor. {DISCLAIMER}"
+        if level == "moderate":
+            return f"Moderate risk ({p:.0%}): worth discussing with a doctor. {DISCLAIMER}"
+        return (f"Low risk ({p:.0%}, below this model's {self.threshold:.0%} screening threshold): "
+                f"see a doctor if symptoms appear or persist. {DISCLAIMER}")
+
+    def _warnings(self, x: np.ndarray, outside: np.ndarray) -> tuple[str, ...]:
+        """One sentence per input beyond what training saw (x and `outside` in model order)."""
+        return tuple(
+            f"{name} {x[i]:g} is outside the training range "
+            f"{self._train_low[i]:g}-{self._train_high[i]:g}; the estimate is an extrapolation."
+            for i, name in enumerate(self._names) if outside[i]
+        )
+
+    def _build_metadata(self) -> dict[str, Any]:
+        card = self.card
+        inputs = []
+        for feature in card["features"]:
+            entry = {"name": feature["name"], "label": feature["label"], "type": "integer",
+                     "encoding": feature["encoding"], "training_range": feature["training_range"]}
+            entry.update(feature["accepted"])
+            inputs.append(entry)
+        return {
+            "model_name": card["model_name"],
+            "version": self.version,
+            "description": card["description"],
+            "inputs": inputs,
+            "outputs": {
+                "prediction": "1 if probability >= threshold, else 0",
+                "probability": "calibrated probability of lung cancer (class 1)",
+                "risk_level": "low, moderate or high; see risk_bands",
+                "message": "a short plain-language sentence",
+                "factors": f"top {TOP_FACTORS} per-feature contributions to the log-odds, signed",
+                "warnings": "inputs outside the training ranges",
+            },
+            "classes": [0, 1],
+            "class_labels": {"0": "no lung cancer", "1": "lung cancer"},
+            "threshold": self.threshold,
+            "risk_bands": card["risk_bands"],
+            "metrics": card["metrics"],
+            "training_ranges": card["training_ranges"],
+            "intended_use": card["intended_use"],
+            "limitations": card["limitations"],
+            "dataset": card["dataset"],
+            "licence": card["licence"],
+        }
+
+    def metadata(self) -> dict[str, Any]:
+        """What the model expects and returns, for API clients and the UI."""
+        return dict(self._metadata)
