@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
 from webapp import features
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "survey_lung_cancer.csv"
 
 
 def require(condition: bool, reason: str) -> None:
@@ -24,6 +27,13 @@ def require_binary(name: str, path: str | None = None) -> str:
     found = path if path and os.path.exists(path) else shutil.which(name)
     require(found is not None, f"{name} is not installed (apt-get install {name})")
     return found
+
+
+def dataset_path() -> Path:
+    """The survey CSV (not committed: its licence); override with LUNG_CANCER_DATA."""
+    path = Path(os.environ.get("LUNG_CANCER_DATA", DEFAULT_DATA))
+    require(path.is_file(), f"dataset not found at {path} (set LUNG_CANCER_DATA)")
+    return path
 
 
 def patient(**overrides) -> dict:

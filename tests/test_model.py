@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import sklearn
 
-from conftest_data import REPO_ROOT, dataset_path
+from tests.helpers import REPO_ROOT, dataset_path
 from webapp import train
 from webapp.features import FEATURES, canonical_name
 from webapp.model_service import Factor, ModelLoadError, ModelService, Prediction
