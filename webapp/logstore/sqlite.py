@@ -148,9 +148,11 @@ class SQLiteLogStore(LogStore):
                 " prediction, probability, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+            # Ids are contiguous (only the oldest rows or all rows are ever deleted), so the
+            # newest max_entries are the ids above max(id) - max_entries: an index lookup.
             connection.execute(
-                "DELETE FROM prediction_log WHERE id <= (SELECT id FROM prediction_log"
-                " ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                "DELETE FROM prediction_log"
+                " WHERE id <= (SELECT max(id) FROM prediction_log) - ?",
                 (self.max_entries,),
             )
             connection.execute("COMMIT")

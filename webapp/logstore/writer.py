@@ -1,9 +1,9 @@
 """PredictionLog: what the app uses to record predictions without waiting on the store.
 
 ``record()`` only appends to an in-memory buffer; a daemon thread, started on first use in
-each process (so after Gunicorn forks), writes everything pending in one batch. When the
-store is down the entries stay buffered, in order, and the thread retries every
-``retry_interval`` seconds. When the buffer is full the OLDEST entries are dropped and
+each process (so after Gunicorn forks), writes everything pending in batches of up to
+MAX_BATCH entries. When the store is down the entries stay buffered, in order, and the
+thread retries every ``retry_interval`` seconds. When the buffer is full the OLDEST entries are dropped and
 counted: during a long outage the most recent activity is the most useful to keep.
 """
 from __future__ import annotations
@@ -23,6 +23,9 @@ logger = logging.getLogger(__name__)
 
 #: status() asks the store for a ping at most this often, so /health stays cheap.
 PING_INTERVAL = 1.0
+#: Entries per store.append: a large backlog after an outage is written in short steps, so no
+#: single write holds the SQLite lock or blocks Redis for long or runs into the read timeout.
+MAX_BATCH = 500
 
 
 def _reset_in_child(ref: weakref.ref) -> None:
@@ -85,8 +88,8 @@ class PredictionLog:
                 self._condition.wait_for(lambda: self._buffer or self._stopping.is_set())
                 if not self._buffer:
                     return
-                batch = list(self._buffer)
-                self._buffer.clear()
+                batch = [self._buffer.popleft()
+                         for _ in range(min(len(self._buffer), MAX_BATCH))]
                 self._in_flight = len(batch)
             if not self._write(batch) and self._stopping.wait(self.retry_interval):
                 with self._condition:
