@@ -11,6 +11,7 @@ from .config import PROJECT_ROOT, Config
 from .errors import register_errorhandlers
 
 API_PREFIX = "/api"
+STATIC_URL_PATH = "/admin-static"
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -19,6 +20,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         __name__,
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "static"),
+        # Not /static: behind the Space's single port, Gradio owns /static (its fonts and scripts).
+        static_url_path=STATIC_URL_PATH,
     )
     app.config.from_mapping(Config.from_env())
     if overrides:
