@@ -194,3 +194,15 @@ def test_unwritable_sqlite_path_raises_store_unavailable(tmp_path):
 
     with pytest.raises(StoreUnavailable, match="sqlite"):
         store.ping()
+
+
+def test_numpy_numbers_from_the_model_are_stored_as_plain_numbers(store, make_entry):
+    import numpy as np
+
+    store.append([make_entry(prediction=np.int64(1), probability=np.float32(0.5),
+                             factors=np.array([0.1, 0.2]))])
+
+    stored = store.query(LogQuery(prediction=1, min_probability=0.5)).entries
+
+    assert [(entry["prediction"], entry["probability"]) for entry in stored] == [(1, 0.5)]
+    assert stored[0]["factors"] == [0.1, 0.2]

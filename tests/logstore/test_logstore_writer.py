@@ -84,6 +84,17 @@ def test_close_writes_what_is_pending(sqlite_path, make_entry):
     assert SQLiteLogStore(sqlite_path).query(LogQuery()).total == 1
 
 
+def test_an_unstorable_entry_is_dropped_and_counted_without_stopping_the_writer(
+        sqlite_log, make_entry):
+    sqlite_log.record([make_entry(prediction="not a number")])
+    sqlite_log.flush()
+    sqlite_log.record([make_entry(request_id="next")])
+
+    assert sqlite_log.flush() is True
+    assert stored_request_ids(sqlite_log) == ["next"]
+    assert sqlite_log.status()["dropped"] == 1
+
+
 def test_status_asks_the_store_at_most_once_a_second(sqlite_path):
     class CountingStore(SQLiteLogStore):
         pings = 0

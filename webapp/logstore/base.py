@@ -8,6 +8,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import datetime as dt
+import json
 from typing import Iterator, Mapping, Sequence
 
 LEVELS = ("INFO", "WARNING")
@@ -15,6 +16,19 @@ LEVELS = ("INFO", "WARNING")
 
 class StoreUnavailable(RuntimeError):
     """The backend could not be reached or refused the operation; the message says why."""
+
+
+def _json_default(value):
+    # NumPy scalars and arrays (model outputs) become plain numbers and lists.
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def entry_json(entry: Mapping) -> str:
+    """The entry as JSON without its ``id`` (the store adds that); never fails on odd values."""
+    return json.dumps({key: value for key, value in entry.items() if key != "id"},
+                      default=_json_default)
 
 
 def normalize_timestamp(value: str) -> str:

@@ -16,7 +16,14 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from webapp.logstore.base import LogPage, LogQuery, LogStore, StoreUnavailable, page_from_matches
+from webapp.logstore.base import (
+    LogPage,
+    LogQuery,
+    LogStore,
+    StoreUnavailable,
+    entry_json,
+    page_from_matches,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -90,10 +97,7 @@ class RedisLogStore(LogStore):
     def append(self, entries: Sequence[dict]) -> None:
         if not entries:
             return
-        bodies = [
-            json.dumps({key: value for key, value in entry.items() if key != "id"}, default=str)
-            for entry in entries
-        ]
+        bodies = [entry_json(entry) for entry in entries]
         self._call(
             lambda client: self._script(
                 keys=[self.seq_key, self.entries_key],

@@ -20,6 +20,7 @@ from webapp.logstore.base import (
     LogQuery,
     LogStore,
     StoreUnavailable,
+    entry_json,
     indexed_timestamp,
     page_from_matches,
 )
@@ -50,16 +51,17 @@ SCHEMA = (
 
 
 def _row_values(entry: dict) -> tuple[Any, ...]:
-    body = {key: value for key, value in entry.items() if key != "id"}
-    level = entry.get("level")
+    """Indexed columns plus the JSON body; ValueError for a prediction that is not a number."""
+    level, prediction, probability = (entry.get(key) for key in ("level", "prediction",
+                                                                   "probability"))
     return (
         indexed_timestamp(entry),
         level.upper() if isinstance(level, str) else level,
         entry.get("endpoint"),
-        entry.get("request_id"),
-        entry.get("prediction"),
-        entry.get("probability"),
-        json.dumps(body, default=str),
+        None if entry.get("request_id") is None else str(entry["request_id"]),
+        None if prediction is None else int(prediction),
+        None if probability is None else float(probability),
+        entry_json(entry),
     )
 
 
