@@ -63,6 +63,8 @@ def normalize_name(name: str) -> str:
 
 
 _BY_NORMALIZED: dict[str, str] = {normalize_name(f): f for f in FEATURES}
+# The spellings clients send almost always, looked up without normalising (request hot path).
+_BY_SPELLING: dict[str, str] = {**{f: f for f in FEATURES}, **{f.replace(" ", "_"): f for f in FEATURES}}
 
 
 def canonical_name(name: str) -> str | None:
@@ -71,7 +73,8 @@ def canonical_name(name: str) -> str | None:
     `ALCOHOL_CONSUMING`, `alcohol consuming` and `FATIGUE ` (trailing space, as in the
     published CSV) all map to their canonical names.
     """
-    return _BY_NORMALIZED.get(normalize_name(name))
+    found = _BY_SPELLING.get(name)
+    return found if found is not None else _BY_NORMALIZED.get(normalize_name(name))
 
 
 def underscore_alias(name: str) -> str:
