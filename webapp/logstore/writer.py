@@ -26,6 +26,10 @@ PING_INTERVAL = 1.0
 #: Entries per store.append: a large backlog after an outage is written in short steps, so no
 #: single write holds the SQLite lock or blocks Redis for long or runs into the read timeout.
 MAX_BATCH = 500
+#: Seconds the writer waits for more entries before a write (unless flushing or stopping):
+#: one commit for many entries costs a fraction of a commit each (SQLite: ~30 us an entry in
+#: batches of 100 against ~130 us alone), which keeps the writer's CPU off the request path.
+LINGER = 0.05
 
 
 def _reset_in_child(ref: weakref.ref) -> None:
@@ -38,12 +42,13 @@ class PredictionLog:
     """Buffered, non-blocking front of a LogStore. One per process."""
 
     def __init__(self, store: LogStore, buffer_size: int = 10000,
-                 retry_interval: float = 1.0) -> None:
+                 retry_interval: float = 1.0, linger: float = LINGER) -> None:
         if buffer_size < 1:
             raise ValueError("buffer_size must be at least 1")
         self.store = store
         self.buffer_size = buffer_size
         self.retry_interval = retry_interval
+        self.linger = linger
         self._reset_state()
         # Entries buffered by the parent are the parent's to write; the child starts clean.
         os.register_at_fork(after_in_child=lambda ref=weakref.ref(self): _reset_in_child(ref))
@@ -52,6 +57,7 @@ class PredictionLog:
         self._condition = threading.Condition()
         self._buffer: collections.deque[dict] = collections.deque()
         self._in_flight = 0
+        self._flushing = 0
         self._dropped = 0
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -73,7 +79,8 @@ class PredictionLog:
                     self._buffer.popleft()
                     self._dropped += 1
                 self._buffer.append(dict(entry))
-            self._condition.notify()
+            # notify_all: flush() waits on the same condition and must not take the wake-up.
+            self._condition.notify_all()
 
     def _start_writer(self) -> None:
         self._thread = threading.Thread(
@@ -86,6 +93,8 @@ class PredictionLog:
         while True:
             with self._condition:
                 self._condition.wait_for(lambda: self._buffer or self._stopping.is_set())
+                if self.linger:
+                    self._condition.wait_for(self._batch_ready, self.linger)
                 if not self._buffer:
                     return
                 batch = [self._buffer.popleft()
@@ -97,6 +106,9 @@ class PredictionLog:
                 if lost:
                     logger.warning("Prediction log stopped with %d entries unwritten", lost)
                 return
+
+    def _batch_ready(self) -> bool:
+        return len(self._buffer) >= MAX_BATCH or self._flushing or self._stopping.is_set()
 
     def _write(self, batch: list[dict]) -> bool:
         try:
@@ -137,9 +149,14 @@ class PredictionLog:
     def flush(self, timeout: float = 2.0) -> bool:
         """Wait until every entry buffered in this process is written; False on timeout."""
         with self._condition:
-            return self._condition.wait_for(
-                lambda: not self._buffer and not self._in_flight, timeout
-            )
+            self._flushing += 1
+            self._condition.notify_all()
+            try:
+                return self._condition.wait_for(
+                    lambda: not self._buffer and not self._in_flight, timeout
+                )
+            finally:
+                self._flushing -= 1
 
     def status(self) -> dict:
         """Backend, health (last write or ping succeeded), pending and dropped counts, error."""
