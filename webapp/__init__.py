@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from . import request_context, services
+from . import request_context, security, services
 from .config import PROJECT_ROOT, Config
 from .errors import register_errorhandlers
 
@@ -44,10 +44,12 @@ def configure_logging(level: str) -> None:
 
 def register_extensions(app: Flask) -> None:
     request_context.init_app(app)
+    security.init_app(app)
     services.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
+    from .blueprints.admin import admin
     from .blueprints.health import health
     from .blueprints.info import info
     from .blueprints.logs import logs
@@ -56,3 +58,4 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in (info, health, predict, logs):
         app.register_blueprint(blueprint)
         app.register_blueprint(blueprint, url_prefix=API_PREFIX, name=f"api_{blueprint.name}")
+    app.register_blueprint(admin)  # browser pages: not under /api

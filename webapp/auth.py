@@ -2,15 +2,22 @@
 
 With ADMIN_TOKEN set, admin endpoints need `Authorization: Bearer <token>`. Without it they
 are open on a developer machine and closed (403) on a public Space (SPACE_ID set).
+
+The admin pages follow the same rules, but a browser logs in once: the login form exchanges the
+token for a signed session cookie. The JSON API never reads that cookie (Bearer only), so it
+needs no CSRF protection; the pages' forms do (see security.py).
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
 from functools import wraps
 
-from flask import current_app, request
+from flask import current_app, redirect, render_template, request, session, url_for
 
 from .errors import APIError
+
+SESSION_KEY = "admin"
 
 
 def bearer_token() -> str | None:
@@ -41,6 +48,64 @@ def admin_required(view):
     @wraps(view)
     def guarded(*args, **kwargs):
         check_admin()
+        return view(*args, **kwargs)
+
+    return guarded
+
+
+def _session_stamp() -> str:
+    """What a logged-in session holds: bound to the current token, so rotating ADMIN_TOKEN
+    ends every session; keyed with SECRET_KEY, so the readable cookie reveals nothing."""
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(key, current_app.config["ADMIN_TOKEN"].encode(), hashlib.sha256).hexdigest()
+
+
+def log_in(token: str | None) -> bool:
+    """Start an admin session when `token` is the admin token; False otherwise."""
+    if not token_matches(token):
+        return False
+    session.clear()  # a fresh session (and CSRF token) at every login
+    session[SESSION_KEY] = _session_stamp()
+    session.permanent = True
+    return True
+
+
+def log_out() -> None:
+    session.clear()
+
+
+def logged_in() -> bool:
+    stamp = session.get(SESSION_KEY)
+    return bool(current_app.config.get("ADMIN_TOKEN") and isinstance(stamp, str)
+                and hmac.compare_digest(stamp, _session_stamp()))
+
+
+def page_access() -> str:
+    """'open' (no token needed), 'granted', 'login' (must log in) or 'closed' (public Space)."""
+    if current_app.config.get("ADMIN_TOKEN"):
+        return "granted" if logged_in() or token_matches(bearer_token()) else "login"
+    if current_app.config.get("SPACE_ID"):
+        return "closed"
+    return "open"
+
+
+def guard_page():
+    """The response that turns this page request away, or None when it may go on."""
+    access = page_access()
+    if access == "login":
+        return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
+    if access == "closed":
+        return render_template("admin/closed.html"), 403
+    return None
+
+
+def page_admin_required(view):
+    """For HTML admin pages: redirect to the login form (or show 'closed') instead of a 401."""
+    @wraps(view)
+    def guarded(*args, **kwargs):
+        refusal = guard_page()
+        if refusal is not None:
+            return refusal
         return view(*args, **kwargs)
 
     return guarded

@@ -43,5 +43,7 @@ class Config:
             "ADMIN_TOKEN": environ.get("ADMIN_TOKEN") or None,
             "SPACE_ID": environ.get("SPACE_ID") or None,
             "SECRET_KEY": environ.get("SECRET_KEY") or None,
+            # Proxies in front whose X-Forwarded-* headers are believed (1 behind the Space's nginx).
+            "TRUSTED_PROXIES": _int(environ, "TRUSTED_PROXIES", 0),
             "LOG_LEVEL": environ.get("LOG_LEVEL") or "INFO",
         }

@@ -1,16 +1,21 @@
-"""GET /logs (read, filter, page) and DELETE /logs (clear): admin only."""
+"""GET /logs (read, filter, page) and DELETE /logs (clear): admin only.
+
+GET /logs answers JSON to programs (curl's */* included) and always at /api/logs; a browser,
+whose Accept prefers text/html, gets the admin page instead (blueprints/admin.py).
+"""
 from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from marshmallow import ValidationError
 
-from ..auth import admin_required
+from ..auth import admin_required, check_admin
 from ..errors import APIError
 from ..logstore import LogQuery, StoreUnavailable
 from ..schemas import LogQuerySchema
 from ..services import prediction_log
+from .admin import log_page
 
 logger = logging.getLogger(__name__)
 
@@ -31,9 +36,28 @@ def _store_unavailable(exc: StoreUnavailable) -> APIError:
     return APIError(503, f"The prediction log store is unavailable: {exc}")
 
 
+def wants_html() -> bool:
+    """True for a browser at /logs: text/html ranks above JSON. Never under /api."""
+    if request.blueprint != logs.name:
+        return False
+    accept = request.accept_mimetypes
+    return accept.best_match(["application/json", "text/html"]) == "text/html" and \
+        accept["text/html"] > accept["application/json"]
+
+
 @logs.get("/logs")
-@admin_required
 def read():
+    if wants_html():
+        response = log_page()
+    else:
+        check_admin()
+        response = _read_json()
+    response = current_app.make_response(response)
+    response.vary.add("Accept")
+    return response
+
+
+def _read_json():
     query = parse_log_query(request.args)
     log = prediction_log()
     log.flush(timeout=0.5)  # this process's own recent entries, so a client reads its writes
