@@ -87,7 +87,8 @@ def timeline(entries: Sequence[dict]) -> Chart:
                 base -= height
                 segments.append({"y": round(base, 1), "height": round(height, 1),
                                  "css": series, "title": f"{tally[series]} {label}"})
-        bars.append({"x": round(LEFT + index * slot + slot * 0.1, 1), "width": round(slot * 0.8, 1),
+        bar_width = min(slot * 0.8, 48)
+        bars.append({"x": round(LEFT + index * slot + (slot - bar_width) / 2, 1), "width": round(bar_width, 1),
                      "segments": segments, "title": f"{_bucket_label(start, width)} UTC"})
     ends = sorted({0, count - 1})
     x_labels = [{"x": round(LEFT + index * slot + slot / 2, 1),

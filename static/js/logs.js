@@ -6,7 +6,6 @@
   var box = document.getElementById("auto-refresh");
   if (!box) { return; }
   var KEY = "lungrisk.logs.autoRefresh";
-  var seconds = parseInt(box.getAttribute("data-seconds"), 10) || 10;
   var timer = null;
   document.documentElement.classList.add("js");
 
@@ -22,6 +21,7 @@
 
   function apply() {
     if (timer) { window.clearInterval(timer); timer = null; }
+    var seconds = parseInt(box.getAttribute("data-seconds"), 10) || 10;
     if (box.checked) { timer = window.setInterval(tick, seconds * 1000); }
   }
 
