@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA ?= ../shared/data/survey_lung_cancer.csv
 
-.PHONY: install run api test bench train clean
+.PHONY: install run api test bench train space clean
 
 install: $(VENV)/.installed
 
@@ -28,6 +28,9 @@ bench: install  ## throughput and latency figures; not a pass/fail test
 
 train: install  ## retrain model/model.joblib and model/model_card.json from the survey data
 	$(BIN)/python -m webapp.train --data $(DATA) --out model
+
+space:  ## assemble the Hugging Face Space (Dockerfile, card, code, model) into DIR, ready to push
+	$(PYTHON) -m deploy.assemble_space $(or $(DIR),build/space)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache test-output

@@ -1,0 +1,1 @@
+"""Deployment of the service as a Hugging Face Docker Space: one public port, four processes."""
