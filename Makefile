@@ -14,8 +14,15 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-run: install  ## start the API and the UI side by side; Ctrl-C stops both
-	$(BIN)/honcho start
+API_PORT ?= 8000
+UI_PORT ?= 7860
+
+run: install  ## start the API and the UI side by side (Procfile, through honcho); Ctrl-C stops both
+	@echo "API (JSON):  http://127.0.0.1:$(API_PORT)/health"
+	@echo "UI (Gradio): http://127.0.0.1:$(UI_PORT)"
+	@echo "Ctrl-C stops both."
+	API_URL=http://127.0.0.1:$(API_PORT) UI_PORT=$(UI_PORT) GUNICORN_BIND=127.0.0.1:$(API_PORT) \
+		$(BIN)/honcho start --port $(API_PORT)
 
 api: install  ## the JSON API alone, under Gunicorn
 	$(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
