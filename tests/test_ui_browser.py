@@ -1,0 +1,85 @@
+"""The Gradio page in a real Chromium: fill the form, predict, read the risk; admin clear flow."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.helpers import patient, require_binary
+from tests.processes import ROOT, ServerProcess
+from tests.test_ui_e2e import ui_process
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+
+SCREENSHOTS = ROOT / "test-output"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory):
+    with ServerProcess.gunicorn(tmp_path_factory.mktemp("browser-api")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def ui(api, tmp_path_factory):
+    with ui_process(tmp_path_factory.mktemp("browser-ui"), api.url) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def browser():
+    chromium = require_binary("chromium", "/usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, ui):
+    page = browser.new_page(viewport={"width": 1300, "height": 1100})
+    page.goto(ui.url)
+    yield page
+    page.close()
+
+
+def screenshot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / name
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def test_filling_the_form_and_clicking_predict_shows_the_apis_risk(page, api):
+    page.locator("#age input[type=number]").fill("68")
+    page.locator("#age input[type=number]").press("Enter")
+    page.get_by_label("Male", exact=True).check()
+    for label in ("Smokes", "Yellow fingers", "Coughing", "Wheezing", "Chest pain", "Fatigue", "Difficulty swallowing"):
+        page.get_by_label(label, exact=True).check()
+    page.locator("#predict").click()
+    risk = page.locator("#lr-risk-level")
+    risk.wait_for(timeout=20000)
+    expected = requests.post(api.url + "/predict", timeout=10, json=patient(
+        AGE=68, GENDER=1, SMOKING=1, YELLOW_FINGERS=1, COUGHING=1, WHEEZING=1, CHEST_PAIN=1,
+        FATIGUE=1, SWALLOWING_DIFFICULTY=1)).json()
+    assert risk.inner_text() == f"{expected['risk_level'].upper()} RISK"
+    assert page.locator("#lr-probability").inner_text() == f"{expected['probability']:.1%}"
+    assert "not a diagnosis" in page.locator("#lr-result").inner_text()
+    assert "What it means" in page.content()  # the risk bands from the model card
+    screenshot(page, "ui-prediction.png")
+
+
+def test_clearing_the_log_asks_for_confirmation_first(page):
+    page.get_by_role("tab", name="Admin").click()
+    confirm = page.get_by_role("button", name="Yes, clear the log")
+    assert not confirm.is_visible()
+    page.get_by_role("button", name="Clear the log...").click()
+    confirm.wait_for(timeout=10000)
+    screenshot(page, "ui-admin-confirm.png")
+    confirm.click()
+    page.get_by_text("Prediction log cleared").wait_for(timeout=10000)
+    confirm.wait_for(state="hidden", timeout=10000)

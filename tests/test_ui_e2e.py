@@ -1,0 +1,141 @@
+"""The Gradio UI as a process, talking to the API as a process: gradio_client, batch, honcho."""
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+from gradio_client import Client, handle_file
+
+from tests.helpers import HEALTHY_YOUNG_WOMAN, SYMPTOMATIC_OLDER_SMOKER
+from tests.processes import ROOT, ServerProcess, free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def ui_process(workdir, api_url: str, port: int | None = None) -> ServerProcess:
+    port = port or free_port()
+    env = {"API_URL": api_url, "UI_PORT": str(port), "UI_HOST": "127.0.0.1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    return ServerProcess([sys.executable, "-m", "webapp.ui"], port, workdir, env, ready_path="/", name="ui")
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory):
+    with ServerProcess.gunicorn(tmp_path_factory.mktemp("ui-api")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def ui(api, tmp_path_factory):
+    with ui_process(tmp_path_factory.mktemp("ui"), api.url) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def gradio(ui):
+    return Client(ui.url, verbose=False)
+
+
+def wait_for_total(gradio, predicate, timeout: float = 5.0) -> dict:
+    """The logs JSON once `predicate` holds; each API worker buffers its log writes briefly."""
+    deadline = time.monotonic() + timeout
+    while True:
+        body = gradio.predict(100, 0, api_name="/logs_api")
+        if predicate(body["total"]) or time.monotonic() > deadline:
+            return body
+        time.sleep(0.05)
+
+
+def test_the_named_endpoints_existing_clients_call_are_all_there(gradio):
+    names = gradio.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert {"/health", "/predict_api", "/predict_proba_api", "/logs_api", "/clear_logs_api"} <= set(names)
+
+
+def test_health_takes_no_input_and_returns_the_health_json(gradio):
+    assert gradio.predict(api_name="/health")["status"] == "ok"
+
+
+def test_predict_api_returns_the_apis_json(gradio):
+    body = gradio.predict(SYMPTOMATIC_OLDER_SMOKER, api_name="/predict_api")
+    assert body["risk_level"] in ("low", "moderate", "high") and "factors" in body
+
+
+def test_predict_proba_api_returns_both_probabilities(gradio):
+    body = gradio.predict(HEALTHY_YOUNG_WOMAN, api_name="/predict_proba_api")
+    assert sum(body["probabilities"]) == pytest.approx(1.0)
+
+
+def test_predict_api_passes_the_apis_validation_error_through(gradio):
+    body = gradio.predict({"AGE": 300}, api_name="/predict_api")
+    assert body["error"]["code"] == "validation_error" and "AGE" in body["error"]["details"]
+
+
+def test_logs_api_works_without_the_token_input_and_pages(gradio):
+    for _ in range(3):
+        gradio.predict(HEALTHY_YOUNG_WOMAN, api_name="/predict_api")
+    wait_for_total(gradio, lambda total: total >= 3)
+    assert len(gradio.predict(api_name="/logs_api")["logs"]) >= 3
+    first, second = (gradio.predict(1, offset, api_name="/logs_api") for offset in (0, 1))
+    assert first["limit"] == 1 and len(first["logs"]) == 1
+    assert first["logs"][0]["id"] != second["logs"][0]["id"]
+
+
+def test_clear_logs_api_empties_the_log(gradio):
+    gradio.predict(HEALTHY_YOUNG_WOMAN, api_name="/predict_api")
+    wait_for_total(gradio, lambda total: total >= 1)
+    assert gradio.predict(api_name="/clear_logs_api")["deleted"] >= 1
+    assert wait_for_total(gradio, lambda total: total == 0)["total"] == 0
+
+
+def test_a_csv_upload_scores_the_good_rows_and_reports_the_bad_ones(gradio, tmp_path):
+    upload = tmp_path / "survey.csv"
+    upload.write_text(
+        "GENDER,AGE,SMOKING,YELLOW_FINGERS,ANXIETY,PEER_PRESSURE,CHRONIC DISEASE,FATIGUE ,ALLERGY ,"
+        "WHEEZING,ALCOHOL CONSUMING,COUGHING,SHORTNESS OF BREATH,SWALLOWING DIFFICULTY,CHEST PAIN,LUNG_CANCER\n"
+        "M,69,1,2,2,1,1,2,1,2,2,2,2,2,2,YES\n"
+        "F,abc,1,1,1,1,1,1,1,1,1,1,1,1,1,NO\n"
+        "F,59,1,1,1,1,1,1,1,1,1,1,1,1,1,NO\n")
+    summary, table, download = gradio.predict(handle_file(str(upload)), api_name="/score_csv")
+    assert "2 rows scored" in summary and "line 3: AGE 'ABC'" in summary
+    assert [row[0] for row in table["data"]] == [2, 4]
+    with open(download, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["line"] for row in rows] == ["2", "4"]
+    assert all(row["risk_level"] in ("low", "moderate", "high") and 0 <= float(row["probability"]) <= 1
+               for row in rows)
+
+
+def test_the_procfile_runs_api_and_ui_side_by_side_and_ctrl_c_stops_both(tmp_path):
+    api_port, ui_port = free_port(), free_port()
+    # The settings `make run` passes to honcho.
+    env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{api_port}", "API_URL": f"http://127.0.0.1:{api_port}",
+           "UI_PORT": str(ui_port), "LOG_DB_PATH": str(tmp_path / "log.sqlite3"), "WEB_CONCURRENCY": "1"}
+    with open(tmp_path / "honcho.log", "wb") as log:
+        honcho = subprocess.Popen([sys.executable, "-m", "honcho", "start", "--no-colour", "--port", str(api_port)],
+                                  cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline and honcho.poll() is None:
+            try:
+                requests.get(f"http://127.0.0.1:{ui_port}/", timeout=1).raise_for_status()
+                requests.get(f"http://127.0.0.1:{api_port}/health/live", timeout=1).raise_for_status()
+                break
+            except requests.RequestException:
+                time.sleep(0.2)
+        output = (tmp_path / "honcho.log").read_text()
+        assert "web.1 started" in output and "ui.1 started" in output, output[-2000:]
+        assert f"Gradio UI listening on http://127.0.0.1:{ui_port}" in output, output[-2000:]
+        honcho.send_signal(signal.SIGINT)
+        assert honcho.wait(timeout=30) is not None
+    finally:
+        if honcho.poll() is None:
+            os.killpg(honcho.pid, signal.SIGKILL)
+            honcho.wait()
+    for port in (api_port, ui_port):
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"http://127.0.0.1:{port}/", timeout=1)

@@ -1,0 +1,29 @@
+"""`python -m webapp.ui`: serve the Gradio UI (settings from the environment)."""
+from __future__ import annotations
+
+import logging
+import os
+
+import gradio as gr
+
+from .app import CSS_PATH, build_demo
+from .settings import UISettings
+
+logger = logging.getLogger("webapp.ui")
+
+
+def main() -> None:
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+                        format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own startup probes
+    settings = UISettings.from_env()
+    demo = build_demo(settings)
+    logger.info("Gradio UI listening on http://%s:%d (API at %s, proxy %s, concurrency %d)",
+                settings.host, settings.port, settings.api_url, settings.proxy_mode, settings.concurrency)
+    demo.launch(server_name=settings.host, server_port=settings.port, share=False,
+                theme=gr.themes.Soft(), css_paths=[CSS_PATH], footer_links=["api"],
+                show_error=False, max_threads=max(40, settings.concurrency * 2))
+
+
+if __name__ == "__main__":
+    main()
