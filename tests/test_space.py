@@ -178,8 +178,8 @@ def supervised(tmp_path):
     assert wait_until(lambda: read_pid(tmp_path, "fragile"), timeout=10)
     yield process, tmp_path
     if process.poll() is None:
-        process.kill()
-        process.wait()
+        process.terminate()  # the supervisor stops its programs; a bare kill would orphan them
+        process.wait(timeout=30)
 
 
 @pytest.mark.e2e
@@ -289,7 +289,16 @@ def served_by(answer: requests.Response) -> str:
 
 
 @pytest.mark.e2e
-def test_nginx_passes_the_public_scheme_and_host_on_to_gradio(routed):
+def test_nginx_tells_gradio_the_public_host_and_scheme(routed):
+    headers = {name.lower(): value for name, value in
+               requests.get(routed.url + "/config", timeout=5).json()["headers"].items()}
+    public_host = routed.url.removeprefix("http://")
+    assert headers["host"] == public_host and headers["x-forwarded-host"] == public_host
+    assert headers["x-forwarded-proto"] == "http" and headers["x-forwarded-for"] == "127.0.0.1"
+
+
+@pytest.mark.e2e
+def test_nginx_keeps_the_scheme_and_host_the_spaces_own_proxy_forwards(routed):
     answer = requests.get(routed.url + "/config", timeout=5,
                           headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "me-space.hf.space"})
     headers = {name.lower(): value for name, value in answer.json()["headers"].items()}
@@ -303,3 +312,158 @@ def test_nginx_streams_gradio_events_without_buffering(routed):
         first = next(answer.iter_lines())
         waited = time.monotonic() - started
     assert first == b"data: first" and waited < 1.5
+
+
+# -- the whole Space: deploy/start.sh with SPACE_ID set, reached through its public port only -------
+
+def start_space(workdir: Path, **settings: str) -> ServerProcess:
+    """deploy/start.sh on free ports; `settings` override the environment (e.g. ADMIN_TOKEN="")."""
+    require_binary("nginx", "/usr/sbin/nginx")
+    require_binary("redis-server")
+    port = free_port()
+    env = {
+        "PORT": str(port), "LISTEN_HOST": "127.0.0.1", "API_PORT": str(free_port()),
+        "UI_PORT": str(free_port()), "REDIS_PORT": str(free_port()), "REDIS_URL": "",
+        "DATA_DIR": str(workdir / "data"), "RUN_DIR": str(workdir / "run"),
+        "SPACE_ID": "tests/lung-cancer-risk", "ADMIN_TOKEN": TOKEN, "SECRET_KEY": "space-secret",
+        "PYTHON": sys.executable, "WEB_CONCURRENCY": "2", "GRADIO_ANALYTICS_ENABLED": "False",
+        "PROMETHEUS_MULTIPROC_DIR": "", **settings,
+    }
+    return ServerProcess(["bash", str(ROOT / "deploy" / "start.sh")], port, workdir, env,
+                         ready_path="/health/ready", name="space", start_timeout=120)
+
+
+@pytest.fixture(scope="module")
+def space(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("space-stack")
+    server = start_space(workdir).start()
+    server.run_dir = workdir / "run"
+    server.data_dir = workdir / "data"
+    yield server
+    code = server.stop(timeout=60)
+    assert code == 0, server.log_tail()
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_the_space_answers_the_json_api_on_its_public_port(space):
+    answer = requests.post(space.url + "/api/predict", json=SYMPTOMATIC_OLDER_SMOKER, timeout=10)
+
+    assert answer.status_code == 200
+    assert answer.json()["risk_level"] in ("low", "moderate", "high")
+    health = requests.get(space.url + "/api/health", timeout=5).json()
+    assert health["status"] == "ok" and health["redis_connected"] is True
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_the_space_keeps_its_log_in_an_append_only_redis_file_in_the_data_dir(space):
+    requests.post(space.url + "/api/predict", json=HEALTHY_YOUNG_WOMAN, timeout=10).raise_for_status()
+
+    assert list((space.data_dir / "redis").rglob("*.aof"))
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_gradio_client_calls_predict_api_through_the_public_port(space):
+    from gradio_client import Client
+
+    body = Client(space.url, verbose=False).predict(SYMPTOMATIC_OLDER_SMOKER, api_name="/predict_api")
+
+    assert body["prediction"] in (0, 1) and body["risk_level"] in ("low", "moderate", "high")
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+@pytest.mark.parametrize("headers, status", [
+    ({}, 401),
+    ({"Authorization": "Bearer wrong-token"}, 401),
+    ({"Authorization": f"Bearer {TOKEN}"}, 200),
+])
+def test_the_admin_api_needs_the_token(space, headers, status):
+    assert requests.get(space.url + "/api/logs", headers=headers, timeout=5).status_code == status
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_the_log_page_asks_for_the_token_then_shows_predictions(space):
+    request_id = f"space-page-{os.getpid()}"
+    requests.post(space.url + "/api/predict", json=HEALTHY_YOUNG_WOMAN, timeout=10,
+                  headers={"X-Request-ID": request_id}).raise_for_status()
+    browser = requests.Session()
+    browser.headers["Accept"] = "text/html"
+
+    login_page = browser.get(space.url + "/logs", timeout=5)
+    assert login_page.url.startswith(space.url + "/login") and 'name="token"' in login_page.text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', login_page.text).group(1)
+    refused = browser.post(space.url + "/login", data={"csrf_token": csrf, "token": "wrong", "next": "/logs"},
+                           timeout=5)
+    assert refused.status_code == 401
+
+    browser.post(space.url + "/login", data={"csrf_token": csrf, "token": TOKEN, "next": "/logs"},
+                 timeout=5).raise_for_status()
+    page = wait_until(lambda: (p := browser.get(space.url + "/logs", timeout=5)).ok and request_id in p.text
+                      and p, timeout=10)
+    assert page, "the logged prediction never showed on /logs"
+    assert requests.get(space.url + "/admin-static/css/app.css", timeout=5).headers["Content-Type"].startswith("text/css")
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_gradio_page_predicts_in_chromium(space, tmp_path):
+    chromium = require_binary("chromium", "/usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+
+    failed = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        try:
+            page = browser.new_page()
+            page.on("response", lambda r: failed.append(f"{r.status} {r.url}")
+                    if r.url.startswith(space.url) and r.status >= 400 else None)
+            page.goto(space.url + "/", wait_until="domcontentloaded")
+            page.locator("#q-coughing input").check()
+            page.locator("#predict").click()
+            result = page.locator("#lr-result")
+            result.wait_for(timeout=30_000)
+            assert result.get_attribute("data-risk") in ("low", "moderate", "high")
+            page.screenshot(path=str(tmp_path / "space.png"))
+        finally:
+            browser.close()
+    assert not failed, failed
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_killing_gunicorn_restarts_the_api_behind_the_same_port(space):
+    from gradio_client import Client
+
+    killed = read_pid(space.run_dir, "api")
+    os.kill(killed, signal.SIGKILL)
+
+    restarted = wait_until(lambda: (pid := read_pid(space.run_dir, "api")) != killed and pid, timeout=30)
+    assert restarted, space.log_tail()
+    healthy = wait_until(lambda: requests.get(space.url + "/api/health", timeout=5).status_code == 200,
+                         timeout=60)
+    assert healthy, space.log_tail()
+    assert not alive(killed) and alive(restarted) and space.process.poll() is None
+    body = Client(space.url, verbose=False).predict(HEALTHY_YOUNG_WOMAN, api_name="/predict_api")
+    assert body["risk_level"] in ("low", "moderate", "high")
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_without_admin_token_a_space_keeps_the_admin_endpoints_closed(tmp_path):
+    with start_space(tmp_path, ADMIN_TOKEN="") as closed:
+        answers = {
+            "GET /api/logs": requests.get(closed.url + "/api/logs", timeout=5).status_code,
+            "GET /api/logs with a token": requests.get(
+                closed.url + "/api/logs", headers={"Authorization": "Bearer guess"}, timeout=5).status_code,
+            "DELETE /api/logs": requests.delete(closed.url + "/api/logs", timeout=5).status_code,
+            "GET /logs (browser)": requests.get(closed.url + "/logs", headers={"Accept": "text/html"},
+                                                timeout=5).status_code,
+        }
+    assert answers == dict.fromkeys(answers, 403)
