@@ -92,8 +92,10 @@ def programs(environ: Mapping[str, str]) -> tuple[list[Program], Path]:
         "api",
         [sys.executable, "-m", "gunicorn", "--config", str(APP_DIR / "gunicorn.conf.py"), "wsgi:app"],
         # Only nginx reaches the API, so its one X-Forwarded-* hop is trusted (HTTPS cookies).
+        # A fixed metrics folder: a restarted Gunicorn wipes its dead predecessor's files.
         env={"GUNICORN_BIND": f"127.0.0.1:{api_port}", "REDIS_URL": redis_url,
-             "TRUSTED_PROXIES": environ.get("TRUSTED_PROXIES", "1")},
+             "TRUSTED_PROXIES": environ.get("TRUSTED_PROXIES", "1"),
+             "PROMETHEUS_MULTIPROC_DIR": environ.get("PROMETHEUS_MULTIPROC_DIR") or str(run_dir / "metrics")},
         cwd=str(APP_DIR), ready=http_ready(api_url + "/health/ready"), port=int(api_port)))
     found.append(Program(
         "ui", [sys.executable, "-m", "webapp.ui"],
