@@ -3,7 +3,19 @@
 The app is loaded in the master before forking (the model is read once and shared
 copy-on-write); each worker opens its own log-store connections after the fork.
 """
+import glob
 import os
+import shutil
+import tempfile
+
+# Prometheus multiprocess mode: every worker writes its metrics to files in this folder and a
+# scrape of /metrics sums them. prometheus_client reads the variable when it is first imported,
+# which is after this file runs (the app is loaded next). Without the variable each worker
+# would report only its own share of the traffic.
+_METRICS_PREFIX = "lungrisk-metrics-"
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=_METRICS_PREFIX)
+os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
 bind = os.environ.get("GUNICORN_BIND") or f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -28,3 +40,23 @@ def worker_exit(server, worker):
     log = getattr(worker.wsgi, "extensions", {}).get("prediction_log")
     if log is not None:
         log.close(timeout=graceful_timeout / 2)
+
+
+def on_starting(server):
+    """Values left by an earlier run in a folder the operator chose would be summed in: wipe them."""
+    for path in glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "*.db")):
+        os.remove(path)
+
+
+def child_exit(server, worker):
+    """Drop a dead worker's live gauges (pending log entries, log-store health) from the sums."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    """Remove the metrics folder if this file created it."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    if os.path.basename(directory).startswith(_METRICS_PREFIX):
+        shutil.rmtree(directory, ignore_errors=True)

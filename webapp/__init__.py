@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from . import request_context, security, services
+from . import metrics, request_context, security, services
 from .config import PROJECT_ROOT, Config
 from .errors import register_errorhandlers
 
@@ -46,6 +46,7 @@ def register_extensions(app: Flask) -> None:
     request_context.init_app(app)
     security.init_app(app)
     services.init_app(app)
+    metrics.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -53,9 +54,13 @@ def register_blueprints(app: Flask) -> None:
     from .blueprints.health import health
     from .blueprints.info import info
     from .blueprints.logs import logs
+    from .blueprints.metrics import metrics
+    from .blueprints.monitoring import monitoring
     from .blueprints.predict import predict
 
     for blueprint in (info, health, predict, logs):
         app.register_blueprint(blueprint)
         app.register_blueprint(blueprint, url_prefix=API_PREFIX, name=f"api_{blueprint.name}")
     app.register_blueprint(admin)  # browser pages: not under /api
+    app.register_blueprint(monitoring)  # its page and its own /api/monitoring/drift
+    app.register_blueprint(metrics)  # /metrics only: Prometheus scrapes one path

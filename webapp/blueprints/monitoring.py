@@ -1,0 +1,130 @@
+"""Input drift of the logged predictions against the training reference: admin only.
+
+    GET /monitoring               the admin page (JSON too when the client asks for it)
+    GET /api/monitoring/drift     JSON for programs (also at /monitoring/drift)
+
+The window is the newest `last` logged predictions (default 1000), optionally only those
+between `since` and `until` (ISO 8601, UTC when no offset is given).
+"""
+from __future__ import annotations
+
+import logging
+from itertools import islice
+from typing import Any
+
+from flask import Blueprint, current_app, g, jsonify, render_template, request
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
+
+from .. import drift_charts
+from ..auth import admin_required, check_admin, page_admin_required
+from ..drift import drift_report, format_p
+from ..errors import APIError
+from ..logstore import LogQuery, StoreUnavailable, normalize_timestamp
+from ..reference import ReferenceError, load_reference
+from ..services import prediction_log
+
+logger = logging.getLogger(__name__)
+
+monitoring = Blueprint("monitoring", __name__)
+
+DEFAULT_LAST = 1000
+MAX_LAST = 100_000
+
+
+class DriftQuerySchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    last = fields.Integer(load_default=DEFAULT_LAST, validate=validate.Range(1, MAX_LAST))
+    since = fields.String(load_default=None)
+    until = fields.String(load_default=None)
+
+    @validates("since", "until")
+    def _iso_timestamp(self, value: str | None, data_key: str, **kwargs) -> None:
+        if value is None:
+            return
+        try:
+            normalize_timestamp(value)
+        except ValueError as exc:
+            raise ValidationError("Must be an ISO 8601 date or time, e.g. 2026-01-31T12:00:00Z.") from exc
+
+
+_schema = DriftQuerySchema()
+
+
+def parse_window(args) -> dict[str, Any]:
+    """The window a query string asks for; 422 naming each bad parameter. Empty fields are unset."""
+    given = {key: value for key, value in args.items() if value.strip()}
+    try:
+        return _schema.load(given)
+    except ValidationError as exc:
+        raise APIError(422, "Invalid drift window: " + ", ".join(exc.messages) + ".", exc.messages) from exc
+
+
+def reference() -> dict[str, Any]:
+    """The training reference, read once per process on first use."""
+    cached = current_app.extensions.get("drift_reference")
+    if cached is None:
+        try:
+            cached = load_reference(current_app.config["MODEL_DIR"])
+        except ReferenceError as exc:
+            raise APIError(503, f"No training reference to compare with: {exc}") from exc
+        current_app.extensions["drift_reference"] = cached
+    return cached
+
+
+def window_entries(window: dict[str, Any]) -> list[dict]:
+    """The newest `last` logged predictions in the window, newest first."""
+    log = prediction_log()
+    log.flush(timeout=0.5)  # this process's own recent entries
+    query = LogQuery(level="INFO", since=window["since"], until=window["until"])
+    try:
+        return list(islice(log.iter_entries(query), window["last"]))
+    except StoreUnavailable as exc:
+        raise APIError(503, f"The prediction log store is unavailable: {exc}") from exc
+
+
+def current_report(window: dict[str, Any]) -> dict[str, Any]:
+    report = drift_report(reference(), window_entries(window))
+    report["window"]["requested"] = window
+    return report
+
+
+def _json(window: dict[str, Any]):
+    return jsonify(**current_report(window), request_id=g.request_id)
+
+
+def _wants_json() -> bool:
+    best = request.accept_mimetypes.best_match(("text/html", "application/json"))
+    return best == "application/json"
+
+
+@monitoring.get("/monitoring/drift")
+@monitoring.get("/api/monitoring/drift")
+@admin_required
+def drift_json():
+    return _json(parse_window(request.args))
+
+
+@monitoring.get("/monitoring")
+def page():
+    if _wants_json():
+        check_admin()
+        return _json(parse_window(request.args))
+    return _page()
+
+
+@page_admin_required
+def _page():
+    args = {key: value for key, value in request.args.items() if key in ("last", "since", "until") and value}
+    context = {"args": args, "max_last": MAX_LAST, "format_p": format_p, "error": None,
+               "window": {"last": DEFAULT_LAST, "since": None, "until": None}}
+    try:
+        window = parse_window(request.args)
+        context["window"] = window
+        report = current_report(window)
+    except APIError as error:
+        context["error"] = error.message
+        return render_template("monitoring.html", **context), error.status
+    context.update(report=report, charts=drift_charts.charts(report))
+    return render_template("monitoring.html", **context)
