@@ -75,10 +75,13 @@ class Supervisor:
                 if self._stopping:
                     break
                 self._start(program)
-            logger.info("all programs ready: %s", ", ".join(p.name for p in self.programs))
+            else:
+                logger.info("all programs ready: %s", ", ".join(p.name for p in self.programs))
             while not self._stopping:
-                for program in self._reap():
-                    self._restart(program)
+                self._reap()
+                for program in self.programs:
+                    if program.process.returncode is not None and not self._stopping:
+                        self._restart(program)
                 time.sleep(0.2)
             return 0
         except GiveUp as exc:
@@ -101,7 +104,8 @@ class Supervisor:
         logger.info("started %s (pid %d)", program.name, program.process.pid)
         deadline = time.monotonic() + program.start_timeout
         while program.ready is not None and not self._stopping:
-            if program in self._reap():
+            self._reap()  # a death seen here is kept on its program for the main loop
+            if program.process.returncode is not None:
                 raise GiveUp(f"{program.name} exited with {program.process.returncode} while starting")
             if program.ready():
                 break
@@ -111,10 +115,9 @@ class Supervisor:
         if not self._stopping:
             logger.info("%s is ready", program.name)
 
-    def _reap(self) -> list[Program]:
-        """Collect every exited child; return the programs among them."""
+    def _reap(self) -> None:
+        """Collect every exited child (orphans too); a program's exit code lands on its process."""
         by_pid = {p.process.pid: p for p in self.programs if p.process and p.process.returncode is None}
-        died = []
         while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
@@ -125,8 +128,6 @@ class Supervisor:
             program = by_pid.get(pid)
             if program is not None:
                 program.process.returncode = os.waitstatus_to_exitcode(status)
-                died.append(program)
-        return died
 
     def _restart(self, program: Program) -> None:
         code = program.process.returncode

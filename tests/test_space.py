@@ -51,11 +51,14 @@ def read_pid(run_dir: Path, name: str) -> int | None:
 # -- the supervisor ------------------------------------------------------------------------------
 
 SUPERVISED = """
-import logging, sys
+import logging, sys, time
 from pathlib import Path
 from deploy.supervise import Program, Supervisor
 logging.basicConfig(level=logging.INFO)
-programs = [Program("steady", ["sleep", "300"]), Program("fragile", ["sleep", "300"])]
+started = time.monotonic()
+# "steady" takes 1.5 s to be ready, so the tests kill "fragile" while the supervisor is still starting.
+programs = [Program("fragile", ["sleep", "300"]),
+            Program("steady", ["sleep", "300"], ready=lambda: time.monotonic() - started > 1.5)]
 sys.exit(Supervisor(programs, Path(sys.argv[1]), max_restarts=1, window=60, backoff=0.1).run())
 """
 
@@ -64,7 +67,7 @@ sys.exit(Supervisor(programs, Path(sys.argv[1]), max_restarts=1, window=60, back
 def supervised(tmp_path):
     process = subprocess.Popen([sys.executable, "-c", SUPERVISED, str(tmp_path)], cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    assert wait_until(lambda: read_pid(tmp_path, "fragile"), timeout=10)
+    assert wait_until(lambda: read_pid(tmp_path, "fragile") and read_pid(tmp_path, "steady"), timeout=10)
     yield process, tmp_path
     if process.poll() is None:
         process.terminate()  # the supervisor stops its programs; a bare kill would orphan them
@@ -72,7 +75,7 @@ def supervised(tmp_path):
 
 
 @pytest.mark.e2e
-def test_the_supervisor_restarts_a_program_that_dies(supervised):
+def test_the_supervisor_restarts_a_program_that_dies_even_while_another_is_starting(supervised):
     process, run_dir = supervised
     first = read_pid(run_dir, "fragile")
 
@@ -242,6 +245,12 @@ def test_the_space_answers_the_json_api_on_its_public_port(space):
     assert answer.json()["risk_level"] in ("low", "moderate", "high")
     health = requests.get(space.url + "/api/health", timeout=5).json()
     assert health["status"] == "ok" and health["redis_connected"] is True
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_on_a_space_the_ui_reaches_the_api_through_the_pooled_proxy(space):
+    assert re.search(r"Gradio UI listening .* proxy pooled", space.log_tail(200_000))
 
 
 @pytest.mark.e2e
