@@ -110,7 +110,8 @@ class LogQuerySchema(Schema):
 
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
-    cursor = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
+    cursor = fields.String(load_default=None, validate=validate.Regexp(
+        r"^\d{1,15}-\d{1,18}$", error="Must be a next_cursor value from an earlier page."))
     level = fields.String(load_default=None, validate=validate.OneOf(["INFO", "WARNING"]))
     endpoint = fields.String(load_default=None)
     prediction = fields.Integer(load_default=None, validate=validate.OneOf([0, 1]))

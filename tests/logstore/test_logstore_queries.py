@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from webapp.logstore import LogQuery, StoreUnavailable
+from webapp.logstore.base import timestamp_ms
 
 
 def request_ids(entries: list[dict]) -> list[str]:
@@ -37,7 +38,7 @@ def test_limit_and_offset_select_a_window(store, make_entry):
 
     assert request_ids(page.entries) == ["7", "6", "5"]
     assert page.total == 10
-    assert page.next_cursor == page.entries[-1]["id"]
+    assert page.next_cursor == f"{timestamp_ms(page.entries[-1]['timestamp'])}-{page.entries[-1]['id']}"
 
 
 def test_last_page_has_no_next_cursor(store, make_entry):
@@ -67,22 +68,23 @@ def test_cursor_paging_is_stable_while_new_entries_arrive(store, make_entry):
 @pytest.mark.parametrize(
     ("filters", "expected"),
     [
-        ({"level": "WARNING"}, ["100%", "warn"]),
-        ({"level": "warning"}, ["100%", "warn"]),
+        ({"level": "WARNING"}, ["warn", "100%"]),
+        ({"level": "warning"}, ["warn", "100%"]),
         ({"endpoint": "/predict/batch"}, ["batch"]),
         ({"prediction": 0}, ["low"]),
         ({"min_probability": 0.5}, ["batch", "high"]),
         ({"max_probability": 0.5}, ["batch", "low"]),
         ({"min_probability": 0.2, "max_probability": 0.2}, ["low"]),
         ({"since": "2026-11-26T12:00:00.000Z"}, ["warn", "batch"]),
-        ({"until": "2026-11-26T11:00:00Z"}, ["100%", "low", "high"]),
+        ({"until": "2026-11-26T11:00:00Z"}, ["low", "high", "100%"]),
         ({"since": "2026-11-26T13:00:00+01:00", "until": "2026-11-26T12:00:00.000Z"}, ["batch"]),
         ({"request_id": "BAT"}, ["batch"]),
         ({"request_id": "%"}, ["100%"]),
         ({"level": "INFO", "prediction": 1}, ["batch", "high"]),
     ],
 )
-def test_each_filter_selects_only_matching_entries(store, make_entry, filters, expected):
+def test_each_filter_selects_only_matching_entries_newest_first_by_time(store, make_entry, filters,
+                                                                          expected):
     store.append([
         make_entry(request_id="high", timestamp="2026-11-26T10:00:00.000Z", probability=0.9),
         make_entry(request_id="low", timestamp="2026-11-26T11:00:00.000Z", prediction=0,
@@ -151,7 +153,9 @@ def test_whole_entry_round_trips_including_extra_keys(store, make_entry):
 def test_an_entry_without_fields_still_gets_an_id(store):
     store.append([{"timestamp": "2026-11-26T11:38:51.123Z"}, {}])
 
-    assert [sorted(entry) for entry in store.query(LogQuery()).entries][0] == ["id"]
+    keys = [sorted(entry) for entry in store.query(LogQuery()).entries]
+
+    assert keys == [["id", "timestamp"], ["id"]]  # no timestamp: listed as the oldest
 
 
 def test_iter_entries_yields_every_match_newest_first_ignoring_limit(store, make_entry):
@@ -206,3 +210,33 @@ def test_numpy_numbers_from_the_model_are_stored_as_plain_numbers(store, make_en
 
     assert [(entry["prediction"], entry["probability"]) for entry in stored] == [(1, 0.5)]
     assert stored[0]["factors"] == [0.1, 0.2]
+
+
+def test_entries_list_by_the_time_they_were_made_not_written(store, make_entry):
+    # Two workers' batches: the second worker's earlier prediction is written last.
+    store.append([make_entry(request_id="b-late", timestamp="2026-11-26T12:00:02.000Z")])
+    store.append([make_entry(request_id="a-early", timestamp="2026-11-26T12:00:01.000Z"),
+                  make_entry(request_id="a-latest", timestamp="2026-11-26T12:00:03.000Z")])
+
+    assert request_ids(store.query(LogQuery()).entries) == ["a-latest", "b-late", "a-early"]
+
+
+def test_cursor_pages_through_entries_made_in_the_same_millisecond(store, make_entry):
+    stamp = "2026-11-26T12:00:00.000Z"
+    store.append([make_entry(request_id=f"same-{number}", timestamp=stamp) for number in range(5)])
+    seen: list[str] = []
+
+    page = store.query(LogQuery(limit=2))
+    while True:
+        seen += request_ids(page.entries)
+        if page.next_cursor is None:
+            break
+        page = store.query(LogQuery(limit=2, cursor=page.next_cursor))
+
+    assert seen == [f"same-{number}" for number in reversed(range(5))]
+
+
+@pytest.mark.parametrize("cursor", ["abc", "12", "-5", "1-x", ""])
+def test_a_malformed_cursor_is_refused(cursor):
+    with pytest.raises(ValueError):
+        LogQuery(cursor=cursor)

@@ -154,7 +154,7 @@ def test_full_buffer_during_an_outage_drops_the_oldest_entries_and_counts_them(
 
 
 def record_one_in_child(log: PredictionLog) -> None:
-    log.record([{"level": "INFO", "request_id": "child"}])
+    log.record([{"level": "INFO", "request_id": "child", "timestamp": "2026-11-26T23:59:59.000Z"}])
     raise SystemExit(0 if log.flush(5) else 1)
 
 

@@ -43,15 +43,68 @@ def normalize_timestamp(value: str) -> str:
     return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
 
 
+#: Where an entry without a usable timestamp stands: first, so that the order stays total.
+EPOCH = "1970-01-01T00:00:00.000Z"
+
+
 def indexed_timestamp(entry: Mapping) -> str:
-    """The entry's timestamp in the comparable form, or its raw text if it does not parse."""
+    """The entry's timestamp in the comparable form; EPOCH when it has none that parses."""
     raw = entry.get("timestamp")
     if not isinstance(raw, str):
-        return ""
+        return EPOCH
     try:
         return normalize_timestamp(raw)
     except ValueError:
-        return raw
+        return EPOCH
+
+
+def timestamp_ms(stamp: str) -> int:
+    """Milliseconds since the epoch of a normalised timestamp (0 for one that does not parse)."""
+    try:
+        moment = dt.datetime.fromisoformat(stamp)
+    except ValueError:
+        return 0
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return int(moment.timestamp()) * 1000 + moment.microsecond // 1000
+
+
+def ms_timestamp(ms: int) -> str:
+    """The normalised timestamp of a count of milliseconds since the epoch."""
+    seconds, millis = divmod(ms, 1000)
+    moment = dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis:03d}Z"
+
+
+@dataclasses.dataclass(frozen=True)
+class Position:
+    """Where an entry stands in the log's order: by timestamp, then by id (write order).
+
+    Entries are listed by the time they were made, not the time they were written, so
+    predictions spread over workers and instances (each writing in its own batches) list in the
+    order they happened. A cursor is a position, written ``"<epoch ms>-<id>"``.
+    """
+
+    ms: int
+    id: int
+
+    @classmethod
+    def of(cls, entry: Mapping) -> "Position":
+        return cls(timestamp_ms(indexed_timestamp(entry)), int(entry["id"]))
+
+    @classmethod
+    def parse(cls, cursor: str) -> "Position":
+        ms, separator, entry_id = str(cursor).partition("-")
+        if not (separator and ms.isdigit() and entry_id.isdigit()):
+            raise ValueError(f"not a log cursor: {cursor!r}")
+        return cls(int(ms), int(entry_id))
+
+    @property
+    def timestamp(self) -> str:
+        return ms_timestamp(self.ms)
+
+    def __str__(self) -> str:
+        return f"{self.ms}-{self.id}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,8 +113,9 @@ class LogQuery:
 
     limit: int = 100
     offset: int = 0
-    #: Only entries with ``id < cursor``: stable paging while new entries arrive.
-    cursor: int | None = None
+    #: Only entries after this position (a page's ``next_cursor``): stable paging while new
+    #: entries arrive.
+    cursor: str | None = None
     level: str | None = None
     endpoint: str | None = None
     prediction: int | None = None
@@ -75,6 +129,8 @@ class LogQuery:
     def __post_init__(self) -> None:
         if self.limit < 0 or self.offset < 0:
             raise ValueError("limit and offset must not be negative")
+        if self.cursor is not None:
+            object.__setattr__(self, "cursor", str(Position.parse(self.cursor)))
         # Frozen dataclass: normalise through object.__setattr__ so both stores compare alike.
         if self.level is not None:
             object.__setattr__(self, "level", self.level.upper())
@@ -82,6 +138,11 @@ class LogQuery:
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, normalize_timestamp(value))
+
+    @property
+    def after(self) -> Position | None:
+        """The cursor's position, or None without a cursor."""
+        return None if self.cursor is None else Position.parse(self.cursor)
 
     @property
     def has_filters(self) -> bool:
@@ -126,13 +187,13 @@ class LogQuery:
 
 @dataclasses.dataclass(frozen=True)
 class LogPage:
-    """One page of entries, newest (highest id) first."""
+    """One page of entries, newest first (by timestamp, then id)."""
 
     #: Entries matching the filters, ignoring cursor, offset and limit.
     total: int
     entries: list[dict]
-    #: Id of the last entry returned when more matching entries follow, else None.
-    next_cursor: int | None
+    #: Position of the last entry returned when more matching entries follow, else None.
+    next_cursor: str | None
 
 
 class LogStore(abc.ABC):
@@ -142,11 +203,11 @@ class LogStore(abc.ABC):
 
     @abc.abstractmethod
     def append(self, entries: Sequence[dict]) -> None:
-        """Store the entries in order, assigning each a new, increasing ``id``."""
+        """Store the entries, assigning each a new, increasing ``id`` (write order)."""
 
     @abc.abstractmethod
     def query(self, query: LogQuery) -> LogPage:
-        """One page of matching entries, newest first."""
+        """One page of matching entries, newest first: by timestamp, then by id."""
 
     @abc.abstractmethod
     def iter_entries(self, query: LogQuery) -> Iterator[dict]:
@@ -176,5 +237,5 @@ def page_from_matches(matches: Iterator[dict], total: int, query: LogQuery) -> L
             more = True
             break
         selected.append(entry)
-    next_cursor = selected[-1]["id"] if more and selected else None
+    next_cursor = str(Position.of(selected[-1])) if more and selected else None
     return LogPage(total=total, entries=selected, next_cursor=next_cursor)

@@ -1,9 +1,10 @@
 """Prediction log in Redis, shared by every app instance that uses the same prefix.
 
-Keys: ``{prefix}:log:seq`` (id counter) and ``{prefix}:log:entries`` (sorted set, score = id,
-member = the entry's JSON with its id). One Lua script takes the ids, adds the entries and
-trims to ``max_entries`` atomically, so concurrent writers never interleave or reuse ids.
-Filtering happens in Python over the capped set.
+Keys: ``{prefix}:log:seq`` (id counter), ``{prefix}:log:order`` (sorted set: member = the id,
+zero-padded; score = the entry's timestamp in epoch milliseconds, so equal scores sort by id)
+and ``{prefix}:log:entries`` (hash: padded id -> the entry's JSON with its id). One Lua script
+takes the ids, adds the entries and trims to ``max_entries`` atomically, so concurrent writers
+never interleave or reuse ids. Filtering happens in Python over the capped set.
 """
 from __future__ import annotations
 
@@ -20,40 +21,54 @@ from webapp.logstore.base import (
     LogPage,
     LogQuery,
     LogStore,
+    Position,
     StoreUnavailable,
     entry_json,
+    indexed_timestamp,
     page_from_matches,
+    timestamp_ms,
 )
 
 logger = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 0.5
 READ_TIMEOUT = 1.0
+#: Bodies fetched per HMGET when reading many entries.
+FETCH_CHUNK = 500
 
-# KEYS: seq, entries. ARGV: max_entries, then each entry's JSON without its id.
-# The id is spliced in as the first key so members are unique and self-describing.
+# KEYS: seq, order, entries. ARGV: max_entries, then (epoch ms, JSON without id) per entry.
+# The id is spliced in as the first key so each body is self-describing.
 APPEND_SCRIPT = """
-local count = #ARGV - 1
+local count = (#ARGV - 1) / 2
 local last = redis.call('INCRBY', KEYS[1], count)
 local first = last - count + 1
 for i = 1, count do
     local id = first + i - 1
-    local body = ARGV[i + 1]
+    local member = string.format('%016d', id)
+    local body = ARGV[2 * i + 1]
     local head = '{"id":' .. string.format('%d', id)
     if body == '{}' then
         body = head .. '}'
     else
         body = head .. ',' .. string.sub(body, 2)
     end
-    redis.call('ZADD', KEYS[2], id, body)
+    redis.call('ZADD', KEYS[2], ARGV[2 * i], member)
+    redis.call('HSET', KEYS[3], member, body)
 end
-local size = redis.call('ZCARD', KEYS[2])
-local excess = size - tonumber(ARGV[1])
-if excess > 0 then
-    redis.call('ZREMRANGEBYRANK', KEYS[2], 0, excess - 1)
+local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[1])
+while excess > 0 do
+    local step = math.min(excess, 1000)
+    local oldest = redis.call('ZRANGE', KEYS[2], 0, step - 1)
+    redis.call('ZREMRANGEBYRANK', KEYS[2], 0, step - 1)
+    redis.call('HDEL', KEYS[3], unpack(oldest))
+    excess = excess - step
 end
 return last
 """
+
+
+def _member(position: Position) -> bytes:
+    return b"%016d" % position.id
 
 
 class RedisLogStore(LogStore):
@@ -66,10 +81,16 @@ class RedisLogStore(LogStore):
         self.prefix = prefix
         self.max_entries = max_entries
         self.seq_key = f"{prefix}:log:seq"
+        self.order_key = f"{prefix}:log:order"
         self.entries_key = f"{prefix}:log:entries"
         self._client: redis.Redis | None = None
         self._script = None
         self._pid: int | None = None
+
+    @property
+    def keys(self) -> tuple[str, str, str]:
+        """Every key this store writes."""
+        return self.seq_key, self.order_key, self.entries_key
 
     def __repr__(self) -> str:
         return f"RedisLogStore(prefix={self.prefix!r}, max_entries={self.max_entries})"
@@ -97,60 +118,66 @@ class RedisLogStore(LogStore):
     def append(self, entries: Sequence[dict]) -> None:
         if not entries:
             return
-        bodies = [entry_json(entry) for entry in entries]
+        args: list = [self.max_entries]
+        for entry in entries:
+            args += [timestamp_ms(indexed_timestamp(entry)), entry_json(entry)]
         self._call(
-            lambda client: self._script(
-                keys=[self.seq_key, self.entries_key],
-                args=[self.max_entries, *bodies],
-                client=client,
-            )
+            lambda client: self._script(keys=list(self.keys), args=args, client=client)
         )
 
-    def _members(self, client: redis.Redis, cursor: int | None, offset: int = 0,
-                 count: int | None = None) -> list[dict]:
-        high = "+inf" if cursor is None else f"({cursor}"
-        members = client.zrevrangebyscore(
-            self.entries_key, high, "-inf", start=offset if count is not None else None,
-            num=count,
-        )
-        return [json.loads(member) for member in members]
+    def _members(self, client: redis.Redis, after: Position | None, count: int | None = None) -> list[bytes]:
+        """Padded ids newest first, after the position; `count` caps how many (None: all)."""
+        if after is None:
+            return client.zrevrangebyscore(self.order_key, "+inf", "-inf",
+                                           start=0 if count else None, num=count)
+        # Entries of the cursor's own millisecond sort by id: drop those at or above it.
+        same_ms = client.zcount(self.order_key, after.ms, after.ms)
+        fetched = client.zrevrangebyscore(
+            self.order_key, after.ms, "-inf", start=0 if count else None,
+            num=count + same_ms if count else None, withscores=True)
+        cursor_member = _member(after)
+        return [member for member, score in fetched
+                if score < after.ms or member < cursor_member][:count]
+
+    def _bodies(self, client: redis.Redis, members: list[bytes]) -> list[dict]:
+        bodies = []
+        for start in range(0, len(members), FETCH_CHUNK):
+            chunk = client.hmget(self.entries_key, members[start:start + FETCH_CHUNK])
+            bodies += [json.loads(body) for body in chunk if body is not None]
+        return bodies
 
     def query(self, query: LogQuery) -> LogPage:
         if not query.has_filters:
-            # Fast path: let Redis do the paging.
+            # Fast path: Redis orders and cuts the page; only its bodies are read.
             def unfiltered(client: redis.Redis) -> tuple[int, list[dict]]:
-                with client.pipeline(transaction=True) as pipe:
-                    pipe.zcard(self.entries_key)
-                    high = "+inf" if query.cursor is None else f"({query.cursor}"
-                    pipe.zrevrangebyscore(
-                        self.entries_key, high, "-inf", start=query.offset,
-                        num=query.limit + 1,
-                    )
-                    total, members = pipe.execute()
-                return total, [json.loads(member) for member in members]
+                total = client.zcard(self.order_key)
+                members = self._members(client, query.after, query.offset + query.limit + 1)
+                return total, self._bodies(client, members[query.offset:])
 
             total, entries = self._call(unfiltered)
-            return page_from_matches(
-                iter(entries), total, LogQuery(limit=query.limit, offset=0)
-            )
-        entries = self._call(lambda client: self._members(client, None))
+            return page_from_matches(iter(entries), total, LogQuery(limit=query.limit))
+        entries = self._call(lambda client: self._bodies(client, self._members(client, None)))
         matching = [entry for entry in entries if query.matches(entry)]
-        if query.cursor is not None:
-            after_cursor = [entry for entry in matching if entry["id"] < query.cursor]
+        after = query.after
+        if after is not None:
+            matching_after = [entry for entry in matching
+                              if (Position.of(entry).ms, entry["id"]) < (after.ms, after.id)]
         else:
-            after_cursor = matching
-        return page_from_matches(iter(after_cursor), len(matching), query)
+            matching_after = matching
+        return page_from_matches(iter(matching_after), len(matching), query)
 
     def iter_entries(self, query: LogQuery) -> Iterator[dict]:
-        entries = self._call(lambda client: self._members(client, query.cursor))
-        return (entry for entry in entries if query.matches(entry))
+        def read(client: redis.Redis) -> list[dict]:
+            return self._bodies(client, self._members(client, query.after))
+
+        return (entry for entry in self._call(read) if query.matches(entry))
 
     def clear(self) -> int:
         # The id counter stays: ids keep increasing after a clear, as in SQLite.
         def remove(client: redis.Redis) -> int:
             with client.pipeline(transaction=True) as pipe:
-                pipe.zcard(self.entries_key)
-                pipe.delete(self.entries_key)
+                pipe.zcard(self.order_key)
+                pipe.delete(self.order_key, self.entries_key)
                 count, _ = pipe.execute()
             return count
 

@@ -19,6 +19,7 @@ from webapp.logstore.base import (
     LogPage,
     LogQuery,
     LogStore,
+    Position,
     StoreUnavailable,
     entry_json,
     indexed_timestamp,
@@ -28,6 +29,8 @@ from webapp.logstore.base import (
 logger = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
+#: The log's order (see base.Position); the timestamp index holds the rowid, so it serves it.
+ORDER = "ORDER BY timestamp DESC, id DESC"
 ITER_CHUNK = 500
 
 SCHEMA = (
@@ -79,12 +82,15 @@ def _where(query: LogQuery, *, with_cursor: bool) -> tuple[str, list[Any]]:
         # instr() rather than LIKE so '%' and '_' in the search text are literal.
         ("instr(lower(request_id), ?) > 0",
          query.request_id.lower() if query.request_id is not None else None),
-        ("id < ?", query.cursor if with_cursor else None),
     )
     for clause, value in conditions:
         if value is not None:
             clauses.append(clause)
             params.append(value)
+    after = query.after if with_cursor else None
+    if after is not None:
+        clauses.append("(timestamp < ? OR (timestamp = ? AND id < ?))")
+        params += [after.timestamp, after.timestamp, after.id]
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
@@ -172,7 +178,7 @@ class SQLiteLogStore(LogStore):
         where, params = _where(query, with_cursor=True)
         # One row more than asked tells whether another page follows.
         rows = connection.execute(
-            f"SELECT id, body FROM prediction_log{where} ORDER BY id DESC LIMIT ? OFFSET ?",
+            f"SELECT id, body FROM prediction_log{where} {ORDER} LIMIT ? OFFSET ?",
             [*params, query.limit + 1, query.offset],
         ).fetchall()
         # SQL already skipped the first `offset` rows.
@@ -186,7 +192,7 @@ class SQLiteLogStore(LogStore):
             where, params = _where(chunk_query, with_cursor=True)
             rows = self._run(
                 lambda connection: connection.execute(
-                    f"SELECT id, body FROM prediction_log{where} ORDER BY id DESC LIMIT ?",
+                    f"SELECT id, body FROM prediction_log{where} {ORDER} LIMIT ?",
                     [*params, ITER_CHUNK],
                 ).fetchall()
             )
@@ -194,7 +200,7 @@ class SQLiteLogStore(LogStore):
                 yield _entry(row)
             if len(rows) < ITER_CHUNK:
                 return
-            cursor = rows[-1][0]
+            cursor = str(Position.of(_entry(rows[-1])))
 
     def clear(self) -> int:
         return self._run(
