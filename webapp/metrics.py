@@ -8,7 +8,6 @@ worker writes its values to files there, and a scrape sums the files of all work
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -23,8 +22,6 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 GAUGE_REFRESH_SECONDS = 1.0
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 PROBABILITY_BUCKETS = tuple(round(0.1 * i, 1) for i in range(1, 11))
-PREDICT_ENDPOINTS = frozenset({"predict.predict_class", "predict.predict_probabilities",
-                               "api_predict.predict_class", "api_predict.predict_probabilities"})
 
 
 class Metrics:
@@ -66,7 +63,7 @@ class Metrics:
     # -- hooks -----------------------------------------------------------------------------
 
     def observe_response(self, response):
-        """after_request: count and time the request; count predictions from /predict answers."""
+        """after_request: count and time the request."""
         rule = request.url_rule
         key = (rule.rule if rule is not None else "unmatched", request.method, response.status_code)
         children = self._request_series.get(key)
@@ -78,28 +75,19 @@ class Metrics:
         started = g.get("started")
         if started is not None:
             children[1].observe(time.perf_counter() - started)
-        if key[2] == 200 and request.endpoint in PREDICT_ENDPOINTS:
-            self._observe_predictions(response.get_data())
         if time.monotonic() - self._refreshed_at >= GAUGE_REFRESH_SECONDS:
             self.refresh(current_app)
         return response
 
-    def _observe_predictions(self, raw: bytes) -> None:
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            return
-        for item in body.get("predictions", (body,)) if isinstance(body, dict) else ():
-            probability = item.get("probability")
-            if probability is None and item.get("probabilities"):
-                probability = item["probabilities"][1]
-            key = (item.get("prediction"), item.get("risk_level"))
+    def observe_predictions(self, results) -> None:
+        """Count scored records by class and risk level; the predict view calls it."""
+        for result in results:
+            key = (result.prediction, result.risk_level)
             counter = self._prediction_series.get(key)
             if counter is None:
-                counter = self._prediction_series[key] = self.predictions.labels(str(key[0]), str(key[1]))
+                counter = self._prediction_series[key] = self.predictions.labels(str(key[0]), key[1])
             counter.inc()
-            if probability is not None:
-                self.probability.observe(probability)
+            self.probability.observe(result.probability)
 
     def refresh(self, app: Flask) -> None:
         """Copy this worker's log-store status and the model version into the metrics."""

@@ -38,6 +38,7 @@ def _serve(with_probabilities: bool):
         raise
     model = model_service()
     results = model.predict(features.to_matrix(records))
+    current_app.extensions["metrics"].observe_predictions(results)
     items = [_item(result, with_probabilities) for result in results]
     _log_predictions(records, results, items, model.version)
     if is_batch:
