@@ -6,6 +6,7 @@ copy-on-write); each worker opens its own log-store connections after the fork.
 import glob
 import os
 import shutil
+import socket
 import tempfile
 
 # Prometheus multiprocess mode: every worker writes its metrics to files in this folder and a
@@ -42,8 +43,26 @@ def worker_exit(server, worker):
         log.close(timeout=graceful_timeout / 2)
 
 
+def _refuse_a_taken_port(server):
+    """With SO_REUSEPORT a second server on the same port would not fail to bind: it would
+    silently share the port (and the traffic) with the first. Refuse to start instead."""
+    if not reuse_port:
+        return
+    for address in server.cfg.address:
+        if not isinstance(address, tuple):
+            continue  # a Unix socket
+        host, port = address[0] or "127.0.0.1", address[1]
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                pass
+        except OSError:
+            continue
+        raise SystemExit(f"Cannot listen on {host}:{port}: the address is already in use.")
+
+
 def on_starting(server):
-    """Values left by an earlier run in a folder the operator chose would be summed in: wipe them."""
+    """Refuse a port that is taken; wipe metric values an earlier run left in the folder."""
+    _refuse_a_taken_port(server)
     for path in glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "*.db")):
         os.remove(path)
 

@@ -79,3 +79,12 @@ def test_metadata_over_http_matches_the_model_card(api):
     metadata = requests.get(f"{api.url}/api/metadata", timeout=5).json()
     assert metadata["threshold"] == card["threshold"]
     assert metadata["version"] == card["model_version"]
+
+
+def test_a_second_server_on_a_taken_port_refuses_to_start(api, tmp_path):
+    # SO_REUSEPORT would otherwise let it share the port, and the traffic, with the first.
+    second = ServerProcess.gunicorn(tmp_path, port=api.port)
+    result = subprocess.run(second.command, cwd=REPO_ROOT, env=second.env, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode != 0
+    assert "already in use" in result.stdout + result.stderr
