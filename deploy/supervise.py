@@ -5,7 +5,8 @@ Policy (the README and the Dockerfile say the same):
 - Programs start one after the other; each must answer its readiness probe before the next
   starts, so nginx never routes to a backend that is not listening yet.
 - A program that dies is restarted in place (its whole process group is killed first, so a
-  Gunicorn master's orphaned workers cannot keep its port), after a short back-off.
+  Gunicorn master's orphaned workers cannot keep its port), after a back-off that doubles from
+  1 s. A program that dies during its first start is fatal; during a restart it is one more death.
 - A program that dies more than `max_restarts` times within `window` seconds is crash-looping:
   every program is stopped and the supervisor exits 1, so the platform shows the failure and
   restarts the container instead of leaving a UI up in front of a dead API.
@@ -52,6 +53,10 @@ class Program:
 
 class GiveUp(Exception):
     """A program could not be (re)started; the whole container should go."""
+
+
+class DiedStarting(GiveUp):
+    """The program exited before it was ready: fatal at first start, one more death on restart."""
 
 
 class Supervisor:
@@ -106,7 +111,7 @@ class Supervisor:
         while program.ready is not None and not self._stopping:
             self._reap()  # a death seen here is kept on its program for the main loop
             if program.process.returncode is not None:
-                raise GiveUp(f"{program.name} exited with {program.process.returncode} while starting")
+                raise DiedStarting(f"{program.name} exited with {program.process.returncode} while starting")
             if program.ready():
                 break
             if time.monotonic() > deadline:
@@ -130,20 +135,25 @@ class Supervisor:
                 program.process.returncode = os.waitstatus_to_exitcode(status)
 
     def _restart(self, program: Program) -> None:
-        code = program.process.returncode
-        _kill_group(program.process.pid, signal.SIGKILL)
-        now = time.monotonic()
-        program.deaths.append(now)
-        while program.deaths and now - program.deaths[0] > self.window:
-            program.deaths.popleft()
-        if len(program.deaths) > self.max_restarts:
-            raise GiveUp(f"{program.name} died {len(program.deaths)} times in {self.window:.0f} s "
-                         f"(last exit code {code})")
-        delay = self.backoff * 2 ** (len(program.deaths) - 1)
-        logger.warning("%s exited with %s; restart %d of %d in %.1f s", program.name, code,
-                       len(program.deaths), self.max_restarts, delay)
-        time.sleep(delay)
-        self._start(program)
+        while not self._stopping:
+            code = program.process.returncode
+            _kill_group(program.process.pid, signal.SIGKILL)
+            now = time.monotonic()
+            program.deaths.append(now)
+            while program.deaths and now - program.deaths[0] > self.window:
+                program.deaths.popleft()
+            if len(program.deaths) > self.max_restarts:
+                raise GiveUp(f"{program.name} died {len(program.deaths)} times in {self.window:.0f} s "
+                             f"(last exit code {code})")
+            delay = self.backoff * 2 ** (len(program.deaths) - 1)
+            logger.warning("%s exited with %s; restart %d of %d in %.1f s", program.name, code,
+                           len(program.deaths), self.max_restarts, delay)
+            time.sleep(delay)
+            try:
+                self._start(program)
+                return
+            except DiedStarting as exc:
+                logger.warning("%s", exc)
 
     def stop_all(self) -> None:
         """SIGTERM each running program's process group, newest first; SIGKILL what lingers."""
