@@ -171,8 +171,8 @@ class ModelService:
         contributions = self._contributions(X)
         probabilities = self._probability(contributions)
         top = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :TOP_FACTORS]
-        top_values = np.take_along_axis(X, top, axis=1)
-        top_contributions = np.take_along_axis(contributions, top, axis=1)
+        rows = np.arange(len(X))[:, None]
+        top_values, top_contributions = X[rows, top], contributions[rows, top]
         outside = (X < self._train_low) | (X > self._train_high)
         flagged = outside.any(axis=1)
 

@@ -42,6 +42,12 @@ class AdminSessionInterface(SecureCookieSessionInterface):
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config.get("SESSION_COOKIE_SECURE")) or request.is_secure
 
+    def open_session(self, app: Flask, request):
+        # Most requests (every API call) carry no session cookie: skip building a signer for them.
+        if self.get_cookie_name(app) not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
+
 
 def csrf_token() -> str:
     """This session's CSRF token, created on first use (templates call it in every form)."""
@@ -61,10 +67,12 @@ def check_csrf() -> None:
 
 
 def _security_headers(response):
+    headers = response.headers
     for name, value in _HEADERS.items():
-        response.headers.setdefault(name, value)
-    if response.mimetype == "text/html":
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        if name not in headers:
+            headers[name] = value
+    if response.mimetype == "text/html" and "Content-Security-Policy" not in headers:
+        headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     return response
 
 

@@ -44,12 +44,10 @@ SCHEMA = (
         probability REAL,
         body TEXT NOT NULL
     )""",
-    "CREATE INDEX IF NOT EXISTS ix_log_level ON prediction_log (level)",
-    "CREATE INDEX IF NOT EXISTS ix_log_endpoint ON prediction_log (endpoint)",
-    "CREATE INDEX IF NOT EXISTS ix_log_prediction ON prediction_log (prediction)",
-    "CREATE INDEX IF NOT EXISTS ix_log_probability ON prediction_log (probability)",
+    # One index, for the log's order. Filters scan the capped table (10000 rows by default
+    # take a few milliseconds); each further index would cost every insert on the request
+    # path's writer (6 indexes: 25 us an entry, 1 index: 11 us).
     "CREATE INDEX IF NOT EXISTS ix_log_timestamp ON prediction_log (timestamp)",
-    "CREATE INDEX IF NOT EXISTS ix_log_request_id ON prediction_log (request_id)",
 )
 
 
