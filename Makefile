@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA ?= ../shared/data/survey_lung_cancer.csv
 
-.PHONY: install run api test bench train space clean
+.PHONY: install run api test bench train reference simulate space clean
 
 install: $(VENV)/.installed
 
@@ -35,6 +35,12 @@ bench: install  ## throughput and latency figures; not a pass/fail test
 
 train: install  ## retrain model/model.joblib and model/model_card.json from the survey data
 	$(BIN)/python -m webapp.train --data $(DATA) --out model
+
+reference: install  ## rebuild model/reference.json, the drift report's training reference
+	$(BIN)/python -m webapp.reference --data $(DATA)
+
+simulate: install  ## send 500 simulated patients to the running API (make run first)
+	$(BIN)/python -m webapp.simulate --api-url http://127.0.0.1:$(API_PORT) --count 500 --concurrency 4
 
 space:  ## assemble the Hugging Face Space (Dockerfile, card, code, model) into DIR, ready to push
 	$(PYTHON) -m deploy.assemble_space $(or $(DIR),build/space)
