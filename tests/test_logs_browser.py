@@ -47,7 +47,7 @@ def admin(api, browser):
     page = context.new_page()
     page.set_default_timeout(10000)
     page.goto(api.url + "/logs")
-    assert "/login" in page.url
+    assert "/admin/login" in page.url
     page.fill("input[name=token]", TOKEN)
     page.click("button[type=submit]")
     page.wait_for_url("**/logs")
@@ -184,4 +184,4 @@ def test_admin_clears_the_log_after_confirming_and_logs_out(api, admin):
     admin.click("text=Log out")
     expect(admin.locator("input[name=token]")).to_be_visible()
     admin.goto(api.url + "/logs")
-    assert "/login" in admin.url
+    assert "/admin/login" in admin.url

@@ -45,8 +45,8 @@ def guarded(make_app):
 
 
 def log_in(client, token=TOKEN, **form):
-    form_page = client.get("/login")
-    return client.post("/login", data={"token": token, "csrf_token": csrf_of(form_page), **form})
+    form_page = client.get("/admin/login")
+    return client.post("/admin/login", data={"token": token, "csrf_token": csrf_of(form_page), **form})
 
 
 @pytest.mark.parametrize("path, headers, expected", [
@@ -192,7 +192,7 @@ def test_clearing_is_not_possible_with_a_get(client):
 def test_with_a_token_the_page_sends_browsers_to_the_login_form(guarded):
     response = page(guarded, level="INFO")
     assert response.status_code == 302
-    assert response.headers["Location"].startswith("/login?next=")
+    assert response.headers["Location"].startswith("/admin/login?next=")
     assert guarded.get("/logs", headers={"Accept": "application/json"}).status_code == 401
     assert guarded.get("/logs/export.csv").status_code == 302
 
@@ -216,21 +216,21 @@ def test_logging_in_sets_a_protected_session_cookie_and_opens_the_page(guarded):
 
 def test_the_session_cookie_is_secure_over_https(make_app):
     client = make_app(ADMIN_TOKEN=TOKEN, SECRET_KEY="k").test_client()
-    form = client.get("/login", base_url="https://admin.example")
-    response = client.post("/login", base_url="https://admin.example",
+    form = client.get("/admin/login", base_url="https://admin.example")
+    response = client.post("/admin/login", base_url="https://admin.example",
                            data={"token": TOKEN, "csrf_token": csrf_of(form)})
     assert "Secure" in response.headers["Set-Cookie"]
 
 
 def test_https_behind_a_trusted_proxy_makes_the_cookie_secure(make_app):
     client = make_app(ADMIN_TOKEN=TOKEN, SECRET_KEY="k", TRUSTED_PROXIES=1).test_client()
-    response = client.get("/login", headers={"X-Forwarded-Proto": "https"})
+    response = client.get("/admin/login", headers={"X-Forwarded-Proto": "https"})
     assert "Secure" in response.headers["Set-Cookie"]
 
 
 def test_login_needs_the_csrf_token(guarded):
-    guarded.get("/login")
-    assert guarded.post("/login", data={"token": TOKEN}).status_code == 400
+    guarded.get("/admin/login")
+    assert guarded.post("/admin/login", data={"token": TOKEN}).status_code == 400
 
 
 @pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example"])
@@ -242,7 +242,7 @@ def test_logging_out_ends_the_session(guarded):
     log_in(guarded)
     html = page(guarded).get_data(as_text=True)
     assert "Log out" in html
-    guarded.post("/logout", data={"csrf_token": csrf_of(page(guarded))})
+    guarded.post("/admin/logout", data={"csrf_token": csrf_of(page(guarded))})
     assert page(guarded).status_code == 302
 
 
@@ -266,4 +266,4 @@ def test_a_public_space_without_a_token_closes_the_pages(make_app, path):
 
 
 def test_without_a_token_the_login_form_is_not_needed(client):
-    assert client.get("/login").headers["Location"] == "/logs"
+    assert client.get("/admin/login").headers["Location"] == "/logs"

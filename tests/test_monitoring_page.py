@@ -103,14 +103,14 @@ def test_monitoring_follows_the_same_access_rules_as_the_log(make_app, settings,
     response = make_app(**settings).test_client().get(path, headers=headers)
     assert response.status_code == status
     if status == 302:
-        assert "/login" in response.headers["Location"]
+        assert "/admin/login" in response.headers["Location"]
 
 
 def test_a_logged_in_admin_sees_the_page(make_app):
     client = make_app(ADMIN_TOKEN=TOKEN, SECRET_KEY="test-secret").test_client()
-    form = client.get("/login").get_data(as_text=True)
+    form = client.get("/admin/login").get_data(as_text=True)
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
-    client.post("/login", data={"token": TOKEN, "csrf_token": csrf})
+    client.post("/admin/login", data={"token": TOKEN, "csrf_token": csrf})
     assert client.get("/monitoring", headers=HTML).status_code == 200
 
 

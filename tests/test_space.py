@@ -292,13 +292,13 @@ def test_the_log_page_asks_for_the_token_then_shows_predictions(space):
     browser.headers["Accept"] = "text/html"
 
     login_page = browser.get(space.url + "/logs", timeout=5)
-    assert login_page.url.startswith(space.url + "/login") and 'name="token"' in login_page.text
+    assert login_page.url.startswith(space.url + "/admin/login") and 'name="token"' in login_page.text
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', login_page.text).group(1)
-    refused = browser.post(space.url + "/login", data={"csrf_token": csrf, "token": "wrong", "next": "/logs"},
+    refused = browser.post(space.url + "/admin/login", data={"csrf_token": csrf, "token": "wrong", "next": "/logs"},
                            timeout=5)
     assert refused.status_code == 401
 
-    browser.post(space.url + "/login", data={"csrf_token": csrf, "token": TOKEN, "next": "/logs"},
+    browser.post(space.url + "/admin/login", data={"csrf_token": csrf, "token": TOKEN, "next": "/logs"},
                  timeout=5).raise_for_status()
     page = wait_until(lambda: (p := browser.get(space.url + "/logs", timeout=5)).ok and request_id in p.text
                       and p, timeout=10)

@@ -52,7 +52,7 @@ def _safe_next(target: str | None) -> str:
     return url_for("logs.read")
 
 
-@admin.route("/login", methods=["GET", "POST"])
+@admin.route("/admin/login", methods=["GET", "POST"])
 def login():
     if not current_app.config.get("ADMIN_TOKEN"):
         return redirect(url_for("logs.read"))
@@ -69,7 +69,7 @@ def login():
     return redirect(target)
 
 
-@admin.post("/logout")
+@admin.post("/admin/logout")
 def logout():
     check_csrf()
     log_out()
