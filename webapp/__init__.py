@@ -9,6 +9,7 @@ from flask import Flask
 from . import metrics, request_context, security, services
 from .config import PROJECT_ROOT, Config
 from .errors import register_errorhandlers
+from .json_provider import OrjsonProvider
 
 API_PREFIX = "/api"
 STATIC_URL_PATH = "/admin-static"
@@ -27,7 +28,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     if overrides:
         app.config.from_mapping(overrides)
     configure_logging(app.config["LOG_LEVEL"])
-    app.json.sort_keys = False
+    app.json = OrjsonProvider(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)

@@ -1,7 +1,6 @@
 """POST /predict and /predict_proba: one record or a batch, validated, scored and logged."""
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from typing import Any
 
@@ -58,7 +57,7 @@ def _read_json() -> Any:
     if not raw.strip():
         raise APIError(400, "Request body is empty: send a JSON object with the 15 input fields.")
     try:
-        return json.loads(raw)
+        return current_app.json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise APIError(400, f"Malformed JSON: {exc}.") from exc
 

@@ -8,14 +8,19 @@ from __future__ import annotations
 import abc
 import dataclasses
 import datetime as dt
-import json
+import re
 from typing import Iterator, Mapping, Sequence
+
+import orjson
 
 LEVELS = ("INFO", "WARNING")
 
 
 class StoreUnavailable(RuntimeError):
     """The backend could not be reached or refused the operation; the message says why."""
+
+
+_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
 
 def _json_default(value):
@@ -27,8 +32,11 @@ def _json_default(value):
 
 def entry_json(entry: Mapping) -> str:
     """The entry as JSON without its ``id`` (the store adds that); never fails on odd values."""
-    return json.dumps({key: value for key, value in entry.items() if key != "id"},
-                      default=_json_default)
+    return orjson.dumps({key: value for key, value in entry.items() if key != "id"},
+                        default=_json_default, option=_JSON_OPTIONS).decode()
+
+
+_NORMALIZED = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 
 def normalize_timestamp(value: str) -> str:
@@ -52,6 +60,8 @@ def indexed_timestamp(entry: Mapping) -> str:
     raw = entry.get("timestamp")
     if not isinstance(raw, str):
         return EPOCH
+    if _NORMALIZED.fullmatch(raw):
+        return raw  # the form the app writes: skip the parse on the writer's path
     try:
         return normalize_timestamp(raw)
     except ValueError:

@@ -8,11 +8,11 @@ never interleave or reuse ids. Filtering happens in Python over the capped set.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 from typing import Iterator, Sequence
 
+import orjson
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -143,7 +143,7 @@ class RedisLogStore(LogStore):
         bodies = []
         for start in range(0, len(members), FETCH_CHUNK):
             chunk = client.hmget(self.entries_key, members[start:start + FETCH_CHUNK])
-            bodies += [json.loads(body) for body in chunk if body is not None]
+            bodies += [orjson.loads(body) for body in chunk if body is not None]
         return bodies
 
     def query(self, query: LogQuery) -> LogPage:

@@ -7,13 +7,14 @@ connection lazily, so nothing opened before a fork is ever used after it.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import pathlib
 import sqlite3
 import threading
 from typing import Any, Iterator, Sequence
+
+import orjson
 
 from webapp.logstore.base import (
     LogPage,
@@ -93,7 +94,7 @@ def _where(query: LogQuery, *, with_cursor: bool) -> tuple[str, list[Any]]:
 
 
 def _entry(row: sqlite3.Row | tuple) -> dict:
-    return {"id": row[0], **json.loads(row[1])}
+    return {"id": row[0], **orjson.loads(row[1])}
 
 
 class SQLiteLogStore(LogStore):
