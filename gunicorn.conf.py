@@ -30,6 +30,9 @@ preload_app = True
 # over the workers. With one shared socket, keep-alive clients that connect at once tend to
 # pile onto whichever worker wins the accept race and leave the other idle.
 reuse_port = os.environ.get("GUNICORN_REUSE_PORT", "1") not in ("0", "false", "")
+# Gunicorn 27's control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl), which
+# several instances on one machine (tests, scale-out) would fight over; nothing here uses it.
+control_socket_disable = True
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
@@ -65,6 +68,11 @@ def on_starting(server):
     _refuse_a_taken_port(server)
     for path in glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "*.db")):
         os.remove(path)
+
+
+def when_ready(server):
+    """Say where the API listens: with reuse_port the arbiter holds no socket to name."""
+    server.log.info("API listening on %s", ", ".join(f"http://{address}" for address in server.cfg.bind))
 
 
 def child_exit(server, worker):
