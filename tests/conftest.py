@@ -5,8 +5,13 @@ import uuid
 
 import pytest
 
+from tests.helpers import require_binary
 from tests.redis_server import redis_server  # noqa: F401  (session fixture)
 from webapp import create_app
+
+# Headless Chromium on a machine with no network: no sandbox as root, no background services.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture
@@ -42,3 +47,15 @@ def make_app(tmp_path, request):
 @pytest.fixture
 def app(make_app):
     return make_app()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright, shared by the browser tests."""
+    chromium = require_binary("chromium", "/usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

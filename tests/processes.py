@@ -61,6 +61,14 @@ class ServerProcess:
         command = [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"), app]
         return cls(command, port, workdir, settings, name=name)
 
+    @classmethod
+    def gradio(cls, workdir: Path, api_url: str, port: int | None = None) -> "ServerProcess":
+        """The Gradio UI as the Procfile runs it, talking to the API at `api_url`."""
+        port = port or free_port()
+        env = {"API_URL": api_url, "UI_PORT": str(port), "UI_HOST": "127.0.0.1",
+               "GRADIO_ANALYTICS_ENABLED": "False"}
+        return cls([sys.executable, "-m", "webapp.ui"], port, workdir, env, ready_path="/", name="ui")
+
     def start(self) -> "ServerProcess":
         self.workdir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:

@@ -9,15 +9,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.helpers import HEALTHY_YOUNG_WOMAN, SYMPTOMATIC_OLDER_SMOKER, patient, require, require_binary
+from tests.helpers import HEALTHY_YOUNG_WOMAN, SYMPTOMATIC_OLDER_SMOKER, patient
 from tests.processes import ROOT, ServerProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.slow]
 
 TOKEN = "browser-admin-token"
 OUTPUT = ROOT / "test-output"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture(scope="module")
@@ -25,17 +23,6 @@ def api(tmp_path_factory):
     env = {"ADMIN_TOKEN": TOKEN, "SECRET_KEY": "browser-test-secret", "SPACE_ID": "", "REDIS_URL": ""}
     with ServerProcess.gunicorn(tmp_path_factory.mktemp("logs-browser"), env=env) as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def browser():
-    chromium = require_binary("chromium", "/usr/bin/chromium")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    require(sync_api is not None, "playwright is not installed")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

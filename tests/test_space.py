@@ -309,28 +309,21 @@ def test_the_log_page_asks_for_the_token_then_shows_predictions(space):
 @pytest.mark.e2e
 @pytest.mark.slow
 @pytest.mark.browser
-def test_the_gradio_page_predicts_in_chromium(space, tmp_path):
-    chromium = require_binary("chromium", "/usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
+def test_the_gradio_page_predicts_in_chromium(space, browser, tmp_path):
     failed = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
-        try:
-            page = browser.new_page()
-            page.on("response", lambda r: failed.append(f"{r.status} {r.url}")
-                    if r.url.startswith(space.url) and r.status >= 400 else None)
-            page.goto(space.url + "/", wait_until="domcontentloaded")
-            page.locator("#q-coughing input").check()
-            page.locator("#predict").click()
-            result = page.locator("#lr-result")
-            result.wait_for(timeout=30_000)
-            assert result.get_attribute("data-risk") in ("low", "moderate", "high")
-            page.screenshot(path=str(tmp_path / "space.png"))
-        finally:
-            browser.close()
+    page = browser.new_page()
+    try:
+        page.on("response", lambda r: failed.append(f"{r.status} {r.url}")
+                if r.url.startswith(space.url) and r.status >= 400 else None)
+        page.goto(space.url + "/", wait_until="domcontentloaded")
+        page.locator("#q-coughing input").check()
+        page.locator("#predict").click()
+        result = page.locator("#lr-result")
+        result.wait_for(timeout=30_000)
+        assert result.get_attribute("data-risk") in ("low", "moderate", "high")
+        page.screenshot(path=str(tmp_path / "space.png"))
+    finally:
+        page.close()
     assert not failed, failed
 
 

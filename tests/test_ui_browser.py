@@ -6,15 +6,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.helpers import patient, require_binary
+from tests.helpers import patient
 from tests.processes import ROOT, ServerProcess
-from tests.test_ui_e2e import ui_process
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 SCREENSHOTS = ROOT / "test-output"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture(scope="module")
@@ -25,18 +22,8 @@ def api(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ui(api, tmp_path_factory):
-    with ui_process(tmp_path_factory.mktemp("browser-ui"), api.url) as server:
+    with ServerProcess.gradio(tmp_path_factory.mktemp("browser-ui"), api.url) as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def browser():
-    chromium = require_binary("chromium", "/usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

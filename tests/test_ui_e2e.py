@@ -18,12 +18,6 @@ from tests.processes import ROOT, ServerProcess, free_port
 pytestmark = pytest.mark.e2e
 
 
-def ui_process(workdir, api_url: str, port: int | None = None) -> ServerProcess:
-    port = port or free_port()
-    env = {"API_URL": api_url, "UI_PORT": str(port), "UI_HOST": "127.0.0.1", "GRADIO_ANALYTICS_ENABLED": "False"}
-    return ServerProcess([sys.executable, "-m", "webapp.ui"], port, workdir, env, ready_path="/", name="ui")
-
-
 @pytest.fixture(scope="module")
 def api(tmp_path_factory):
     with ServerProcess.gunicorn(tmp_path_factory.mktemp("ui-api")) as server:
@@ -32,7 +26,7 @@ def api(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ui(api, tmp_path_factory):
-    with ui_process(tmp_path_factory.mktemp("ui"), api.url) as server:
+    with ServerProcess.gradio(tmp_path_factory.mktemp("ui"), api.url) as server:
         yield server
 
 

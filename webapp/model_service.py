@@ -46,7 +46,8 @@ class Prediction:
     warnings: tuple[str, ...]
 
 
-def _sha256(path: Path) -> str:
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file (artifacts and data are checked against the model card)."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 16), b""):
@@ -111,7 +112,7 @@ class ModelService:
         except (ValueError, KeyError, TypeError) as error:
             raise ModelLoadError(f"{card_path} is not a valid model card: {error!r}") from error
 
-        actual_sha = _sha256(artifact_path)
+        actual_sha = sha256_of(artifact_path)
         if actual_sha != expected_sha:
             raise ModelLoadError(
                 f"{artifact_path} has sha256 {actual_sha} but the model card expects {expected_sha}: "

@@ -81,7 +81,8 @@ def build_reference(X: np.ndarray, y: np.ndarray, predictions: np.ndarray, *,
 def generate(data: Path, model_dir: Path) -> dict[str, Any]:
     """Compute the reference from the survey CSV and the served model; check the data is the card's."""
     from .model_service import ModelService
-    from .train import drop_exact_duplicates, load_dataset, sha256_of
+    from .model_service import sha256_of
+    from .train import drop_exact_duplicates, load_dataset
 
     card = json.loads((model_dir / "model_card.json").read_text())
     expected = card["data"]["sha256"]

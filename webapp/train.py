@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import json
 import logging
 import math
@@ -31,6 +30,7 @@ from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 from webapp.features import (
     AGE, AGE_MAX, AGE_MIN, FEATURES, GENDER, LABELS, TARGET, canonical_name, normalize_name,
 )
+from webapp.model_service import sha256_of
 
 logger = logging.getLogger(__name__)
 
@@ -75,14 +75,6 @@ CANDIDATES: tuple[Candidate, ...] = (
         interactions=True,
     ),
 )
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 16), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _encode(name: str, raw: str) -> int:
