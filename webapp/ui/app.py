@@ -41,7 +41,10 @@ def build_demo(settings: UISettings | None = None, client: APIProxyClient | None
         with gr.Tab("Risk check"):
             with gr.Row():
                 with gr.Column(scale=5):
-                    age = gr.Slider(18, 100, value=50, step=1, label="Age (years)", elem_id="age")
+                    age = gr.Slider(features.AGE_MIN, features.AGE_MAX, value=50, step=1, label="Age (years)",
+                                    info=f"The survey covered ages {features.TRAIN_AGE_MIN} to "
+                                         f"{features.TRAIN_AGE_MAX}; outside them the estimate is "
+                                         "an extrapolation.", elem_id="age")
                     gender = gr.Radio(["Female", "Male"], value="Female", label="Gender", elem_id="gender")
                     checks = {}
                     with gr.Row():
