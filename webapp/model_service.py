@@ -92,8 +92,11 @@ class ModelService:
         self._fold = fold if len(pairs) else None
 
         ranges = card["training_ranges"]
-        self._train_low = np.array([ranges[name][0] for name in names], dtype=np.float64)
-        self._train_high = np.array([ranges[name][1] for name in names], dtype=np.float64)
+        # (position, name, low, high) of each input whose training range is worth checking:
+        # in practice AGE, since the yes/no answers' 0..1 covers all they can be.
+        self._range_checks = tuple(
+            (i, name, float(ranges[name][0]), float(ranges[name][1])) for i, name in enumerate(names)
+            if (ranges[name][0], ranges[name][1]) != (0, 1))
         self._metadata = self._build_metadata()
 
     @classmethod
@@ -171,12 +174,9 @@ class ModelService:
         X = self._model_columns(X)
         contributions = self._contributions(X)
         probabilities = self._probability(contributions)
-        outside = (X < self._train_low) | (X > self._train_high)
-        flagged = outside.any(axis=1)
 
         results = []
-        for row, (p, values, contribs) in enumerate(zip(
-                probabilities.tolist(), X.tolist(), contributions.tolist())):
+        for p, values, contribs in zip(probabilities.tolist(), X.tolist(), contributions.tolist()):
             level = self._risk_level(p)
             results.append(Prediction(
                 prediction=int(p >= self.threshold),
@@ -184,7 +184,7 @@ class ModelService:
                 risk_level=level,
                 message=self._message(level, p),
                 factors=self._top_factors(values, contribs),
-                warnings=self._warnings(X[row], outside[row]) if flagged[row] else (),
+                warnings=self._warnings(values),
             ))
         return results
 
@@ -212,12 +212,12 @@ class ModelService:
         return (f"Low risk ({p:.0%}, below this model's {self.threshold:.0%} screening threshold): "
                 f"see a doctor if symptoms appear or persist. {DISCLAIMER}")
 
-    def _warnings(self, x: np.ndarray, outside: np.ndarray) -> tuple[str, ...]:
-        """One sentence per input beyond what training saw (x and `outside` in model order)."""
+    def _warnings(self, values: list[float]) -> tuple[str, ...]:
+        """One sentence per input beyond what training saw (values in model order)."""
         return tuple(
-            f"{name} {x[i]:g} is outside the training range "
-            f"{self._train_low[i]:g}-{self._train_high[i]:g}; the estimate is an extrapolation."
-            for i, name in enumerate(self._names) if outside[i]
+            f"{name} {values[i]:g} is outside the training range {low:g}-{high:g}; "
+            "the estimate is an extrapolation."
+            for i, name, low, high in self._range_checks if not low <= values[i] <= high
         )
 
     def _build_metadata(self) -> dict[str, Any]:
