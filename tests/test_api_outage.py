@@ -42,6 +42,8 @@ def test_predictions_survive_a_redis_outage_and_their_entries_arrive_afterwards(
     assert body["log_buffer"]["pending"] == 3
     assert any("log store unavailable" in reason for reason in body["reasons"])
     assert client.get("/logs").status_code == 503
+    page = client.get("/logs", headers={"Accept": "text/html"})
+    assert page.status_code == 503 and page.mimetype == "text/html"
 
     outage_redis.start()
     assert wait_for(lambda: client.get("/health").get_json()["status"] == "ok")

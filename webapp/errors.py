@@ -7,8 +7,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, g, jsonify
+from flask import Flask, current_app, g, jsonify
 from werkzeug.exceptions import HTTPException
+
+from .logstore import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +77,12 @@ def _handle_http_exception(exc: HTTPException):
     return error_response(APIError(status, message, details, headers=headers))
 
 
+def _handle_store_unavailable(exc: Exception):
+    """A log store that is down is a 503 wherever it is read; pages answer it in their own way."""
+    return current_app.handle_user_exception(
+        APIError(503, f"The prediction log store is unavailable: {exc}"))
+
+
 def _handle_unexpected(exc: Exception):
     logger.exception("Unhandled error while serving request %s", g.get("request_id"))
     return error_response(APIError(500, "Internal server error."))
@@ -82,5 +90,6 @@ def _handle_unexpected(exc: Exception):
 
 def register_errorhandlers(app: Flask) -> None:
     app.register_error_handler(APIError, _handle_api_error)
+    app.register_error_handler(StoreUnavailable, _handle_store_unavailable)
     app.register_error_handler(HTTPException, _handle_http_exception)
     app.register_error_handler(Exception, _handle_unexpected)

@@ -16,7 +16,7 @@ from .. import features, logs_charts
 from ..auth import guard_page, log_in, log_out, logged_in, page_access, page_admin_required
 from ..errors import APIError
 from ..logs_view import SUMMARY_CAP, csv_lines, jsonl_lines, read_window, summarize, window
-from ..logstore import LogQuery, StoreUnavailable
+from ..logstore import LogQuery
 from ..security import check_csrf
 from ..services import model_service, prediction_log
 
@@ -41,7 +41,7 @@ def _pretty_json(value) -> str:
 
 
 @admin.errorhandler(APIError)
-def _error_page(error: APIError):
+def error_page(error: APIError):
     return render_template("admin/error.html", error=error), error.status
 
 
@@ -99,11 +99,8 @@ def log_page():
     query, error = _page_query()
     log = prediction_log()
     log.flush(timeout=0.5)
-    try:
-        page = log.query(query)
-        sample = read_window(log.iter_entries(window(query)))
-    except StoreUnavailable as exc:
-        raise APIError(503, f"The prediction log store is unavailable: {exc}") from exc
+    page = log.query(query)
+    sample = read_window(log.iter_entries(window(query)))
     model = model_service()
     args = _filter_args()
     return render_template(
@@ -142,16 +139,10 @@ def clear():
     log = prediction_log()
     if request.method == "GET":
         log.flush(timeout=0.5)
-        try:
-            total = log.query(LogQuery(limit=1)).total
-        except StoreUnavailable as exc:
-            raise APIError(503, f"The prediction log store is unavailable: {exc}") from exc
+        total = log.query(LogQuery(limit=1)).total
         return render_template("admin/clear.html", total=total)
     check_csrf()
-    try:
-        removed = log.clear()
-    except StoreUnavailable as exc:
-        raise APIError(503, f"The prediction log store is unavailable: {exc}") from exc
+    removed = log.clear()
     logger.info("Prediction log cleared (%d entries) from the admin page by request %s", removed, g.request_id)
     flash(f"Deleted {removed} log entries.")
     return redirect(url_for("logs.read"))

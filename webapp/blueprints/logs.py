@@ -11,11 +11,11 @@ from flask import Blueprint, current_app, g, jsonify, request
 from marshmallow import ValidationError
 
 from ..auth import admin_required, check_admin
-from ..errors import APIError
-from ..logstore import LogQuery, StoreUnavailable
+from ..errors import APIError, error_response
+from ..logstore import LogQuery
 from ..schemas import LogQuerySchema
 from ..services import prediction_log
-from .admin import log_page
+from .admin import error_page, log_page
 
 logger = logging.getLogger(__name__)
 
@@ -32,10 +32,6 @@ def parse_log_query(args) -> LogQuery:
         raise APIError(422, "Invalid log query: " + ", ".join(exc.messages) + ".", exc.messages) from exc
 
 
-def _store_unavailable(exc: StoreUnavailable) -> APIError:
-    return APIError(503, f"The prediction log store is unavailable: {exc}")
-
-
 def wants_html() -> bool:
     """True for a browser at /logs: text/html ranks above JSON. Never under /api."""
     if request.blueprint != logs.name:
@@ -43,6 +39,12 @@ def wants_html() -> bool:
     accept = request.accept_mimetypes
     return accept.best_match(["application/json", "text/html"]) == "text/html" and \
         accept["text/html"] > accept["application/json"]
+
+
+@logs.errorhandler(APIError)
+def _error(error: APIError):
+    """A browser at /logs gets its errors as a page, programs as the JSON envelope."""
+    return error_page(error) if wants_html() else error_response(error)
 
 
 @logs.get("/logs")
@@ -61,10 +63,7 @@ def _read_json():
     query = parse_log_query(request.args)
     log = prediction_log()
     log.flush(timeout=0.5)  # this process's own recent entries, so a client reads its writes
-    try:
-        page = log.query(query)
-    except StoreUnavailable as exc:
-        raise _store_unavailable(exc) from exc
+    page = log.query(query)
     return jsonify(
         total=page.total,
         logs=page.entries,
@@ -78,9 +77,6 @@ def _read_json():
 @logs.delete("/logs")
 @admin_required
 def clear():
-    try:
-        removed = prediction_log().clear()
-    except StoreUnavailable as exc:
-        raise _store_unavailable(exc) from exc
+    removed = prediction_log().clear()
     logger.info("Prediction log cleared (%d entries) by request %s", removed, g.request_id)
     return jsonify(message="Prediction log cleared.", deleted=removed, request_id=g.request_id)
