@@ -98,7 +98,6 @@ def log_page():
         return refusal
     query, error = _page_query()
     log = prediction_log()
-    log.flush(timeout=0.5)
     page = log.query(query)
     sample = read_window(log.iter_entries(window(query)))
     model = model_service()
@@ -120,7 +119,6 @@ def export(fmt: str):
     if error:
         raise APIError(422, error)
     log = prediction_log()
-    log.flush(timeout=0.5)
     cap = max(int(current_app.config.get("LOG_MAX_ENTRIES") or 0), SUMMARY_CAP)
     entries = islice(log.iter_entries(window(query)), cap)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -138,7 +136,6 @@ def export(fmt: str):
 def clear():
     log = prediction_log()
     if request.method == "GET":
-        log.flush(timeout=0.5)
         total = log.query(LogQuery(limit=1)).total
         return render_template("admin/clear.html", total=total)
     check_csrf()

@@ -30,6 +30,8 @@ MAX_BATCH = 500
 #: one commit for many entries costs a fraction of a commit each (SQLite: ~30 us an entry in
 #: batches of 100 against ~130 us alone), which keeps the writer's CPU off the request path.
 LINGER = 0.05
+#: How long a read waits for this process's pending entries to be written first.
+READ_FLUSH_TIMEOUT = 0.5
 
 
 def _reset_in_child(ref: weakref.ref) -> None:
@@ -184,9 +186,13 @@ class PredictionLog:
             }
 
     def query(self, query: LogQuery) -> LogPage:
+        """A page of the stored log, after this process's own pending entries (read your writes)."""
+        self.flush(READ_FLUSH_TIMEOUT)
         return self.store.query(query)
 
     def iter_entries(self, query: LogQuery) -> Iterator[dict]:
+        """Every matching stored entry, after this process's own pending ones, newest first."""
+        self.flush(READ_FLUSH_TIMEOUT)
         return self.store.iter_entries(query)
 
     def clear(self) -> int:
