@@ -38,8 +38,8 @@ class Flag(fields.Field):
         raise self.make_error("invalid")
 
 
-class PatientSchema(Schema):
-    """One survey record. Keys are matched by name, tolerant to case, spaces and underscores."""
+class _PatientKeys(Schema):
+    """Key handling of a survey record: matched by name, tolerant to case, spaces and underscores."""
 
     class Meta:
         unknown = RAISE
@@ -80,8 +80,8 @@ def _patient_fields() -> dict[str, fields.Field]:
     return declared
 
 
-PatientSchema = PatientSchema.from_dict(_patient_fields(), name="Patient")  # type: ignore[misc]
-# from_dict subclasses the base above, so the hook and Meta carry over.
+#: One survey record: the 15 fields (built from features.FEATURES) on top of the key handling.
+PatientSchema = _PatientKeys.from_dict(_patient_fields(), name="Patient")
 
 _patient_schema = PatientSchema()
 
