@@ -1,17 +1,21 @@
 # Two commands for a newcomer: `make run` (API + UI, embedded log store) and `make test`.
+# Nothing needs to be activated or installed globally: every target uses the project's own
+# virtualenv by its path, and the Procfile's commands are found through $(BIN) first on PATH.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+WITH_VENV := PATH="$(abspath $(BIN)):$$PATH" VIRTUAL_ENV="$(abspath $(VENV))"
 DATA ?= ../shared/data/survey_lung_cancer.csv
 
-.PHONY: install run api test bench train reference simulate space clean
+.PHONY: install run api test bench train reference simulate lock space clean
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# The project itself (editable) with its test and tool extras, all declared in setup.cfg.
+$(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -e '.[tools,tests]'
 	touch $@
 
 API_PORT ?= 8000
@@ -21,17 +25,17 @@ run: install  ## start the API and the UI side by side (Procfile, through honcho
 	@echo "API (JSON):  http://127.0.0.1:$(API_PORT)/health"
 	@echo "UI (Gradio): http://127.0.0.1:$(UI_PORT)"
 	@echo "Ctrl-C stops both."
-	API_URL=http://127.0.0.1:$(API_PORT) UI_PORT=$(UI_PORT) GUNICORN_BIND=127.0.0.1:$(API_PORT) \
+	$(WITH_VENV) API_URL=http://127.0.0.1:$(API_PORT) UI_PORT=$(UI_PORT) GUNICORN_BIND=127.0.0.1:$(API_PORT) \
 		$(BIN)/honcho start --port $(API_PORT)
 
 api: install  ## the JSON API alone, under Gunicorn
-	$(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
+	$(WITH_VENV) GUNICORN_BIND=127.0.0.1:$(API_PORT) $(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
 
 test: install
 	$(BIN)/python -m pytest
 
 bench: install  ## throughput and latency figures; not a pass/fail test
-	$(BIN)/python bench/bench_predict.py
+	$(WITH_VENV) $(BIN)/python bench/bench_predict.py
 
 train: install  ## retrain model/model.joblib and model/model_card.json from the survey data
 	$(BIN)/python -m webapp.train --data $(DATA) --out model
@@ -41,6 +45,10 @@ reference: install  ## rebuild model/reference.json, the drift report's training
 
 simulate: install  ## send 500 simulated patients to the running API (make run first)
 	$(BIN)/python -m webapp.simulate --api-url http://127.0.0.1:$(API_PORT) --count 500 --concurrency 4
+
+lock: install  ## pin the runtime dependencies of setup.cfg, with hashes, for the Space image
+	$(BIN)/uv pip compile setup.cfg --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+		--no-header --quiet --output-file requirements.lock
 
 space:  ## assemble the Hugging Face Space (Dockerfile, card, code, model) into DIR, ready to push
 	$(PYTHON) -m deploy.assemble_space $(or $(DIR),build/space)

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FILES = {
     "Dockerfile": "Dockerfile.hf",
     "README.md": "deploy/space_card.md",
-    "requirements.txt": "requirements.txt",
+    "requirements.lock": "requirements.lock",
     "wsgi.py": "wsgi.py",
     "gunicorn.conf.py": "gunicorn.conf.py",
 }

@@ -36,8 +36,8 @@ def test_the_image_installs_nginx_and_redis_without_recommends():
 
 def test_dependencies_are_installed_before_the_code_is_copied():
     steps = dockerfile()
-    requirements = next(i for i, s in enumerate(steps) if s.startswith("COPY") and "requirements.txt" in s)
-    install = next(i for i, s in enumerate(steps) if "pip install -r requirements.txt" in s)
+    requirements = next(i for i, s in enumerate(steps) if s.startswith("COPY") and "requirements.lock" in s)
+    install = next(i for i, s in enumerate(steps) if "--require-hashes -r requirements.lock" in s)
     code = next(i for i, s in enumerate(steps) if s.startswith("COPY") and "webapp/" in s)
     assert requirements < install < code
 
@@ -87,7 +87,7 @@ def assembled(tmp_path_factory):
     return target, assemble(target)
 
 
-@pytest.mark.parametrize("path", ["Dockerfile", "README.md", "requirements.txt", "wsgi.py",
+@pytest.mark.parametrize("path", ["Dockerfile", "README.md", "requirements.lock", "wsgi.py",
                                   "gunicorn.conf.py", "webapp/__init__.py", "webapp/ui/__main__.py",
                                   "templates/base.html", "static/css/app.css", "deploy/start.sh",
                                   "deploy/nginx.conf.template", "model/model.joblib",
@@ -117,3 +117,19 @@ def test_assembling_into_a_clone_keeps_its_git_folder_and_drops_stale_files(asse
     target, written = assembled
     assert (target / ".git" / "HEAD").exists() and not any(path.startswith(".git/") for path in written)
     assert not (target / "webapp" / "stale.py").exists()
+
+
+def test_the_image_lock_pins_every_runtime_dependency_of_setup_cfg_with_hashes():
+    import configparser
+    import re
+
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    declared = [re.split(r"[<>=!~ \[;]", line.strip(), maxsplit=1)[0].lower().replace("_", "-")
+                for line in config["options"]["install_requires"].splitlines()
+                if line.strip() and not line.strip().startswith("#")]
+    lock = (ROOT / "requirements.lock").read_text()
+    pinned = {match.lower().replace("_", "-") for match in re.findall(r"^([A-Za-z0-9_.\-]+)==", lock, re.M)}
+    assert declared and set(declared) <= pinned, set(declared) - pinned
+    blocks = re.findall(r"^[A-Za-z0-9_.\-]+==[^\n]*\\\n((?:\s+--hash=sha256:[0-9a-f]{64}[ \\]*\n)+)", lock, re.M)
+    assert len(blocks) == len(pinned)

@@ -106,8 +106,11 @@ def test_a_csv_upload_scores_the_good_rows_and_reports_the_bad_ones(gradio, tmp_
 
 def test_the_procfile_runs_api_and_ui_side_by_side_and_ctrl_c_stops_both(tmp_path):
     api_port, ui_port = free_port(), free_port()
-    # The settings `make run` passes to honcho.
-    env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{api_port}", "API_URL": f"http://127.0.0.1:{api_port}",
+    # The settings `make run` passes to honcho, with the virtualenv active (its bin first on PATH),
+    # as any Procfile runner would have it. `make run` itself is tested from a bare environment
+    # in test_fresh_clone.py.
+    venv_bin = os.path.dirname(sys.executable)
+    env = {**os.environ, "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}", "GUNICORN_BIND": f"127.0.0.1:{api_port}", "API_URL": f"http://127.0.0.1:{api_port}",
            "UI_PORT": str(ui_port), "LOG_DB_PATH": str(tmp_path / "log.sqlite3"), "WEB_CONCURRENCY": "1"}
     with open(tmp_path / "honcho.log", "wb") as log:
         honcho = subprocess.Popen([sys.executable, "-m", "honcho", "start", "--no-colour", "--port", str(api_port)],

@@ -2,12 +2,19 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any, Mapping
 
 from dotenv import load_dotenv
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_CHECKOUT = Path(__file__).resolve().parent.parent
+# Running from a checkout (or an editable install), templates/, static/ and model/ sit beside the
+# package. A regular `pip install .` puts them under <prefix>/share/lung-cancer-risk (setup.cfg's
+# data_files), and the log file then defaults to ./instance in the working directory.
+RUNS_FROM_CHECKOUT = (_CHECKOUT / "templates").is_dir()
+PROJECT_ROOT = _CHECKOUT if RUNS_FROM_CHECKOUT else Path(sys.prefix) / "share" / "lung-cancer-risk"
+INSTANCE_DIR = _CHECKOUT / "instance" if RUNS_FROM_CHECKOUT else Path.cwd() / "instance"
 
 
 def _int(environ: Mapping[str, str], name: str, default: int) -> int:
@@ -35,7 +42,7 @@ class Config:
             "MODEL_DIR": environ.get("MODEL_DIR") or str(PROJECT_ROOT / "model"),
             "REDIS_URL": environ.get("REDIS_URL") or None,
             "REDIS_KEY_PREFIX": environ.get("REDIS_KEY_PREFIX") or "lungrisk",
-            "LOG_DB_PATH": environ.get("LOG_DB_PATH") or str(PROJECT_ROOT / "instance" / "predictions.sqlite3"),
+            "LOG_DB_PATH": environ.get("LOG_DB_PATH") or str(INSTANCE_DIR / "predictions.sqlite3"),
             "LOG_MAX_ENTRIES": _int(environ, "LOG_MAX_ENTRIES", 10000),
             "LOG_BUFFER_SIZE": _int(environ, "LOG_BUFFER_SIZE", 10000),
             "MAX_BATCH_SIZE": _int(environ, "MAX_BATCH_SIZE", 1000),
