@@ -34,13 +34,13 @@ bench: install  ## throughput and latency figures; not a pass/fail test
 	$(BIN)/python bench/bench_predict.py
 
 train: install  ## retrain model/model.joblib and model/model_card.json from the survey data
-	$(BIN)/python -m webapp.train --data $(DATA) --out model
+	$(BIN)/python -m model.train --data $(DATA) --out model
 
 reference: install  ## rebuild model/reference.json, the drift report's training reference
-	$(BIN)/python -m webapp.reference --data $(DATA)
+	$(BIN)/python -m model.reference --data $(DATA)
 
 simulate: install  ## send 500 simulated patients to the running API (make run first)
-	$(BIN)/python -m webapp.simulate --api-url http://127.0.0.1:$(API_PORT) --count 500 --concurrency 4
+	$(BIN)/python -m webapp.tools.simulate --api-url http://127.0.0.1:$(API_PORT) --count 500 --concurrency 4
 
 space:  ## assemble the Hugging Face Space (Dockerfile, card, code, model) into DIR, ready to push
 	$(PYTHON) -m deploy.assemble_space $(or $(DIR),build/space)
