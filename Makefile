@@ -38,13 +38,13 @@ bench: install  ## throughput and latency figures; not a pass/fail test
 	$(WITH_VENV) $(BIN)/python bench/bench_predict.py
 
 train: install  ## retrain model/model.joblib and model/model_card.json from the survey data
-	$(BIN)/python -m webapp.train --data $(DATA) --out model
+	$(BIN)/python -m model.train --data $(DATA) --out model
 
 reference: install  ## rebuild model/reference.json, the drift report's training reference
-	$(BIN)/python -m webapp.reference --data $(DATA)
+	$(BIN)/python -m model.reference --data $(DATA)
 
 simulate: install  ## send 500 simulated patients to the running API (make run first)
-	$(BIN)/python -m webapp.simulate --api-url http://127.0.0.1:$(API_PORT) --count 500 --concurrency 4
+	$(BIN)/python -m webapp.tools.simulate --api-url http://127.0.0.1:$(API_PORT) --count 500 --concurrency 4
 
 lock: install  ## pin the runtime dependencies of setup.cfg, with hashes, for the Space image
 	$(BIN)/uv pip compile setup.cfg --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 \

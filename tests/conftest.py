@@ -7,7 +7,7 @@ import pytest
 
 from tests.helpers import require_binary
 from tests.redis_server import redis_server  # noqa: F401  (session fixture)
-from webapp import create_app
+from webapp.api import create_app
 
 # Headless Chromium on a machine with no network: no sandbox as root, no background services.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

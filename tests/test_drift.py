@@ -7,11 +7,13 @@ import numpy as np
 import pytest
 
 from tests.helpers import dataset_path
-from webapp import drift
+from webapp.monitoring import drift
 from webapp.features import to_matrix
 from webapp.model_service import ModelService
-from webapp.population import Drift, PatientSampler
-from webapp.reference import DEFAULT_MODEL_DIR, REFERENCE_FILE, ReferenceError, generate, load_reference
+from webapp.tools.population import Drift, PatientSampler
+from model.reference import generate
+from webapp.artifacts import REFERENCE_FILE
+from webapp.monitoring.reference import DEFAULT_MODEL_DIR, ReferenceError, load_reference
 
 N = 400
 

@@ -9,7 +9,7 @@ import pytest
 import sklearn
 
 from tests.helpers import REPO_ROOT, dataset_path
-from webapp import train
+from model import train
 from webapp.features import FEATURES, canonical_name
 from webapp.model_service import Factor, ModelLoadError, ModelService, Prediction
 
@@ -79,7 +79,7 @@ def test_loader_refuses_a_card_from_another_scikit_learn_version(model_copy, car
 @pytest.mark.parametrize("missing", ["model.joblib", "model_card.json"])
 def test_loader_says_how_to_train_when_a_file_is_missing(model_copy, missing):
     (model_copy / missing).unlink()
-    with pytest.raises(ModelLoadError, match="python -m webapp.train"):
+    with pytest.raises(ModelLoadError, match="python -m model.train"):
         ModelService.load(model_copy)
 
 

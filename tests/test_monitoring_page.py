@@ -5,9 +5,9 @@ import re
 
 import pytest
 
-from webapp import report as report_command
-from webapp.population import Drift, PatientSampler
-from webapp.reference import load_reference
+from webapp.monitoring import report as report_command
+from webapp.tools.population import Drift, PatientSampler
+from webapp.monitoring.reference import load_reference
 
 TOKEN = "monitoring-test-token"
 HTML = {"Accept": "text/html"}

@@ -1,67 +1,10 @@
-"""Lung cancer risk prediction service: the Flask application factory."""
-from __future__ import annotations
+"""Lung cancer risk screening service.
 
-import logging
-from typing import Any, Mapping
+The package holds what runs in each process: `webapp.api` (the Flask app, under Gunicorn),
+`webapp.admin` (its HTML pages), `webapp.ui` (the Gradio process, through `webapp.proxy`),
+`webapp.monitoring` and `webapp.tools` (offline commands). Importing it loads nothing else:
+see the README's Architecture section.
+"""
+from webapp.version import __version__
 
-from flask import Flask
-
-from . import metrics, request_context, security, services
-from .config import PROJECT_ROOT, Config
-from .errors import register_errorhandlers
-from .json_provider import OrjsonProvider
-
-API_PREFIX = "/api"
-STATIC_URL_PATH = "/admin-static"
-
-
-def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app: settings from the environment, then `overrides` (tests pass a dict)."""
-    app = Flask(
-        __name__,
-        template_folder=str(PROJECT_ROOT / "templates"),
-        static_folder=str(PROJECT_ROOT / "static"),
-        # Not /static: behind the Space's single port, Gradio owns /static (its fonts and scripts).
-        static_url_path=STATIC_URL_PATH,
-    )
-    app.config.from_mapping(Config.from_env())
-    if overrides:
-        app.config.from_mapping(overrides)
-    configure_logging(app.config["LOG_LEVEL"])
-    app.json = OrjsonProvider(app)
-    register_extensions(app)
-    register_blueprints(app)
-    register_errorhandlers(app)
-    return app
-
-
-def configure_logging(level: str) -> None:
-    """Configure the root logger once per process (Gunicorn's own loggers are left alone)."""
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s")
-    logging.getLogger("webapp").setLevel(level)
-
-
-def register_extensions(app: Flask) -> None:
-    request_context.init_app(app)
-    security.init_app(app)
-    services.init_app(app)
-    metrics.init_app(app)
-
-
-def register_blueprints(app: Flask) -> None:
-    from .blueprints.admin import admin
-    from .blueprints.health import health
-    from .blueprints.info import info
-    from .blueprints.logs import logs
-    from .blueprints.metrics import metrics
-    from .blueprints.monitoring import monitoring
-    from .blueprints.predict import predict
-
-    for blueprint in (info, health, predict, logs):
-        app.register_blueprint(blueprint)
-        app.register_blueprint(blueprint, url_prefix=API_PREFIX, name=f"api_{blueprint.name}")
-    app.register_blueprint(admin)  # browser pages: not under /api
-    app.register_blueprint(monitoring)  # its page and its own /api/monitoring/drift
-    app.register_blueprint(metrics)  # /metrics only: Prometheus scrapes one path
+__all__ = ["__version__"]

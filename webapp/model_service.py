@@ -5,7 +5,6 @@ used only at load time, to prove the NumPy path reproduces it.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -14,12 +13,11 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from webapp.artifacts import ARTIFACT_FILE, CARD_FILE, sha256_of
 from webapp.features import FEATURES, LABELS
 
 logger = logging.getLogger(__name__)
 
-ARTIFACT_FILE = "model.joblib"
-CARD_FILE = "model_card.json"
 TOP_FACTORS = 5
 DISCLAIMER = "This is a screening aid, not a diagnosis."
 
@@ -44,15 +42,6 @@ class Prediction:
     message: str
     factors: tuple[Factor, ...]
     warnings: tuple[str, ...]
-
-
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file (artifacts and data are checked against the model card)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 16), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class ModelService:
@@ -107,7 +96,7 @@ class ModelService:
         for path in (card_path, artifact_path):
             if not path.is_file():
                 raise ModelLoadError(
-                    f"{path} not found. Train the model first: python -m webapp.train "
+                    f"{path} not found. Train the model first: python -m model.train "
                     f"--data ../shared/data/survey_lung_cancer.csv --out {model_dir}")
         try:
             card = json.loads(card_path.read_text())

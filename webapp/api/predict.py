@@ -8,11 +8,11 @@ from flask import Blueprint, current_app, g, jsonify, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from .. import features
-from ..errors import APIError
-from ..request_context import elapsed_ms
-from ..schemas import load_patient
-from ..services import model_service, prediction_log
+from webapp import features
+from webapp.web.errors import APIError
+from webapp.web.request_context import elapsed_ms
+from webapp.web.schemas import load_patient
+from webapp.web.extensions import model_service, prediction_log
 
 predict = Blueprint("predict", __name__)
 

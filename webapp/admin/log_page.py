@@ -1,6 +1,7 @@
-"""The admin's browser pages: log in and out, the log page, its exports and clearing the log.
+"""The prediction log page for the admin's browser: summary, charts, one page of entries, the
+filtered window's export, and clearing the log after a confirmation.
 
-GET /logs itself lives in logs.py, which hands browsers (Accept prefers HTML) to `log_page`.
+GET /logs itself is webapp.api.logs, which hands browsers (Accept prefers HTML) to `show`.
 """
 from __future__ import annotations
 
@@ -12,74 +13,37 @@ from itertools import islice
 from flask import (Blueprint, Response, current_app, flash, g, redirect, render_template, request,
                    stream_with_context, url_for)
 
-from .. import features, logs_charts
-from ..auth import guard_page, log_in, log_out, logged_in, page_access, page_admin_required
-from ..errors import APIError
-from ..logs_view import SUMMARY_CAP, csv_lines, jsonl_lines, read_window, summarize, window
-from ..logstore import LogQuery
-from ..security import check_csrf
-from ..services import model_service, prediction_log
+from webapp import features
+from webapp.admin import charts
+from webapp.admin.summary import SUMMARY_CAP, csv_lines, jsonl_lines, read_window, summarize, window
+from webapp.logstore import LogQuery
+from webapp.web.auth import guard_page, page_admin_required
+from webapp.web.errors import APIError
+from webapp.web.extensions import model_service, prediction_log
+from webapp.web.schemas import parse_log_query
+from webapp.web.security import check_csrf
 
 logger = logging.getLogger(__name__)
 
-admin = Blueprint("admin", __name__)
+log_page = Blueprint("log_page", __name__)
 
 PAGE_SIZES = (25, 50, 100, 250, 500)
 FILTERS = ("level", "prediction", "min_probability", "max_probability", "since", "until", "request_id",
            "endpoint")
 
 
-@admin.app_context_processor
-def _account():
-    return {"admin_logged_in": logged_in, "admin_login_needed": lambda: page_access() == "login"}
-
-
-@admin.app_template_filter("pretty_json")
+@log_page.app_template_filter("pretty_json")
 def _pretty_json(value) -> str:
     """Indented JSON as plain text, so autoescaping shows it exactly (tojson would emit \\u003c)."""
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
-@admin.errorhandler(APIError)
+@log_page.errorhandler(APIError)
 def error_page(error: APIError):
     return render_template("admin/error.html", error=error), error.status
 
 
-def _safe_next(target: str | None) -> str:
-    """Only a path on this site: never an open redirect to another host."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return url_for("logs.read")
-
-
-@admin.route("/admin/login", methods=["GET", "POST"])
-def login():
-    if not current_app.config.get("ADMIN_TOKEN"):
-        return redirect(url_for("logs.read"))
-    target = _safe_next(request.values.get("next"))
-    if request.method == "GET":
-        if logged_in():
-            return redirect(target)
-        return render_template("admin/login.html", next=target)
-    check_csrf()
-    if not log_in(request.form.get("token", "").strip()):
-        logger.warning("Admin login refused (request %s)", g.request_id)
-        return render_template("admin/login.html", next=target, failed=True), 401
-    logger.info("Admin logged in (request %s)", g.request_id)
-    return redirect(target)
-
-
-@admin.post("/admin/logout")
-def logout():
-    check_csrf()
-    log_out()
-    flash("You are logged out.")
-    return redirect(url_for("admin.login") if current_app.config.get("ADMIN_TOKEN") else url_for("logs.read"))
-
-
 def _page_query() -> tuple[LogQuery, str | None]:
-    from .logs import parse_log_query  # logs.py imports this module for log_page
-
     try:
         return parse_log_query(request.args), None
     except APIError as error:
@@ -91,7 +55,7 @@ def _filter_args() -> dict[str, str]:
     return {name: request.args[name] for name in (*FILTERS, "limit") if request.args.get(name)}
 
 
-def log_page():
+def show():
     """GET /logs for a browser: summary, charts, one page of entries."""
     refusal = guard_page()
     if refusal is not None:
@@ -106,13 +70,13 @@ def log_page():
         "admin/logs.html",
         page=page, query=query, error=error, args=args, page_sizes=PAGE_SIZES,
         summary=summarize(sample, page.total), summary_cap=SUMMARY_CAP,
-        timeline=logs_charts.timeline(sample),
-        histogram=logs_charts.probability_histogram(sample, model.threshold),
+        timeline=charts.timeline(sample),
+        histogram=charts.probability_histogram(sample, model.threshold),
         labels=features.LABELS, feature_names=features.FEATURES,
     ), 422 if error else 200
 
 
-@admin.get("/logs/export.<any(csv, jsonl):fmt>")
+@log_page.get("/logs/export.<any(csv, jsonl):fmt>")
 @page_admin_required
 def export(fmt: str):
     query, error = _page_query()
@@ -131,7 +95,7 @@ def export(fmt: str):
     })
 
 
-@admin.route("/logs/clear", methods=["GET", "POST"])
+@log_page.route("/logs/clear", methods=["GET", "POST"])
 @page_admin_required
 def clear():
     log = prediction_log()

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask, current_app, g, jsonify
 from werkzeug.exceptions import HTTPException
 
-from .logstore import StoreUnavailable
+from webapp.logstore import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Send realistic (optionally drifted) patients to a running API and summarise how it coped.
 
-    python -m webapp.simulate --api-url http://127.0.0.1:8000 --count 500 --concurrency 4
-    python -m webapp.simulate --duration 30 --rate 20 --age-shift 15 --prevalence SMOKING=0.9 --json
+    python -m webapp.tools.simulate --api-url http://127.0.0.1:8000 --count 500 --concurrency 4
+    python -m webapp.tools.simulate --duration 30 --rate 20 --age-shift 15 --prevalence SMOKING=0.9 --json
 
 Bounded: it stops after --count requests or --duration seconds, whichever comes first
 (100 requests when neither is given). A progress bar goes to stderr, the summary to stdout;
@@ -24,8 +24,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from .population import Drift, PatientSampler, parse_prevalence
-from .reference import DEFAULT_MODEL_DIR, load_reference
+from webapp.tools.population import Drift, PatientSampler, parse_prevalence
+from webapp.monitoring.reference import DEFAULT_MODEL_DIR, load_reference
 
 logger = logging.getLogger(__name__)
 
@@ -194,7 +194,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .proxy import APIProxyClient  # the one HTTP client for the API
+    from webapp.proxy import APIProxyClient  # the one HTTP client for the API
 
     args = parse_args(argv)
     try:

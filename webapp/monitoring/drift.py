@@ -17,8 +17,8 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 from scipy import stats
 
-from .features import AGE, GENDER, LABELS
-from .reference import YES_NO_FEATURES
+from webapp.features import AGE, GENDER, LABELS
+from webapp.monitoring.reference import YES_NO_FEATURES
 
 OK, WATCH, DRIFT, INSUFFICIENT = "ok", "watch", "drift", "insufficient_data"
 _SEVERITY = {OK: 0, INSUFFICIENT: 0, WATCH: 1, DRIFT: 2}

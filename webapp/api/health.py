@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
 
-from ..version import __version__
+from webapp.version import __version__
 
 health = Blueprint("health", __name__)
 

@@ -8,8 +8,9 @@ from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate
 
-from . import features
-from .logstore import normalize_timestamp
+from webapp import features
+from webapp.logstore import LogQuery, normalize_timestamp
+from webapp.web.errors import APIError
 
 
 class StrictInteger(fields.Integer):
@@ -127,3 +128,14 @@ class LogQuerySchema(Schema):
         if isinstance(data.get("level"), str):
             data["level"] = data["level"].upper()
         return data
+
+
+_log_query_schema = LogQuerySchema()
+
+
+def parse_log_query(args) -> LogQuery:
+    """The LogQuery a query string asks for; 422 naming each bad parameter."""
+    try:
+        return LogQuery(**_log_query_schema.load(args.to_dict()))
+    except ValidationError as exc:
+        raise APIError(422, "Invalid log query: " + ", ".join(exc.messages) + ".", exc.messages) from exc

@@ -1,6 +1,6 @@
 """Train the lung-cancer risk model and write `model.joblib` and `model_card.json`.
 
-    python -m webapp.train --data ../shared/data/survey_lung_cancer.csv [--out model] [--seed 42]
+    python -m model.train --data ../shared/data/survey_lung_cancer.csv [--out model] [--seed 42]
 
 Candidates are linear (optionally on pairwise interactions) because serving explains each
 prediction as coefficient x standardized value and runs in plain NumPy.
@@ -30,12 +30,10 @@ from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 from webapp.features import (
     AGE, AGE_MAX, AGE_MIN, FEATURES, GENDER, LABELS, TARGET, canonical_name, normalize_name,
 )
-from webapp.model_service import sha256_of
+from webapp.artifacts import ARTIFACT_FILE, CARD_FILE, sha256_of
 
 logger = logging.getLogger(__name__)
 
-ARTIFACT_FILE = "model.joblib"
-CARD_FILE = "model_card.json"
 BASELINE_AUC_BAR = 0.94
 TARGET_SENSITIVITY = 0.95
 HIGH_RISK_PPV = 0.99

@@ -11,8 +11,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .features import AGE, AGE_MAX, AGE_MIN, canonical_name
-from .reference import YES_NO_FEATURES
+from webapp.features import AGE, AGE_MAX, AGE_MIN, canonical_name
+from webapp.monitoring.reference import YES_NO_FEATURES
 
 
 @dataclass(frozen=True)

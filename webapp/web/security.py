@@ -15,7 +15,7 @@ from flask import Flask, request, session
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .errors import APIError
+from webapp.web.errors import APIError
 
 logger = logging.getLogger(__name__)
 

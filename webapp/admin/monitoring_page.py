@@ -15,17 +15,17 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, render_template, request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
 
-from .. import drift_charts
-from ..auth import admin_required, check_admin, page_admin_required
-from ..drift import drift_report, format_p
-from ..errors import APIError
-from ..logstore import LogQuery, normalize_timestamp
-from ..reference import ReferenceError, load_reference
-from ..services import prediction_log
+from webapp.monitoring import charts as drift_charts
+from webapp.web.auth import admin_required, check_admin, page_admin_required
+from webapp.monitoring.drift import drift_report, format_p
+from webapp.web.errors import APIError
+from webapp.logstore import LogQuery, normalize_timestamp
+from webapp.monitoring.reference import ReferenceError, load_reference
+from webapp.web.extensions import prediction_log
 
 logger = logging.getLogger(__name__)
 
-monitoring = Blueprint("monitoring", __name__)
+monitoring_page = Blueprint("monitoring_page", __name__)
 
 DEFAULT_LAST = 1000
 MAX_LAST = 100_000
@@ -94,14 +94,14 @@ def _wants_json() -> bool:
     return best == "application/json"
 
 
-@monitoring.get("/monitoring/drift")
-@monitoring.get("/api/monitoring/drift")
+@monitoring_page.get("/monitoring/drift")
+@monitoring_page.get("/api/monitoring/drift")
 @admin_required
 def drift_json():
     return _json(parse_window(request.args))
 
 
-@monitoring.get("/monitoring")
+@monitoring_page.get("/monitoring")
 def page():
     if _wants_json():
         check_admin()

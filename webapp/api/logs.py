@@ -1,36 +1,23 @@
 """GET /logs (read, filter, page) and DELETE /logs (clear): admin only.
 
 GET /logs answers JSON to programs (curl's */* included) and always at /api/logs; a browser,
-whose Accept prefers text/html, gets the admin page instead (blueprints/admin.py).
+whose Accept prefers text/html, gets the admin page instead (webapp.admin.log_page).
 """
 from __future__ import annotations
 
 import logging
 
 from flask import Blueprint, current_app, g, jsonify, request
-from marshmallow import ValidationError
 
-from ..auth import admin_required, check_admin
-from ..errors import APIError, error_response
-from ..logstore import LogQuery
-from ..schemas import LogQuerySchema
-from ..services import prediction_log
-from .admin import error_page, log_page
+from webapp.admin.log_page import error_page, show as log_page
+from webapp.web.auth import admin_required, check_admin
+from webapp.web.errors import APIError, error_response
+from webapp.web.extensions import prediction_log
+from webapp.web.schemas import parse_log_query
 
 logger = logging.getLogger(__name__)
 
 logs = Blueprint("logs", __name__)
-
-_query_schema = LogQuerySchema()
-
-
-def parse_log_query(args) -> LogQuery:
-    """The LogQuery a query string asks for; 422 naming each bad parameter."""
-    try:
-        return LogQuery(**_query_schema.load(args.to_dict()))
-    except ValidationError as exc:
-        raise APIError(422, "Invalid log query: " + ", ".join(exc.messages) + ".", exc.messages) from exc
-
 
 def wants_html() -> bool:
     """True for a browser at /logs: text/html ranks above JSON. Never under /api."""

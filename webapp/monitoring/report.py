@@ -1,7 +1,7 @@
 """Write the input drift report as one standalone HTML file (inline CSS and SVG, no external assets).
 
-    python -m webapp.report --out drift-report.html [--last 1000] [--since ISO] [--until ISO]
-    python -m webapp.report --api-url https://my-space.hf.space --out drift-report.html
+    python -m webapp.monitoring.report --out drift-report.html [--last 1000] [--since ISO] [--until ISO]
+    python -m webapp.monitoring.report --api-url https://my-space.hf.space --out drift-report.html
 
 By default it reads the prediction log this machine's service writes (LOG_DB_PATH or
 REDIS_URL, as in the service's settings). With --api-url it asks a running service for
@@ -19,11 +19,11 @@ from typing import Any, Sequence
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from . import drift_charts
-from .config import PROJECT_ROOT, Config
-from .drift import drift_report, format_p
-from .logstore import LogQuery, create_store
-from .reference import load_reference
+from webapp.monitoring import charts as drift_charts
+from webapp.settings import PROJECT_ROOT, Config
+from webapp.monitoring.drift import drift_report, format_p
+from webapp.logstore import LogQuery, create_store
+from webapp.monitoring.reference import load_reference
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ STYLESHEETS = (PROJECT_ROOT / "static" / "css" / "app.css",
 
 
 def render(report: dict[str, Any], source: str) -> str:
-    """The standalone HTML for a drift report (webapp.drift.drift_report's output)."""
+    """The standalone HTML for a drift report (webapp.monitoring.drift.drift_report's output)."""
     environment = Environment(loader=FileSystemLoader(PROJECT_ROOT / "templates"),
                               autoescape=select_autoescape(["html"]))
     css = "\n".join(path.read_text() for path in STYLESHEETS if path.is_file())

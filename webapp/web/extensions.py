@@ -5,8 +5,8 @@ import logging
 
 from flask import Flask, current_app
 
-from .logstore import PredictionLog, create_prediction_log
-from .model_service import ModelService
+from webapp.logstore import PredictionLog, create_prediction_log
+from webapp.model_service import ModelService
 
 logger = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ import math
 from itertools import islice
 from typing import Iterable, Iterator, Sequence
 
-from .features import FEATURES
-from .logstore import LogQuery
+from webapp.features import FEATURES
+from webapp.logstore import LogQuery
 
 #: At most this many entries (newest first) feed the summary and charts; the store keeps
 #: LOG_MAX_ENTRIES (10000 by default), so normally the whole filtered window.

@@ -1,8 +1,8 @@
-"""The training reference that drift is measured against: `model/reference.json`.
+"""Build the training reference that drift is measured against: `model/reference.json`.
 
-    python -m webapp.reference --data ../shared/data/survey_lung_cancer.csv [--model-dir model]
+    python -m model.reference --data ../shared/data/survey_lung_cancer.csv [--model-dir model]
 
-Built from the same rows the model was trained on (webapp.train's loading and de-duplication):
+Built from the same rows the model was trained on (model.train's loading and de-duplication):
 the class mix, the share of "yes" for every yes/no input (and of men for GENDER) overall and
 per class, the age counts overall and per class, and the served model's predicted positive
 rate on those rows. The data file's sha256 must match the model card's, so the reference and
@@ -18,19 +18,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .config import PROJECT_ROOT
-from .features import AGE, BINARY_FEATURES, FEATURES, GENDER, LABELS
+from model.train import drop_exact_duplicates, load_dataset
+from webapp.artifacts import CARD_FILE, REFERENCE_FILE, sha256_of
+from webapp.features import AGE, FEATURES, LABELS
+from webapp.model_service import ModelService
+from webapp.monitoring.reference import DEFAULT_MODEL_DIR, YES_NO_FEATURES, ReferenceError
 
 logger = logging.getLogger(__name__)
-
-REFERENCE_FILE = "reference.json"
-DEFAULT_MODEL_DIR = PROJECT_ROOT / "model"
-#: GENDER and the 13 symptoms and habits: every input that is 0 or 1.
-YES_NO_FEATURES: tuple[str, ...] = (GENDER, *BINARY_FEATURES)
-
-
-class ReferenceError(RuntimeError):
-    """The reference file is missing, unreadable or describes other data than the model."""
 
 
 def _age_counts(ages: np.ndarray) -> dict[str, int]:
@@ -59,7 +53,7 @@ def build_reference(X: np.ndarray, y: np.ndarray, predictions: np.ndarray, *,
     quantiles = np.quantile(ages, [0.05, 0.25, 0.5, 0.75, 0.95])
     return {
         "description": "Training reference for drift monitoring; regenerate with "
-                       "`python -m webapp.reference --data ../shared/data/survey_lung_cancer.csv`.",
+                       "`python -m model.reference --data ../shared/data/survey_lung_cancer.csv`.",
         "data": data_info,
         "rows": int(len(y)),
         "class_mix": {"positive": int(y.sum()), "negative": int(len(y) - y.sum()),
@@ -80,11 +74,7 @@ def build_reference(X: np.ndarray, y: np.ndarray, predictions: np.ndarray, *,
 
 def generate(data: Path, model_dir: Path) -> dict[str, Any]:
     """Compute the reference from the survey CSV and the served model; check the data is the card's."""
-    from .model_service import ModelService
-    from .model_service import sha256_of
-    from .train import drop_exact_duplicates, load_dataset
-
-    card = json.loads((model_dir / "model_card.json").read_text())
+    card = json.loads((model_dir / CARD_FILE).read_text())
     expected = card["data"]["sha256"]
     actual = sha256_of(data)
     if actual != expected:
@@ -97,25 +87,6 @@ def generate(data: Path, model_dir: Path) -> dict[str, Any]:
     data_info = {"file": data.name, "sha256": actual, "raw_rows": int(len(y_raw)), "rows_used": int(len(y))}
     return build_reference(X, y, predictions, data_info=data_info,
                            model_version=model.version, threshold=model.threshold)
-
-
-def load_reference(model_dir: str | Path = DEFAULT_MODEL_DIR) -> dict[str, Any]:
-    """Read `reference.json` from the model directory and check it matches the model card's data."""
-    model_dir = Path(model_dir)
-    path = model_dir / REFERENCE_FILE
-    try:
-        reference = json.loads(path.read_text())
-    except FileNotFoundError as error:
-        raise ReferenceError(f"{path} not found: run python -m webapp.reference --data "
-                             "../shared/data/survey_lung_cancer.csv") from error
-    except ValueError as error:
-        raise ReferenceError(f"{path} is not valid JSON: {error}") from error
-    card_path = model_dir / "model_card.json"
-    if card_path.is_file():
-        card_sha = json.loads(card_path.read_text()).get("data", {}).get("sha256")
-        if card_sha and card_sha != reference.get("data", {}).get("sha256"):
-            raise ReferenceError(f"{path} describes other data than {card_path}: regenerate it.")
-    return reference
 
 
 def main(argv: Sequence[str] | None = None) -> int:

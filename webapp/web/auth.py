@@ -15,7 +15,7 @@ from functools import wraps
 
 from flask import current_app, redirect, render_template, request, session, url_for
 
-from .errors import APIError
+from webapp.web.errors import APIError
 
 SESSION_KEY = "admin"
 
@@ -93,7 +93,7 @@ def guard_page():
     """The response that turns this page request away, or None when it may go on."""
     access = page_access()
     if access == "login":
-        return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
+        return redirect(url_for("account.login", next=request.full_path.rstrip("?")))
     if access == "closed":
         return render_template("admin/closed.html"), 403
     return None

@@ -1,0 +1,69 @@
+"""The API process's Flask app: `create_app` builds it (wsgi.py serves it under Gunicorn)."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+from flask import Flask
+
+from webapp.admin.account import account
+from webapp.admin.log_page import log_page
+from webapp.admin.monitoring_page import monitoring_page
+from webapp.api import instrumentation
+from webapp.api.health import health
+from webapp.api.info import info
+from webapp.api.logs import logs
+from webapp.api.metrics import metrics
+from webapp.api.predict import predict
+from webapp.settings import PROJECT_ROOT, Config
+from webapp.web import extensions, request_context, security
+from webapp.web.errors import register_errorhandlers
+from webapp.web.json_provider import OrjsonProvider
+
+API_PREFIX = "/api"
+STATIC_URL_PATH = "/admin-static"
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: settings from the environment, then `overrides` (tests pass a dict)."""
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+        # Not /static: behind the Space's single port, Gradio owns /static (its fonts and scripts).
+        static_url_path=STATIC_URL_PATH,
+    )
+    app.config.from_mapping(Config.from_env())
+    if overrides:
+        app.config.from_mapping(overrides)
+    configure_logging(app.config["LOG_LEVEL"])
+    app.json = OrjsonProvider(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    return app
+
+
+def configure_logging(level: str) -> None:
+    """Configure the root logger once per process (Gunicorn's own loggers are left alone)."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s")
+    logging.getLogger("webapp").setLevel(level)
+
+
+def register_extensions(app: Flask) -> None:
+    request_context.init_app(app)
+    security.init_app(app)
+    extensions.init_app(app)
+    instrumentation.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    for blueprint in (info, health, predict, logs):
+        app.register_blueprint(blueprint)
+        app.register_blueprint(blueprint, url_prefix=API_PREFIX, name=f"api_{blueprint.name}")
+    app.register_blueprint(account)  # browser pages: not under /api
+    app.register_blueprint(log_page)
+    app.register_blueprint(monitoring_page)  # its page and its own /api/monitoring/drift
+    app.register_blueprint(metrics)  # /metrics only: Prometheus scrapes one path

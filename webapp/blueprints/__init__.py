@@ -1,1 +1,0 @@
-"""JSON API blueprints. Each is served at its path and again under /api."""
