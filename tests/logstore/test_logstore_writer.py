@@ -8,6 +8,7 @@ from typing import Callable
 import pytest
 
 from tests.redis_server import RedisServer
+from webapp.settings import Settings
 from webapp.logstore import (
     LogQuery,
     PredictionLog,
@@ -178,15 +179,15 @@ def test_a_forked_worker_writes_its_own_entries_with_its_own_thread(sqlite_log, 
     ],
 )
 def test_config_chooses_the_backend(tmp_path, config, kind):
-    log = create_prediction_log({key: value.format(tmp=tmp_path) for key, value in config.items()})
+    log = create_prediction_log(Settings().replace({key: value.format(tmp=tmp_path) for key, value in config.items()}))
 
     assert log.kind == kind
 
 
 def test_config_passes_limits_and_prefix_through(tmp_path):
-    log = create_prediction_log({
+    log = create_prediction_log(Settings().replace({
         "REDIS_URL": "redis://127.0.0.1:1/0", "REDIS_KEY_PREFIX": "other",
         "LOG_MAX_ENTRIES": 50, "LOG_BUFFER_SIZE": 7,
-    })
+    }))
 
     assert (log.store.prefix, log.store.max_entries, log.buffer_size) == ("other", 50, 7)

@@ -17,7 +17,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 
 from webapp.monitoring import charts as drift_charts
 from webapp.web.auth import admin_required, check_admin, page_admin_required
-from webapp.monitoring.drift import drift_report, format_p
+from webapp.monitoring.drift import DEFAULT_LAST, drift_report, format_p
 from webapp.web.errors import APIError
 from webapp.logstore import LogQuery, normalize_timestamp
 from webapp.monitoring.reference import ReferenceError, load_reference
@@ -27,7 +27,6 @@ logger = logging.getLogger(__name__)
 
 monitoring_page = Blueprint("monitoring_page", __name__)
 
-DEFAULT_LAST = 1000
 MAX_LAST = 100_000
 
 

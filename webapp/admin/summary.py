@@ -14,10 +14,11 @@ from typing import Iterable, Iterator, Sequence
 
 from webapp.features import FEATURES
 from webapp.logstore import LogQuery
+from webapp.settings import DEFAULTS
 
-#: At most this many entries (newest first) feed the summary and charts; the store keeps
-#: LOG_MAX_ENTRIES (10000 by default), so normally the whole filtered window.
-SUMMARY_CAP = 10000
+#: At most this many entries (newest first) feed the summary and charts: the store's default
+#: retention (LOG_MAX_ENTRIES), so normally the whole filtered window.
+SUMMARY_CAP = DEFAULTS.log_max_entries
 
 
 def window(query: LogQuery) -> LogQuery:

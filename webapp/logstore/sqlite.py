@@ -26,6 +26,7 @@ from webapp.logstore.base import (
     indexed_timestamp,
     page_from_matches,
 )
+from webapp.settings import DEFAULTS
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ class SQLiteLogStore(LogStore):
 
     kind = "sqlite"
 
-    def __init__(self, path: str | os.PathLike, max_entries: int = 10000) -> None:
+    def __init__(self, path: str | os.PathLike, max_entries: int = DEFAULTS.log_max_entries) -> None:
         self.path = pathlib.Path(path)
         self.max_entries = max_entries
         self._local = threading.local()

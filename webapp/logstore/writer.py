@@ -18,6 +18,7 @@ import weakref
 from typing import Iterator, Sequence
 
 from webapp.logstore.base import LogPage, LogQuery, LogStore, StoreUnavailable
+from webapp.settings import DEFAULTS
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def _reset_in_child(ref: weakref.ref) -> None:
 class PredictionLog:
     """Buffered, non-blocking front of a LogStore. One per process."""
 
-    def __init__(self, store: LogStore, buffer_size: int = 10000,
+    def __init__(self, store: LogStore, buffer_size: int = DEFAULTS.log_buffer_size,
                  retry_interval: float = 1.0, linger: float = LINGER) -> None:
         if buffer_size < 1:
             raise ValueError("buffer_size must be at least 1")
