@@ -10,7 +10,8 @@ import re
 import pytest
 
 from tests.helpers import HEALTHY_YOUNG_WOMAN, SYMPTOMATIC_OLDER_SMOKER, patient
-from webapp.admin.summary import CSV_COLUMNS, csv_row, percentile, summarize
+from webapp.admin.export import CSV_COLUMNS, csv_row
+from webapp.admin.summary import percentile, summarize
 
 TOKEN = "page-admin-token"
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}

@@ -15,11 +15,13 @@ from flask import (Blueprint, Response, current_app, flash, g, redirect, render_
 
 from webapp import features
 from webapp.admin import charts
-from webapp.admin.summary import SUMMARY_CAP, csv_lines, jsonl_lines, read_window, summarize, window
+from webapp.admin.export import csv_lines, jsonl_lines
+from webapp.admin.summary import SUMMARY_CAP, read_window, summarize, window
 from webapp.logstore import LogQuery
 from webapp.web.auth import guard_page, page_admin_required
 from webapp.web.errors import APIError
 from webapp.web.extensions import model_service, prediction_log
+from webapp.web.negotiation import page
 from webapp.web.schemas import parse_log_query
 from webapp.web.security import check_csrf
 
@@ -36,11 +38,6 @@ FILTERS = ("level", "prediction", "min_probability", "max_probability", "since",
 def _pretty_json(value) -> str:
     """Indented JSON as plain text, so autoescaping shows it exactly (tojson would emit \\u003c)."""
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
-
-
-@log_page.errorhandler(APIError)
-def error_page(error: APIError):
-    return render_template("admin/error.html", error=error), error.status
 
 
 def _page_query() -> tuple[LogQuery, str | None]:
@@ -77,6 +74,7 @@ def show():
 
 
 @log_page.get("/logs/export.<any(csv, jsonl):fmt>")
+@page
 @page_admin_required
 def export(fmt: str):
     query, error = _page_query()
@@ -96,6 +94,7 @@ def export(fmt: str):
 
 
 @log_page.route("/logs/clear", methods=["GET", "POST"])
+@page
 @page_admin_required
 def clear():
     log = prediction_log()

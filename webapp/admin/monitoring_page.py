@@ -22,6 +22,7 @@ from webapp.web.errors import APIError
 from webapp.logstore import LogQuery, normalize_timestamp
 from webapp.monitoring.reference import ReferenceError, load_reference
 from webapp.web.extensions import prediction_log
+from webapp.web.negotiation import negotiated, wants_html
 
 logger = logging.getLogger(__name__)
 
@@ -88,11 +89,6 @@ def _json(window: dict[str, Any]):
     return jsonify(**current_report(window), request_id=g.request_id)
 
 
-def _wants_json() -> bool:
-    best = request.accept_mimetypes.best_match(("text/html", "application/json"))
-    return best == "application/json"
-
-
 @monitoring_page.get("/monitoring/drift")
 @monitoring_page.get("/api/monitoring/drift")
 @admin_required
@@ -101,8 +97,9 @@ def drift_json():
 
 
 @monitoring_page.get("/monitoring")
-def page():
-    if _wants_json():
+@negotiated
+def show():
+    if not wants_html():
         check_admin()
         return _json(parse_window(request.args))
     return _page()

@@ -20,8 +20,8 @@ from webapp.settings import PROJECT_ROOT, Settings
 from webapp.web import extensions, request_context, security
 from webapp.web.errors import register_errorhandlers
 from webapp.web.json_provider import OrjsonProvider
+from webapp.web.negotiation import API_PREFIX
 
-API_PREFIX = "/api"
 STATIC_URL_PATH = "/admin-static"
 
 

@@ -1,9 +1,7 @@
 """The prediction log: every /predict call and rejected request, kept for review.
 
-An entry is a plain JSON-serialisable dict: ``id`` (assigned by the store, increasing across
-processes), ``timestamp`` (ISO 8601 UTC with milliseconds), ``level`` ("INFO" or "WARNING"),
-``endpoint``, ``request_id``, ``inputs``, ``prediction``, ``probability``, ``risk_level``,
-``factors``, ``model_version``, ``latency_ms``, ``errors`` and ``message``. Extra keys are kept.
+An entry is a plain JSON-serialisable dict; ``webapp.logstore.entry`` names its fields and
+builds it. Stores assign the ``id`` (increasing across processes) and keep everything else.
 
 The app holds one PredictionLog per process (``create_prediction_log(settings)``) and
 records through it; the store behind it is SQLite (one file shared by the workers) or Redis

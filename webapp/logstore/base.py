@@ -1,6 +1,6 @@
 """The prediction log store contract: query objects, result pages and the store interface.
 
-Entries are plain JSON-serialisable dicts (see the package docstring). Stores assign the
+Entries are plain JSON-serialisable dicts (their fields: webapp.logstore.entry). Stores assign the
 ``id``; everything else, including keys the store does not know, is kept as given.
 """
 from __future__ import annotations
@@ -8,12 +8,11 @@ from __future__ import annotations
 import abc
 import dataclasses
 import datetime as dt
-import re
 from typing import Iterator, Mapping, Sequence
 
 import orjson
 
-LEVELS = ("INFO", "WARNING")
+from webapp.logstore.entry import TIMESTAMP, format_timestamp
 
 
 class StoreUnavailable(RuntimeError):
@@ -36,9 +35,6 @@ def entry_json(entry: Mapping) -> str:
                         default=_json_default, option=_JSON_OPTIONS).decode()
 
 
-_NORMALIZED = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
-
-
 def normalize_timestamp(value: str) -> str:
     """Return ``value`` as ISO 8601 UTC with milliseconds ("2026-11-26T11:38:51.123Z").
 
@@ -47,8 +43,7 @@ def normalize_timestamp(value: str) -> str:
     parsed = dt.datetime.fromisoformat(value.strip())
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    parsed = parsed.astimezone(dt.timezone.utc)
-    return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
+    return format_timestamp(parsed)
 
 
 #: Where an entry without a usable timestamp stands: first, so that the order stays total.
@@ -60,7 +55,7 @@ def indexed_timestamp(entry: Mapping) -> str:
     raw = entry.get("timestamp")
     if not isinstance(raw, str):
         return EPOCH
-    if _NORMALIZED.fullmatch(raw):
+    if TIMESTAMP.fullmatch(raw):
         return raw  # the form the app writes: skip the parse on the writer's path
     try:
         return normalize_timestamp(raw)
