@@ -24,6 +24,9 @@ from typing import Iterator, Sequence
 import pytest
 import redis
 
+from tests.helpers import require
+from tests.processes import free_port
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_ARGS: tuple[str, ...] = ("--save", "", "--appendonly", "no")
@@ -35,16 +38,7 @@ def redis_server_binary() -> str:
     path = os.environ.get("REDIS_SERVER_BIN") or shutil.which("redis-server")
     if path:
         return path
-    reason = "redis-server not found on PATH (set REDIS_SERVER_BIN or install redis-server)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    require(False, "redis-server not found on PATH (set REDIS_SERVER_BIN or install redis-server)")
 
 
 class RedisServer:

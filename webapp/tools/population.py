@@ -35,10 +35,6 @@ class Drift:
         if self.positive_rate is not None and not 0.0 <= self.positive_rate <= 1.0:
             raise ValueError(f"the positive rate must be between 0 and 1, got {self.positive_rate}")
 
-    @property
-    def active(self) -> bool:
-        return bool(self.age_shift or self.prevalence or self.positive_rate is not None)
-
     def describe(self) -> dict[str, Any]:
         return {"age_shift": self.age_shift, "prevalence": dict(self.prevalence),
                 "positive_rate": self.positive_rate}
