@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA ?= ../shared/data/survey_lung_cancer.csv
 
-.PHONY: install run api test bench train reference simulate space clean
+.PHONY: install run api test lint bench train reference simulate space clean
 
 install: $(VENV)/.installed
 
@@ -29,6 +29,9 @@ api: install  ## the JSON API alone, under Gunicorn
 
 test: install
 	$(BIN)/python -m pytest
+
+lint: install  ## ruff (rules in ruff.toml) and the import contracts in .importlinter
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
 
 bench: install  ## throughput and latency figures; not a pass/fail test
 	$(BIN)/python bench/bench_predict.py

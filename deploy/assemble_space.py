@@ -4,8 +4,8 @@
 
 The folder gets the Dockerfile (Dockerfile.hf), the Space card as README.md, the code, the model
 artifacts and a .gitattributes that stores the model through Git LFS. No tests, benchmarks, data,
-training code, .env or local databases. A git clone of the Space may be the target: its .git is left alone and the
-files assembled here replace the previous ones.
+training code, .env or local databases. A git clone of the Space may be the target: its .git is
+left alone and the files assembled here replace the previous ones.
 """
 from __future__ import annotations
 

@@ -15,11 +15,10 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import pytest
 import redis
@@ -59,7 +58,7 @@ class RedisServer:
     def client(self, **kwargs) -> redis.Redis:
         return redis.Redis.from_url(self.url, socket_timeout=2, **kwargs)
 
-    def start(self) -> "RedisServer":
+    def start(self) -> RedisServer:
         if self.process is not None:
             return self
         if self.directory is None:
@@ -114,7 +113,7 @@ class RedisServer:
             shutil.rmtree(self.directory, ignore_errors=True)
             self.directory = None
 
-    def __enter__(self) -> "RedisServer":
+    def __enter__(self) -> RedisServer:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:

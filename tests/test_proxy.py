@@ -213,7 +213,8 @@ def test_an_answer_that_is_not_json_gives_a_502_envelope(mode):
 
 
 def test_pooled_mode_retries_a_prediction_after_503():
-    flaky = ScriptedServer([(503, "application/json", b'{"error": {}}'), (200, "application/json", b'{"ok": 1}')])
+    flaky = ScriptedServer([(503, "application/json", b'{"error": {}}'),
+                            (200, "application/json", b'{"ok": 1}')])
     try:
         body, status = APIProxyClient(flaky.url, mode="pooled", backoff_factor=0.01).post_predict({})
         assert (body, status) == ({"ok": 1}, 200) and flaky.requests == ["POST", "POST"]

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 
 from tests.redis_server import RedisServer
-from webapp.settings import Settings
 from webapp.logstore import (
     LogQuery,
     PredictionLog,
@@ -16,6 +15,7 @@ from webapp.logstore import (
     SQLiteLogStore,
     create_prediction_log,
 )
+from webapp.settings import Settings
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
@@ -179,7 +179,8 @@ def test_a_forked_worker_writes_its_own_entries_with_its_own_thread(sqlite_log, 
     ],
 )
 def test_config_chooses_the_backend(tmp_path, config, kind):
-    log = create_prediction_log(Settings().replace({key: value.format(tmp=tmp_path) for key, value in config.items()}))
+    settings = Settings().replace({key: value.format(tmp=tmp_path) for key, value in config.items()})
+    log = create_prediction_log(settings)
 
     assert log.kind == kind
 

@@ -50,4 +50,6 @@ def logout():
     check_csrf()
     log_out()
     flash("You are logged out.")
-    return redirect(url_for("account.login") if current_app.config.get("ADMIN_TOKEN") else url_for("logs.read"))
+    if current_app.config.get("ADMIN_TOKEN"):
+        return redirect(url_for("account.login"))
+    return redirect(url_for("logs.read"))

@@ -7,11 +7,21 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import islice
 
-from flask import (Blueprint, Response, current_app, flash, g, redirect, render_template, request,
-                   stream_with_context, url_for)
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 
 from webapp import features
 from webapp.admin import charts
@@ -83,7 +93,7 @@ def export(fmt: str):
     log = prediction_log()
     cap = max(int(current_app.config.get("LOG_MAX_ENTRIES") or 0), SUMMARY_CAP)
     entries = islice(log.iter_entries(window(query)), cap)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     lines, mimetype = (csv_lines(entries), "text/csv") if fmt == "csv" else (jsonl_lines(entries),
                                                                                "application/x-ndjson")
     logger.info("Prediction log exported as %s (request %s)", fmt, g.request_id)
@@ -103,6 +113,7 @@ def clear():
         return render_template("admin/clear.html", total=total)
     check_csrf()
     removed = log.clear()
-    logger.info("Prediction log cleared (%d entries) from the admin page by request %s", removed, g.request_id)
+    logger.info("Prediction log cleared (%d entries) from the admin page by request %s",
+                removed, g.request_id)
     flash(f"Deleted {removed} log entries.")
     return redirect(url_for("logs.read"))

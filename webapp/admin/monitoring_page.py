@@ -15,12 +15,12 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, render_template, request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
 
-from webapp.monitoring import charts as drift_charts
-from webapp.web.auth import admin_required, check_admin, page_admin_required
-from webapp.monitoring.drift import DEFAULT_LAST, drift_report, format_p
-from webapp.web.errors import APIError
 from webapp.logstore import LogQuery, normalize_timestamp
+from webapp.monitoring import charts as drift_charts
+from webapp.monitoring.drift import DEFAULT_LAST, drift_report, format_p
 from webapp.monitoring.reference import ReferenceError, load_reference
+from webapp.web.auth import admin_required, check_admin, page_admin_required
+from webapp.web.errors import APIError
 from webapp.web.extensions import prediction_log
 from webapp.web.negotiation import negotiated, wants_html
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from itertools import islice
 from collections.abc import Iterable, Sequence
+from itertools import islice
 
 from webapp.logstore import LogQuery
 from webapp.settings import DEFAULTS

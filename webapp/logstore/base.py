@@ -8,7 +8,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import datetime as dt
-from typing import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import orjson
 
@@ -42,7 +42,7 @@ def normalize_timestamp(value: str) -> str:
     """
     parsed = dt.datetime.fromisoformat(value.strip())
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+        parsed = parsed.replace(tzinfo=dt.UTC)
     return format_timestamp(parsed)
 
 
@@ -70,14 +70,14 @@ def timestamp_ms(stamp: str) -> int:
     except ValueError:
         return 0
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
+        moment = moment.replace(tzinfo=dt.UTC)
     return int(moment.timestamp()) * 1000 + moment.microsecond // 1000
 
 
 def ms_timestamp(ms: int) -> str:
     """The normalised timestamp of a count of milliseconds since the epoch."""
     seconds, millis = divmod(ms, 1000)
-    moment = dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
+    moment = dt.datetime.fromtimestamp(seconds, dt.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis:03d}Z"
 
 
@@ -94,11 +94,11 @@ class Position:
     id: int
 
     @classmethod
-    def of(cls, entry: Mapping) -> "Position":
+    def of(cls, entry: Mapping) -> Position:
         return cls(timestamp_ms(indexed_timestamp(entry)), int(entry["id"]))
 
     @classmethod
-    def parse(cls, cursor: str) -> "Position":
+    def parse(cls, cursor: str) -> Position:
         ms, separator, entry_id = str(cursor).partition("-")
         if not (separator and ms.isdigit() and entry_id.isdigit()):
             raise ValueError(f"not a log cursor: {cursor!r}")

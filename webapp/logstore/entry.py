@@ -29,12 +29,12 @@ MAX_KEPT_KEYS = 64
 
 def format_timestamp(moment: dt.datetime) -> str:
     """`moment` (aware) in the log's timestamp format."""
-    moment = moment.astimezone(dt.timezone.utc)
+    moment = moment.astimezone(dt.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def now() -> str:
-    return format_timestamp(dt.datetime.now(dt.timezone.utc))
+    return format_timestamp(dt.datetime.now(dt.UTC))
 
 
 def for_prediction(result: Any, *, inputs: Mapping[str, int], factors: list[dict], endpoint: str,

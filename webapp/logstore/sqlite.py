@@ -12,7 +12,8 @@ import os
 import pathlib
 import sqlite3
 import threading
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import orjson
 
@@ -191,7 +192,7 @@ class SQLiteLogStore(LogStore):
             chunk_query = dataclasses.replace(query, cursor=cursor)
             where, params = _where(chunk_query, with_cursor=True)
             rows = self._run(
-                lambda connection: connection.execute(
+                lambda connection, where=where, params=params: connection.execute(
                     f"SELECT id, body FROM prediction_log{where} {ORDER} LIMIT ?",
                     [*params, ITER_CHUNK],
                 ).fetchall()

@@ -15,7 +15,7 @@ import os
 import threading
 import time
 import weakref
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from webapp.logstore.base import LogPage, LogQuery, LogStore, StoreUnavailable
 from webapp.settings import DEFAULTS
@@ -54,7 +54,8 @@ class PredictionLog:
         self.linger = linger
         self._reset_state()
         # Entries buffered by the parent are the parent's to write; the child starts clean.
-        os.register_at_fork(after_in_child=lambda ref=weakref.ref(self): _reset_in_child(ref))
+        ref = weakref.ref(self)  # not self: the fork hook must not keep the log alive
+        os.register_at_fork(after_in_child=lambda: _reset_in_child(ref))
 
     def _reset_state(self) -> None:
         self._condition = threading.Condition()

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-from datetime import datetime, timezone
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
-from typing import Any, Sequence
-
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from typing import Any
 
 from dotenv import load_dotenv
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from webapp.logstore import LogQuery, create_store
 from webapp.monitoring import charts
@@ -41,7 +41,7 @@ def render(report: dict[str, Any], source: str) -> str:
     window_text = ", ".join(f"{key} {value}" for key, value in requested.items() if value) or "all entries"
     return environment.get_template("monitoring/report.html").render(
         report=report, charts=charts.charts(report), format_p=format_p, css=css, source=source,
-        window_text=window_text, generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+        window_text=window_text, generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
 
 
 def report_from_store(settings: Settings, last: int, since: str | None,

@@ -6,8 +6,9 @@ the class, so every marginal share (what the drift report compares) matches the 
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
