@@ -62,7 +62,7 @@ def error_response(error: APIError):
 
 
 def error_page(error: APIError):
-    return render_template("admin/error.html", error=error), error.status
+    return render_template("admin/error.html", error=error), error.status, error.headers
 
 
 def _handle_api_error(error: APIError):
