@@ -13,9 +13,9 @@ import json
 import logging
 import math
 import platform
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import joblib
 import numpy as np
@@ -27,10 +27,18 @@ from sklearn.model_selection import RepeatedStratifiedKFold, cross_val_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 
-from webapp.features import (
-    AGE, AGE_MAX, AGE_MIN, FEATURES, GENDER, LABELS, TARGET, canonical_name, normalize_name,
-)
 from webapp.artifacts import ARTIFACT_FILE, CARD_FILE, sha256_of
+from webapp.features import (
+    AGE,
+    AGE_MAX,
+    AGE_MIN,
+    FEATURES,
+    GENDER,
+    LABELS,
+    TARGET,
+    canonical_name,
+    normalize_name,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -337,7 +345,8 @@ def train(data: Path, out: Path, seed: int = 42) -> dict:
             f"Trained on {len(X)} self-reported answers to an online survey, not clinically verified.",
             f"{y.mean():.0%} of respondents had lung cancer, far more than in any screening population, "
             "so probabilities reflect the survey population and overstate risk for the general public.",
-            f"Ages outside {age_low}-{age_high} were never seen in training; estimates there are extrapolations.",
+            f"Ages outside {age_low}-{age_high} were never seen in training; "
+            "estimates there are extrapolations.",
             "No smoking intensity, pack-years, family history or imaging: a coarse yes/no questionnaire.",
         ],
     }

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from webapp import features
 from tests.helpers import HEALTHY_YOUNG_WOMAN, SYMPTOMATIC_OLDER_SMOKER, patient
+from webapp import features
 
 PREFIXES = ["", "/api"]
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import sklearn
 
-from tests.helpers import REPO_ROOT, dataset_path
 from model import train
+from tests.helpers import REPO_ROOT, dataset_path
 from webapp.features import FEATURES, canonical_name
 from webapp.model_service import Factor, ModelLoadError, ModelService, Prediction
 

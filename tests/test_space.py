@@ -200,7 +200,8 @@ def test_nginx_keeps_the_scheme_and_host_the_spaces_own_proxy_forwards(routed):
 @pytest.mark.e2e
 def test_nginx_streams_gradio_events_without_buffering(routed):
     started = time.monotonic()
-    with requests.get(routed.url + "/gradio_api/queue/data?session_hash=x", stream=True, timeout=10) as answer:
+    queue = routed.url + "/gradio_api/queue/data?session_hash=x"
+    with requests.get(queue, stream=True, timeout=10) as answer:
         first = next(answer.iter_lines())
         waited = time.monotonic() - started
     assert first == b"data: first" and waited < 1.5
@@ -294,8 +295,8 @@ def test_the_log_page_asks_for_the_token_then_shows_predictions(space):
     login_page = browser.get(space.url + "/logs", timeout=5)
     assert login_page.url.startswith(space.url + "/admin/login") and 'name="token"' in login_page.text
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', login_page.text).group(1)
-    refused = browser.post(space.url + "/admin/login", data={"csrf_token": csrf, "token": "wrong", "next": "/logs"},
-                           timeout=5)
+    refused = browser.post(space.url + "/admin/login",
+                           data={"csrf_token": csrf, "token": "wrong", "next": "/logs"}, timeout=5)
     assert refused.status_code == 401
 
     browser.post(space.url + "/admin/login", data={"csrf_token": csrf, "token": TOKEN, "next": "/logs"},
@@ -303,7 +304,8 @@ def test_the_log_page_asks_for_the_token_then_shows_predictions(space):
     page = wait_until(lambda: (p := browser.get(space.url + "/logs", timeout=5)).ok and request_id in p.text
                       and p, timeout=10)
     assert page, "the logged prediction never showed on /logs"
-    assert requests.get(space.url + "/admin-static/css/app.css", timeout=5).headers["Content-Type"].startswith("text/css")
+    stylesheet = requests.get(space.url + "/admin-static/css/app.css", timeout=5)
+    assert stylesheet.headers["Content-Type"].startswith("text/css")
 
 
 @pytest.mark.e2e

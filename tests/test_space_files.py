@@ -107,7 +107,7 @@ def test_the_assembled_space_uses_the_space_dockerfile_and_card(assembled):
 
 @pytest.mark.parametrize("pattern", ["tests/*", "bench/*", ".env", "**/.env", "*.csv", "**/*.csv",
                                      "**/*.sqlite3", "**/__pycache__/*", "instance/*", ".ci/*",
-                                     "Dockerfile.hf", "Makefile", "Procfile"])
+                                     "Dockerfile.hf", "Makefile", "Procfile", "model/*.py"])
 def test_the_assembled_space_leaves_out(assembled, pattern):
     _, written = assembled
     assert not [path for path in written if Path(path).match(pattern)]

@@ -45,7 +45,8 @@ def test_filling_the_form_and_clicking_predict_shows_the_apis_risk(page, api):
     page.locator("#age input[type=number]").fill("68")
     page.locator("#age input[type=number]").press("Enter")
     page.get_by_label("Male", exact=True).check()
-    for label in ("Smokes", "Yellow fingers", "Coughing", "Wheezing", "Chest pain", "Fatigue", "Difficulty swallowing"):
+    for label in ("Smokes", "Yellow fingers", "Coughing", "Wheezing", "Chest pain", "Fatigue",
+                  "Difficulty swallowing"):
         page.get_by_label(label, exact=True).check()
     page.locator("#predict").click()
     risk = page.locator("#lr-risk-level")

@@ -5,7 +5,7 @@ request schemas, the UI). Pure constants and small helpers: no Flask, no model.
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -89,7 +90,7 @@ class ModelService:
         self._metadata = self._build_metadata()
 
     @classmethod
-    def load(cls, model_dir: str | Path) -> "ModelService":
+    def load(cls, model_dir: str | Path) -> ModelService:
         """Read and check `model_card.json` and `model.joblib`; raise ModelLoadError on any problem."""
         model_dir = Path(model_dir)
         card_path, artifact_path = model_dir / CARD_FILE, model_dir / ARTIFACT_FILE
@@ -165,7 +166,8 @@ class ModelService:
         probabilities = self._probability(contributions)
 
         results = []
-        for p, values, contribs in zip(probabilities.tolist(), X.tolist(), contributions.tolist()):
+        rows = zip(probabilities.tolist(), X.tolist(), contributions.tolist(), strict=True)
+        for p, values, contribs in rows:
             level = self._risk_level(p)
             results.append(Prediction(
                 prediction=int(p >= self.threshold),

@@ -6,7 +6,7 @@ import logging
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 
 from webapp.web.auth import log_in, log_out, logged_in, page_access
-from webapp.web.errors import APIError
+from webapp.web.negotiation import page
 from webapp.web.security import check_csrf
 
 logger = logging.getLogger(__name__)
@@ -19,11 +19,6 @@ def _account():
     return {"admin_logged_in": logged_in, "admin_login_needed": lambda: page_access() == "login"}
 
 
-@account.errorhandler(APIError)
-def error_page(error: APIError):
-    return render_template("admin/error.html", error=error), error.status
-
-
 def _safe_next(target: str | None) -> str:
     """Only a path on this site: never an open redirect to another host."""
     if target and target.startswith("/") and not target.startswith(("//", "/\\")):
@@ -32,6 +27,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @account.route("/admin/login", methods=["GET", "POST"])
+@page
 def login():
     if not current_app.config.get("ADMIN_TOKEN"):
         return redirect(url_for("logs.read"))
@@ -49,8 +45,11 @@ def login():
 
 
 @account.post("/admin/logout")
+@page
 def logout():
     check_csrf()
     log_out()
     flash("You are logged out.")
-    return redirect(url_for("account.login") if current_app.config.get("ADMIN_TOKEN") else url_for("logs.read"))
+    if current_app.config.get("ADMIN_TOKEN"):
+        return redirect(url_for("account.login"))
+    return redirect(url_for("logs.read"))

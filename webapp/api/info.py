@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from webapp.web.extensions import model_service
 from webapp.version import __version__
+from webapp.web.extensions import model_service
 
 info = Blueprint("info", __name__)
 

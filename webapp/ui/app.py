@@ -133,7 +133,8 @@ def build_demo(settings: UISettings | None = None, client: APIProxyClient | None
             with gr.Row():
                 sent = gr.JSON(label="Request sent", open=True)
                 answer = gr.JSON(label="Response", open=True)
-            send.click(handlers.console, [endpoint, request_body, console_limit, console_offset, console_token],
+            send.click(handlers.console,
+                       [endpoint, request_body, console_limit, console_offset, console_token],
                        [sent, answer], **ui_only)
 
         _program_access(handlers, limits)

@@ -46,7 +46,8 @@ class BatchResult:
     api_error: tuple[Any, int] | None = None  # (envelope, status) when the API itself failed
 
 
-def read_csv(text: str, max_rows: int) -> tuple[list[tuple[int, dict[str, int]]], list[tuple[int, str]], list[str]]:
+def read_csv(text: str,
+             max_rows: int) -> tuple[list[tuple[int, dict[str, int]]], list[tuple[int, str]], list[str]]:
     """Parse CSV text into (line, record) pairs, (line, reason) errors and notes for the user."""
     text = text.lstrip("\ufeff")
     if not text.strip():
@@ -158,7 +159,7 @@ def score(client: APIProxyClient, records: list[tuple[int, dict[str, int]]], chu
             result.api_error = (body, status)
             logger.warning("Batch scoring stopped at row %d: API answered %s", start, status)
             return
-        for (line, record), item in zip(pending, body["predictions"]):
+        for (line, record), item in zip(pending, body["predictions"], strict=False):
             result.rows.append({"line": line, **record, "probability": item["probability"],
                                 "prediction": item["prediction"], "risk_level": item["risk_level"]})
 

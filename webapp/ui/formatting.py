@@ -1,8 +1,9 @@
 """Turn the API's JSON into what people read: result cards, messages, tables. No I/O here."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from html import escape
-from typing import Any, Iterable
+from typing import Any
 
 from .. import features
 
@@ -153,7 +154,8 @@ def status_markdown(health: tuple[Any, int], metadata: tuple[Any, int], api_url:
         metrics = m.get("metrics") or {}
         auc = (metrics.get("roc_auc") or {}).get("mean") if isinstance(metrics.get("roc_auc"), dict) else None
         lines.append(f"**Model** {m.get('model_name')} version {m.get('version')} · threshold "
-                     f"{m.get('threshold', 0):.3f}" + (f" · cross-validated ROC AUC {auc:.3f}" if auc else ""))
+                     f"{m.get('threshold', 0):.3f}"
+                     + (f" · cross-validated ROC AUC {auc:.3f}" if auc else ""))
     else:
         lines.append(f"**Model** metadata unavailable: {error_message(m, m_status)}")
     return "\n\n".join(lines)

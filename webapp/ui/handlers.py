@@ -52,7 +52,7 @@ class Handlers:
     # -- prediction tab --------------------------------------------------------------------
 
     def predict(self, age: float, gender: str, *checks: bool) -> str:
-        record = record_from_form(age, gender, dict(zip(features.BINARY_FEATURES, checks)))
+        record = record_from_form(age, gender, dict(zip(features.BINARY_FEATURES, checks, strict=True)))
         body, status = self.client.post_predict(record)
         if status != 200:
             return formatting.error_card(body, status)
