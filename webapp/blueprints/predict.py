@@ -38,7 +38,7 @@ def _serve(with_probabilities: bool):
     model = model_service()
     results = model.predict(features.to_matrix(records))
     current_app.extensions["metrics"].observe_predictions(results)
-    items = [_item(result, with_probabilities) for result in results]
+    items = [_item(result, with_probabilities, model.reference_description) for result in results]
     _log_predictions(records, results, items, model.version)
     if is_batch:
         body = {"predictions": items, "count": len(items)}
@@ -93,15 +93,18 @@ def _validate(payload: Any) -> tuple[list[dict[str, int]], bool]:
     return records, True
 
 
-def _item(result, with_probabilities: bool) -> dict[str, Any]:
+def _item(result, with_probabilities: bool, reference: str) -> dict[str, Any]:
     item: dict[str, Any] = {"prediction": result.prediction}
     if with_probabilities:
         item["probabilities"] = [round(1.0 - result.probability, 6), round(result.probability, 6)]
     else:
         item["probability"] = round(result.probability, 6)
+    item["score_display"] = result.score_display
     item["risk_level"] = result.risk_level
     item["message"] = result.message
+    item["see_a_doctor_about"] = list(result.see_a_doctor_about)
     item["factors"] = [_factor(factor) for factor in result.factors]
+    item["factors_reference"] = reference
     item["warnings"] = list(result.warnings)
     return item
 
@@ -112,6 +115,8 @@ def _factor(factor) -> dict[str, Any]:
         "label": factor.label,
         "value": factor.value,
         "contribution": round(factor.contribution, 4),
+        "direction": factor.direction,
+        "text": factor.text,
     }
 
 
