@@ -84,7 +84,7 @@ DIRECTIONS = {"raises": "raises the score", "lowers": "lowers the score"}
 FACTOR_TEXT = "{answer}: {direction}"
 FACTORS_RAISE_HEADING = "What raises the score"
 FACTORS_LOWER_HEADING = "What lowers the score"
-NO_FACTORS = "These answers are the reference person's own: nothing moved the score."
+NO_FACTORS = "None of these answers moved the score away from the reference person's score."
 AGE_ANSWER = "Age {age}"
 ANSWERS = {
     "GENDER": "Being a man",
@@ -104,9 +104,9 @@ ANSWERS = {
 }
 ODD_WEIGHTS = ("Some answers weigh more than medicine would expect: allergy, drinking alcohol and "
                "feeling peer pressure each move the score more than smoking does. The model learned "
-               "from who answered one online survey, not from what causes lung cancer; that is why "
-               "it is held so that smoking, age, being a man and every symptom can only raise the "
-               "score, never lower it.")
+               "from who answered one online survey, not from what causes lung cancer.")
+SIGNS_HELD = ("The model is held so that age, smoking, being a man, drinking alcohol, a chronic "
+              "disease and every symptom can only raise the score, never lower it.")
 
 # -- "what the levels mean": the tested figures, in words ------------------------------------
 

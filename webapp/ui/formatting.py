@@ -11,6 +11,9 @@ DISCLAIMER = wording.UI_DISCLAIMER
 # Not flagged is not "safe": a neutral slate, never a reassuring green.
 RISK_COLORS = {"low": "#44546a", "moderate": "#b86e00", "high": "#b3261e"}
 
+# Answers the survey weighs above smoking although medicine would not (see wording.ODD_WEIGHTS).
+ODD_ANSWERS = ("ALLERGY", "ALCOHOL CONSUMING", "PEER_PRESSURE")
+
 LOG_COLUMNS = ["time", "endpoint", "level", "prediction", "probability", "risk", "latency ms",
                "age", "gender", "answered yes", "request id"]
 
@@ -60,7 +63,8 @@ def bands_html(metadata: Any) -> str:
         title = band.get("title") or wording.BAND_TITLES.get(level, level)
         rows.append(
             f'<tr><td><span class="lr-pill" style="background:{RISK_COLORS.get(level, "#555")}">'
-            f"{escape(title)}</span></td><td>{escape(band.get('score_range', ''))}</td>"
+            f"{escape(wording.BAND_PILLS.get(level, level))}</span><br>{escape(title)}</td>"
+            f"<td>{escape(band.get('score_range', ''))}</td>"
             f"<td>{escape(band['meaning'] + outcome)}</td></tr>")
     header = "".join(f"<th>{escape(cell)}</th>" for cell in wording.UI_BANDS_HEADER)
     notes = [metadata.get("purpose"), metadata.get("score_explanation")]
@@ -71,8 +75,11 @@ def bands_html(metadata: Any) -> str:
     if reference:
         notes.append(wording.UI_REFERENCE.format(reference=reference["description"],
                                                  score=reference["score_display"]))
-    if (evaluation.get("sign_constraints") or {}).get("adopted"):
+    weights = evaluation.get("weights") or {}
+    if weights and all(weights.get(name, 0) > weights.get("SMOKING", 0) for name in ODD_ANSWERS):
         notes.append(wording.ODD_WEIGHTS)
+    if (evaluation.get("sign_constraints") or {}).get("adopted"):
+        notes.append(wording.SIGNS_HELD)
     paragraphs = "".join(f'<p class="lr-note">{escape(note)}</p>' for note in notes if note)
     return f'<table class="lr-bands"><tr>{header}</tr>{"".join(rows)}</table>{paragraphs}'
 
@@ -82,6 +89,7 @@ def result_card(body: dict[str, Any], metadata: Any = None) -> str:
     probability = float(body.get("probability", body.get("probabilities", [0, 0])[-1]))
     score = str(body.get("score_display") or wording.PERCENT.format(value=wording.whole_percent(probability)))
     color = RISK_COLORS.get(level, "#555")
+    bar = min(max(probability, 0.01), 0.99)  # the bar, like the number, never reads as 0% or 100%
     meaning = band_meanings(metadata).get(level) or wording.BAND_MEANINGS.get(level) or body.get("message", "")
     explanation = metadata.get("score_explanation") if isinstance(metadata, dict) else None
     meta = wording.UI_META.format(model=body.get("model_version", ""), request=body.get("request_id", ""))
@@ -92,8 +100,8 @@ def result_card(body: dict[str, Any], metadata: Any = None) -> str:
     <span class="lr-probability" id="lr-probability">{escape(score)}</span>
     <span class="lr-caption">{escape(wording.UI_SCORE_CAPTION)}</span>
   </div>
-  <div class="lr-bar" role="progressbar" aria-valuenow="{probability * 100:.0f}" aria-valuemin="0"
-       aria-valuemax="100"><div style="width:{probability:.0%};background:{color}"></div></div>
+  <div class="lr-bar" role="progressbar" aria-valuenow="{bar * 100:.0f}" aria-valuemin="0"
+       aria-valuemax="100"><div style="width:{bar:.0%};background:{color}"></div></div>
   <p class="lr-title" id="lr-title"><strong>{escape(wording.BAND_TITLES.get(level, level))}</strong></p>
   <p class="lr-meaning">{escape(meaning)}</p>
   {_doctor_html(body.get("see_a_doctor_about") or [])}
