@@ -180,6 +180,7 @@ def test_card_version_names_the_artifact_hash(card):
     assert card["model_version"].endswith(card["artifact"]["sha256"][:8])
 
 
+@pytest.mark.timeout(1200)  # nested CV of two model families: about a minute of CPU, more on a busy machine
 def test_training_again_gives_the_committed_bytes(tmp_path, card):
     """The committed artifact came from another run of `make train`: same data, same bytes."""
     retrained = train.train(dataset_path(), tmp_path, seed=42)

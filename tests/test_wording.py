@@ -40,8 +40,8 @@ def test_band_ranges_read_as_whole_percents_that_do_not_overlap():
 @pytest.mark.parametrize("symptoms, expected", [
     ([], ""),
     (["CHEST PAIN"], "You reported chest pain. Whatever the score, please see a doctor about it,"),
-    (["COUGHING", "WHEEZING"], "You reported a cough and wheezing. Whatever the score, please see a "
-                               "doctor about these symptoms,"),
+    (["COUGHING", "WHEEZING"], ("You reported a cough and wheezing. Whatever the score, please see a "
+                                "doctor about these symptoms,")),
 ])
 def test_the_doctor_rule_names_the_reported_symptoms_and_says_it_is_not_the_model(symptoms, expected):
     advice = wording.doctor_advice(symptoms)

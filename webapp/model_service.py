@@ -21,7 +21,6 @@ logger = logging.getLogger(__name__)
 
 ARTIFACT_FILE = "model.joblib"
 CARD_FILE = "model_card.json"
-LEVELS = ("low", "moderate", "high")
 # Contributions smaller than this show as 0.0000 in the API: not a reason worth naming.
 NEGLIGIBLE = 5e-5
 
@@ -252,7 +251,8 @@ class ModelService:
                   "meaning": wording.BAND_MEANINGS[level],
                   "score_range": wording.band_range_text(level, low, high, top)}
                  for level, (low, high, top) in self._bands.items()]
-        reference_score = wording.score_text(self._reference_probability, *self._bands["low"])
+        reference_score = wording.score_text(self._reference_probability,
+                                             *self._bands[self._risk_level(self._reference_probability)])
         return {
             "model_name": card["model_name"],
             "version": self.version,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy import stats
@@ -64,20 +64,24 @@ def fold_metrics(y: np.ndarray, fold: OuterFold) -> dict[str, float]:
     }
 
 
-def corrected_interval(values: Sequence[float], test_fraction: float, level: float = 0.95) -> dict:
-    """Mean of per-fold scores with the corrected resampled t interval (Nadeau and Bengio)."""
+def corrected_interval(values: Sequence[float], test_fraction: float, level: float = 0.95,
+                       bounds: tuple[float, float] = (-np.inf, np.inf)) -> dict:
+    """Mean of per-fold scores with the corrected resampled t interval (Nadeau and Bengio),
+    clipped to the values the metric can take."""
     values = np.asarray(values, dtype=np.float64)
     n = len(values)
     mean, std = float(values.mean()), float(values.std(ddof=1))
     se = math.sqrt((1.0 / n + test_fraction / (1.0 - test_fraction)) * std ** 2)
     half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * se
-    return {"mean": round(mean, 4), "ci95": [round(mean - half, 4), round(mean + half, 4)],
+    low, high = max(bounds[0], mean - half), min(bounds[1], mean + half)
+    return {"mean": round(mean, 4), "ci95": [round(float(low), 4), round(float(high), 4)],
             "std": round(std, 4)}
 
 
 def summarize(y: np.ndarray, folds: list[OuterFold], test_fraction: float) -> dict[str, dict]:
     per_fold = [fold_metrics(y, fold) for fold in folds]
-    return {name: corrected_interval([m[name] for m in per_fold], test_fraction) for name in METRICS}
+    return {name: corrected_interval([m[name] for m in per_fold], test_fraction, bounds=(0.0, 1.0))
+            for name in METRICS}
 
 
 def paired_difference(y: np.ndarray, a: list[OuterFold], b: list[OuterFold], metric: str,

@@ -28,7 +28,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 from threadpoolctl import threadpool_limits
 
-from webapp import nested_cv, wording
+from webapp import nested_cv
 from webapp.bounded_logistic import BoundedLogisticRegression
 from webapp.features import (
     AGE, AGE_MAX, AGE_MIN, FEATURES, GENDER, LABELS, TARGET, canonical_name, normalize_name,
@@ -43,7 +43,7 @@ BASELINE_AUC_BAR = 0.94
 TARGET_SENSITIVITY = 0.95
 HIGH_RISK_PPV = 0.99
 N_SPLITS, N_REPEATS = 5, 5
-INNER_REPEATS = 2  # inside each outer fold of the nested evaluation (cost: 25 outer fits)
+INNER_REPEATS = 1  # inside each outer fold of the nested evaluation (cost: 25 outer selections)
 
 #: Coefficients held >= 0 by the sign-constrained candidates: age, being male, smoking, the
 #: symptoms, alcohol and chronic disease never lower the score. Peer pressure, anxiety and
@@ -208,7 +208,7 @@ def select(X, y, candidates: Sequence[Candidate], cv) -> Selection:
 
 
 def nested_evaluation(X, y, candidates: Sequence[Candidate], seed: int) -> list[nested_cv.OuterFold]:
-    """Outer 5x5 folds; inside each, the full selection on 5x2 inner folds of its training rows."""
+    """Outer 5x5 folds; inside each, the full selection on 5 inner folds of its training rows."""
     outer = RepeatedStratifiedKFold(n_splits=N_SPLITS, n_repeats=N_REPEATS, random_state=seed)
     inner = RepeatedStratifiedKFold(n_splits=N_SPLITS, n_repeats=INNER_REPEATS, random_state=seed)
     return nested_cv.run(lambda X_in, y_in: select(X_in, y_in, candidates, inner).fitted(), X, y, outer)
@@ -305,10 +305,10 @@ def portable(model: CalibratedClassifierCV) -> CalibratedClassifierCV:
 
 
 def risk_bands(threshold: float, high_cut: float) -> list[dict]:
-    """Cut points from training; titles and meanings from the wording catalogue (as /metadata serves them)."""
+    """Cut points only: /metadata adds each band's title and meaning from webapp/wording.py, so a
+    translation of the words never changes the model's bytes."""
     cuts = {"low": (0.0, threshold), "moderate": (threshold, high_cut), "high": (high_cut, 1.0)}
-    return [{"level": level, "from": low, "to": high, "title": wording.BAND_TITLES[level],
-             "meaning": wording.BAND_MEANINGS[level]} for level, (low, high) in cuts.items()]
+    return [{"level": level, "from": low, "to": high} for level, (low, high) in cuts.items()]
 
 
 def weights(model: CalibratedClassifierCV) -> dict[str, float]:
@@ -457,7 +457,8 @@ def train(data: Path, out: Path, seed: int = 42) -> dict:
                           "prediction = probability >= threshold.",
         "risk_bands": risk_bands(threshold, high_cut),
         "risk_bands_rule": "high from the lowest out-of-fold probability above which precision (PPV) "
-                           f"stays >= {HIGH_RISK_PPV}",
+                           f"stays >= {HIGH_RISK_PPV}; codes low, moderate, high read as not flagged, "
+                           "flagged, flagged strongly (titles and meanings: /metadata)",
         "intended_use": "Screening aid that suggests who might talk with a doctor about lung cancer. "
                         "The score ranks answers against an online survey in which most respondents "
                         "had lung cancer; it is not a person's probability of having lung cancer, "

@@ -8,7 +8,7 @@ alone: they must neither reassure someone with symptoms nor read as a diagnosis.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 # -- bands: a short title, what it means, and the score range as people read it ----------------
 
@@ -23,9 +23,9 @@ BAND_MEANINGS = {
            "does not rule out lung cancer or any other illness, and the model misses some people "
            "who have lung cancer. Symptoms that worry you, last or get worse still deserve a doctor.",
     "moderate": "The answers reached this model's screening threshold: they resemble those of "
-                "survey respondents who had lung cancer. This is not a diagnosis, and many people "
-                "who are flagged do not have lung cancer. It is a good reason to talk with a "
-                "doctor, who can decide whether any test is needed.",
+                "survey respondents who had lung cancer. This is not a diagnosis: outside the survey, "
+                "most people who are flagged do not have lung cancer. It is a good reason to talk "
+                "with a doctor, who can decide whether any test is needed.",
     "high": "The answers closely resemble those of survey respondents who had lung cancer. This is "
             "not a diagnosis, and the survey held far more people with lung cancer than everyday "
             "life does, so the score overstates how likely it is. Please make an appointment "

@@ -185,9 +185,11 @@ def status_markdown(health: tuple[Any, int], metadata: tuple[Any, int], api_url:
         lines.append(f"**Health** unreachable: {error_message(h, h_status)}")
     if m_status == 200:
         metrics = m.get("metrics") or {}
-        auc = (metrics.get("roc_auc") or {}).get("mean") if isinstance(metrics.get("roc_auc"), dict) else None
+        roc = metrics.get("roc_auc") if isinstance(metrics.get("roc_auc"), dict) else {}
+        auc, interval = roc.get("mean"), roc.get("ci95")
         lines.append(f"**Model** {m.get('model_name')} version {m.get('version')} · threshold "
-                     f"{m.get('threshold', 0):.3f}" + (f" · cross-validated ROC AUC {auc:.3f}" if auc else ""))
+                     f"{m.get('threshold', 0):.3f}" + (f" · nested cross-validated ROC AUC {auc:.3f}" if auc else "")
+                     + (f" (95% CI {interval[0]:.3f} to {interval[1]:.3f})" if auc and interval else ""))
     else:
         lines.append(f"**Model** metadata unavailable: {error_message(m, m_status)}")
     return "\n\n".join(lines)
