@@ -20,6 +20,7 @@ from typing import Sequence
 import joblib
 import numpy as np
 import sklearn
+from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
@@ -300,7 +301,11 @@ def portable(model: CalibratedClassifierCV) -> CalibratedClassifierCV:
     pipeline = model.calibrated_classifiers_[0].estimator
     name, step = pipeline.steps[-1]
     if isinstance(step, BoundedLogisticRegression):
-        pipeline.steps[-1] = (name, step.as_logistic_regression())
+        plain = step.as_logistic_regression()
+        pipeline.steps[-1] = (name, plain)
+        # The unfitted template the calibrator keeps as a parameter, likewise.
+        template = model.estimator
+        model.estimator = Pipeline([*template.steps[:-1], (template.steps[-1][0], clone(plain))])
     return model
 
 
