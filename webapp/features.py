@@ -57,6 +57,17 @@ LABELS: dict[str, str] = {
 }
 
 
+#: Warning symptoms: whoever reports one is told to see a doctor whatever the score (a rule
+#: outside the model).
+WARNING_SYMPTOMS: tuple[str, ...] = (
+    "COUGHING", "WHEEZING", "SHORTNESS OF BREATH", "CHEST PAIN", "SWALLOWING DIFFICULTY",
+)
+
+#: The reference person every explanation is measured against: a 25-year-old woman who
+#: answered no to every question. A factor is an answer that differs from hers.
+REFERENCE: dict[str, int] = {AGE: 25, GENDER: 0, **{name: 0 for name in BINARY_FEATURES}}
+
+
 def normalize_name(name: str) -> str:
     """Reduce a column or key spelling to a comparison form: case, spaces, underscores ignored."""
     return "".join(ch for ch in name.upper() if ch.isalnum())

@@ -39,7 +39,7 @@ def _serve(with_probabilities: bool):
     model = model_service()
     results = model.predict(features.to_matrix(records))
     metrics().observe_predictions(results)
-    items = [responses.item(result, with_probabilities) for result in results]
+    items = [responses.item(result, with_probabilities, model.reference_description) for result in results]
     _log_predictions(records, results, items, model.version)
     return jsonify(responses.body(items, is_batch, model.version, g.request_id))
 

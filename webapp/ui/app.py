@@ -6,7 +6,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from .. import features
+from .. import features, wording
 from ..proxy import APIProxyClient
 from .batch import TABLE_COLUMNS
 from .formatting import DISCLAIMER, LOG_COLUMNS
@@ -34,8 +34,7 @@ def build_demo(settings: UISettings | None = None, client: APIProxyClient | None
     ui_only = {"api_visibility": "private", **limits}
 
     with gr.Blocks(title="Lung cancer risk screening") as demo:
-        gr.Markdown("# Lung cancer risk screening\nAnswer 15 questions about age, habits and "
-                    "symptoms to get an estimated risk from a model trained on a public survey.")
+        gr.Markdown(wording.UI_INTRO)
         gr.HTML(f'<div class="lr-disclaimer-banner">{DISCLAIMER}</div>')
 
         with gr.Tab("Risk check"):
@@ -62,7 +61,7 @@ def build_demo(settings: UISettings | None = None, client: APIProxyClient | None
                 with gr.Column(scale=4):
                     result = gr.HTML('<div class="lr-card lr-empty">Your result will show here.</div>',
                                      elem_id="result")
-                    with gr.Accordion("What the risk levels mean", open=True):
+                    with gr.Accordion(wording.UI_LEVELS_ACCORDION, open=True):
                         bands = gr.HTML()
             inputs = [age, gender, *(checks[name] for name in features.BINARY_FEATURES)]
             reset_button.add([*inputs[2:], result])

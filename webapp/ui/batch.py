@@ -20,13 +20,13 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import features
+from .. import features, wording
 from ..proxy import APIProxyClient, new_request_id
 
 logger = logging.getLogger(__name__)
 
-OUTPUT_COLUMNS = ["line", *features.FEATURES, "probability", "prediction", "risk_level"]
-TABLE_COLUMNS = ["line", "AGE", "GENDER", "probability", "prediction", "risk_level"]
+OUTPUT_COLUMNS = ["line", *features.FEATURES, "probability", "prediction", "risk_level", "result"]
+TABLE_COLUMNS = ["line", "AGE", "GENDER", "probability", "prediction", "risk_level", "result"]
 
 _YES = {"YES", "Y", "TRUE", "T"}
 _NO = {"NO", "N", "FALSE", "F"}
@@ -161,7 +161,8 @@ def score(client: APIProxyClient, records: list[tuple[int, dict[str, int]]], chu
             return
         for (line, record), item in zip(pending, body["predictions"], strict=False):
             result.rows.append({"line": line, **record, "probability": item["probability"],
-                                "prediction": item["prediction"], "risk_level": item["risk_level"]})
+                                "prediction": item["prediction"], "risk_level": item["risk_level"],
+                                "result": wording.BAND_TITLES.get(item["risk_level"], item["risk_level"])})
 
 
 def _rejected_indexes(body: dict[str, Any]) -> dict[int, str]:

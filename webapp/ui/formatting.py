@@ -5,12 +5,15 @@ from collections.abc import Iterable
 from html import escape
 from typing import Any
 
-from .. import features
+from .. import features, wording
 
-DISCLAIMER = ("This is a screening aid built on a small self-reported survey, not a diagnosis. "
-              "Whatever the result, see a doctor about symptoms that worry you.")
+DISCLAIMER = wording.UI_DISCLAIMER
 
-RISK_COLORS = {"low": "#1b7f3b", "moderate": "#b86e00", "high": "#b3261e"}
+# Not flagged is not "safe": a neutral slate, never a reassuring green.
+RISK_COLORS = {"low": "#44546a", "moderate": "#b86e00", "high": "#b3261e"}
+
+# Answers the survey weighs above smoking although medicine would not (see wording.ODD_WEIGHTS).
+ODD_ANSWERS = ("ALLERGY", "ALCOHOL CONSUMING", "PEER_PRESSURE")
 
 LOG_COLUMNS = ["time", "endpoint", "level", "prediction", "probability", "risk", "latency ms",
                "age", "gender", "answered yes", "request id"]
@@ -47,68 +50,99 @@ def band_meanings(metadata: Any) -> dict[str, str]:
 
 
 def bands_html(metadata: Any) -> str:
+    """What the results mean: the bands, the tested figures and the reference person, from /metadata."""
     bands = metadata.get("risk_bands") if isinstance(metadata, dict) else None
     if not bands:
-        return "<p>The risk bands will show here once the API answers.</p>"
-    rows = "".join(
-        f'<tr><td><span class="lr-pill" style="background:{RISK_COLORS.get(b["level"], "#555")}">'
-        f'{escape(b["level"])}</span></td><td>{b["from"]:.0%} to {b["to"]:.0%}</td>'
-        f"<td>{escape(b['meaning'])}</td></tr>"
-        for b in bands)
-    return ('<table class="lr-bands"><tr><th>Risk level</th><th>Probability</th><th>What it means</th></tr>'
-            f"{rows}</table>")
+        return f"<p>{escape(wording.UI_BANDS_PENDING)}</p>"
+    evaluation = metadata.get("evaluation") or {}
+    outcomes = evaluation.get("band_outcomes") or {}
+    rows = []
+    for band in bands:
+        level = band["level"]
+        share = (outcomes.get(level) or {}).get("share_with_lung_cancer")
+        outcome = "" if share is None else " " + wording.UI_BANDS_OUTCOME.format(share=wording.whole_percent(share))
+        title = band.get("title") or wording.BAND_TITLES.get(level, level)
+        rows.append(
+            f'<tr><td><span class="lr-pill" style="background:{RISK_COLORS.get(level, "#555")}">'
+            f"{escape(wording.BAND_PILLS.get(level, level))}</span><br>{escape(title)}</td>"
+            f"<td>{escape(band.get('score_range', ''))}</td>"
+            f"<td>{escape(band['meaning'] + outcome)}</td></tr>")
+    header = "".join(f"<th>{escape(cell)}</th>" for cell in wording.UI_BANDS_HEADER)
+    notes = [metadata.get("purpose"), metadata.get("score_explanation")]
+    metrics, by_group = metadata.get("metrics") or {}, evaluation.get("by_group") or {}
+    if "sensitivity" in metrics and "specificity" in metrics:
+        notes.append(wording.performance(metrics, by_group))
+    reference = metadata.get("reference_person") or {}
+    if reference:
+        notes.append(wording.UI_REFERENCE.format(reference=reference["description"],
+                                                 score=reference["score_display"]))
+    weights = evaluation.get("weights") or {}
+    if weights and all(weights.get(name, 0) > weights.get("SMOKING", 0) for name in ODD_ANSWERS):
+        notes.append(wording.ODD_WEIGHTS)
+    if (evaluation.get("sign_constraints") or {}).get("adopted"):
+        notes.append(wording.SIGNS_HELD)
+    paragraphs = "".join(f'<p class="lr-note">{escape(note)}</p>' for note in notes if note)
+    return f'<table class="lr-bands"><tr>{header}</tr>{"".join(rows)}</table>{paragraphs}'
 
 
-def result_card(body: dict[str, Any], meanings: dict[str, str]) -> str:
+def result_card(body: dict[str, Any], metadata: Any = None) -> str:
     level = str(body.get("risk_level", "unknown"))
     probability = float(body.get("probability", body.get("probabilities", [0, 0])[-1]))
+    score = str(body.get("score_display") or wording.PERCENT.format(value=wording.whole_percent(probability)))
     color = RISK_COLORS.get(level, "#555")
-    meaning = meanings.get(level) or body.get("message", "")
-    percent = f"{probability:.0%}"
+    bar = min(max(probability, 0.01), 0.99)  # the bar, like the number, never reads as 0% or 100%
+    meaning = band_meanings(metadata).get(level) or wording.BAND_MEANINGS.get(level) or body.get("message", "")
+    explanation = metadata.get("score_explanation") if isinstance(metadata, dict) else None
+    meta = wording.UI_META.format(model=body.get("model_version", ""), request=body.get("request_id", ""))
     return f"""
 <div class="lr-card" id="lr-result" data-risk="{escape(level)}" style="border-left:8px solid {color}">
   <div class="lr-headline">
-    <span class="lr-pill" id="lr-risk-level" style="background:{color}">{escape(level.upper())} RISK</span>
-    <span class="lr-probability" id="lr-probability">{probability:.1%}</span>
-    <span class="lr-caption">estimated probability</span>
+    <span class="lr-pill" id="lr-risk-level" style="background:{color}">{escape(wording.BAND_PILLS.get(level, level.upper()))}</span>
+    <span class="lr-probability" id="lr-probability">{escape(score)}</span>
+    <span class="lr-caption">{escape(wording.UI_SCORE_CAPTION)}</span>
   </div>
-  <div class="lr-bar" role="progressbar" aria-valuenow="{probability * 100:.0f}" aria-valuemin="0"
-       aria-valuemax="100"><div style="width:{percent};background:{color}"></div></div>
+  <div class="lr-bar" role="progressbar" aria-valuenow="{bar * 100:.0f}" aria-valuemin="0"
+       aria-valuemax="100"><div style="width:{bar:.0%};background:{color}"></div></div>
+  <p class="lr-title" id="lr-title"><strong>{escape(wording.BAND_TITLES.get(level, level))}</strong></p>
   <p class="lr-meaning">{escape(meaning)}</p>
-  {_factors_html(body.get("factors") or [])}
+  {_doctor_html(body.get("see_a_doctor_about") or [])}
+  {_factors_html(body.get("factors") or [], body.get("factors_reference"))}
   {_warnings_html(body.get("warnings") or [])}
+  {f'<p class="lr-note">{escape(explanation)}</p>' if explanation else ""}
   <p class="lr-disclaimer">{escape(DISCLAIMER)}</p>
-  <p class="lr-meta">Model {escape(str(body.get("model_version", "")))} ·
-     request {escape(str(body.get("request_id", "")))}</p>
+  <p class="lr-meta">{escape(meta)}</p>
 </div>"""
 
 
-def _factors_html(factors: Iterable[dict[str, Any]]) -> str:
-    items = []
-    for factor in factors:
-        raises = factor["contribution"] > 0
-        answer = _answer(factor["feature"], factor["value"])
-        items.append(f'<li class="{"lr-up" if raises else "lr-down"}">'
-                     f'<strong>{escape(factor["label"])}</strong> ({escape(answer)}): '
-                     f'{"raises" if raises else "lowers"} the risk</li>')
-    if not items:
+def _doctor_html(symptoms: list[str]) -> str:
+    known = [name for name in symptoms if name in wording.SYMPTOM_PHRASES]
+    if not known:
         return ""
-    return f'<h4>Main factors for this person</h4><ul class="lr-factors">{"".join(items)}</ul>'
+    return (f'<div class="lr-doctor" id="lr-doctor"><strong>{escape(wording.UI_DOCTOR_HEADING)}</strong>'
+            f"<p>{escape(wording.doctor_advice(known))}</p></div>")
 
 
-def _answer(feature: str, value: Any) -> str:
-    if feature == features.AGE:
-        return f"{int(value)} years"
-    if feature == features.GENDER:
-        return "male" if value else "female"
-    return "yes" if value else "no"
+def _factors_html(factors: list[dict[str, Any]], reference: Any) -> str:
+    """Raises and lowers apart, each most important first (the API's order)."""
+    lists = []
+    for direction, heading, css in (("raises", wording.FACTORS_RAISE_HEADING, "lr-up"),
+                                    ("lowers", wording.FACTORS_LOWER_HEADING, "lr-down")):
+        items = [f'<li class="{css}">{escape(str(factor.get("text") or factor.get("label")))}</li>'
+                 for factor in factors if factor.get("direction") == direction]
+        if items:
+            lists.append(f'<h5>{escape(heading)}</h5><ul class="lr-factors" id="lr-{direction}">{"".join(items)}</ul>')
+    intro = ""
+    if reference:
+        intro = f'<p class="lr-note">{escape(wording.UI_FACTORS_INTRO.format(reference=reference))}</p>'
+    body = "".join(lists) or f'<p class="lr-note">{escape(wording.NO_FACTORS)}</p>'
+    return f'<div id="lr-factors"><h4>{escape(wording.UI_FACTORS_HEADING)}</h4>{intro}{body}</div>'
 
 
 def _warnings_html(warnings: list[str]) -> str:
     if not warnings:
         return ""
     items = "".join(f"<li>{escape(str(w))}</li>" for w in warnings)
-    return f'<div class="lr-warnings"><strong>Please note</strong><ul>{items}</ul></div>'
+    return f'<div class="lr-warnings"><strong>{escape(wording.UI_WARNINGS_HEADING)}</strong><ul>{items}</ul></div>'
 
 
 def log_rows(entries: Iterable[dict[str, Any]]) -> list[list[Any]]:
@@ -152,10 +186,11 @@ def status_markdown(health: tuple[Any, int], metadata: tuple[Any, int], api_url:
         lines.append(f"**Health** unreachable: {error_message(h, h_status)}")
     if m_status == 200:
         metrics = m.get("metrics") or {}
-        auc = (metrics.get("roc_auc") or {}).get("mean") if isinstance(metrics.get("roc_auc"), dict) else None
+        roc = metrics.get("roc_auc") if isinstance(metrics.get("roc_auc"), dict) else {}
+        auc, interval = roc.get("mean"), roc.get("ci95")
         lines.append(f"**Model** {m.get('model_name')} version {m.get('version')} · threshold "
-                     f"{m.get('threshold', 0):.3f}"
-                     + (f" · cross-validated ROC AUC {auc:.3f}" if auc else ""))
+                     f"{m.get('threshold', 0):.3f}" + (f" · nested cross-validated ROC AUC {auc:.3f}" if auc else "")
+                     + (f" (95% CI {interval[0]:.3f} to {interval[1]:.3f})" if auc and interval else ""))
     else:
         lines.append(f"**Model** metadata unavailable: {error_message(m, m_status)}")
     return "\n\n".join(lines)

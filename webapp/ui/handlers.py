@@ -56,7 +56,7 @@ class Handlers:
         body, status = self.client.post_predict(record)
         if status != 200:
             return formatting.error_card(body, status)
-        return formatting.result_card(body, formatting.band_meanings(self.metadata()))
+        return formatting.result_card(body, self.metadata())
 
     def bands(self) -> str:
         return formatting.bands_html(self.metadata())
