@@ -194,6 +194,8 @@ def build_image(podman: Podman, workdir: Path, log: Path) -> str:
     FIGURES["build_seconds"] = round(time.monotonic() - started, 1)
     FIGURES["image_megabytes"] = round(int(podman("image", "inspect", IMAGE, "--format", "{{.Size}}")) / 1e6)
     FIGURES["base_megabytes"] = round(int(podman("image", "inspect", base, "--format", "{{.Size}}")) / 1e6)
+    # Earlier builds' layers, no longer under a tag: the store keeps this build's cache and the base.
+    podman("image", "prune", "--force", check=False, timeout=300)
     return IMAGE
 
 
