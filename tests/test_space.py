@@ -244,7 +244,7 @@ def test_the_space_answers_the_json_api_on_its_public_port(space):
     assert answer.status_code == 200
     assert answer.json()["risk_level"] in ("low", "moderate", "high")
     health = requests.get(space.url + "/api/health", timeout=5).json()
-    assert health["status"] == "ok" and health["redis_connected"] is True
+    assert health["status"] == "healthy" and health["redis_connected"] is True
 
 
 @pytest.mark.e2e

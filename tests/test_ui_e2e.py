@@ -51,7 +51,7 @@ def test_the_named_endpoints_existing_clients_call_are_all_there(gradio):
 
 
 def test_health_takes_no_input_and_returns_the_health_json(gradio):
-    assert gradio.predict(api_name="/health")["status"] == "ok"
+    assert gradio.predict(api_name="/health")["status"] == "healthy"
 
 
 def test_predict_api_returns_the_apis_json(gradio):
