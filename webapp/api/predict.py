@@ -11,7 +11,8 @@ from werkzeug.exceptions import HTTPException
 from webapp import features
 from webapp.web.errors import APIError
 from webapp.web.request_context import elapsed_ms
-from webapp.web.schemas import load_patient
+from webapp.web.json_keys import loads as load_json, repeated_keys
+from webapp.web.schemas import ignored_key_warnings, load_patient
 from webapp.web.extensions import model_service, prediction_log
 
 predict = Blueprint("predict", __name__)
@@ -39,6 +40,9 @@ def _serve(with_probabilities: bool):
     results = model.predict(features.to_matrix(records))
     current_app.extensions["metrics"].observe_predictions(results)
     items = [_item(result, with_probabilities) for result in results]
+    for record, item in zip(records, items):
+        if getattr(record, "ignored", ()):
+            item["warnings"] += ignored_key_warnings(record)
     _log_predictions(records, results, items, model.version)
     if is_batch:
         body = {"predictions": items, "count": len(items)}
@@ -57,7 +61,7 @@ def _read_json() -> Any:
     if not raw.strip():
         raise APIError(400, "Request body is empty: send a JSON object with the 15 input fields.")
     try:
-        return current_app.json.loads(raw)
+        return load_json(raw)  # orjson, keeping the evidence of a key given twice
     except (ValueError, UnicodeDecodeError) as exc:
         raise APIError(400, f"Malformed JSON: {exc}.") from exc
 
@@ -65,7 +69,7 @@ def _read_json() -> Any:
 def _validate(payload: Any) -> tuple[list[dict[str, int]], bool]:
     """The validated records and whether the request was a batch."""
     if isinstance(payload, dict) and "records" in payload:
-        if set(payload) != {"records"} or not isinstance(payload["records"], list):
+        if set(payload) != {"records"} or not isinstance(payload["records"], list) or repeated_keys(payload):
             raise APIError(422, "A batch is {\"records\": [ ... ]} with a list of records.",
                            {"records": ["Must be a list of records and the only key."]})
         payload = payload["records"]
