@@ -53,4 +53,6 @@ class Config:
             # Proxies in front whose X-Forwarded-* headers are believed (1 behind the Space's nginx).
             "TRUSTED_PROXIES": _int(environ, "TRUSTED_PROXIES", 0),
             "LOG_LEVEL": environ.get("LOG_LEVEL") or "INFO",
+            # Origins whose pages may call the public JSON endpoints: *, a comma-separated list, or none.
+            "CORS_ORIGINS": environ.get("CORS_ORIGINS") or "*",
         }
