@@ -11,9 +11,8 @@ where the meaning is certain and strict where it is not:
 """
 from __future__ import annotations
 
-from typing import Any
-
 import re
+from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate
 
