@@ -31,7 +31,7 @@ def test_health_reports_model_and_log_store(client, prefix):
     response = client.get(f"{prefix}/health")
     assert response.status_code == 200
     body = response.get_json()
-    assert body["status"] == "ok"
+    assert body["status"] == "healthy"
     assert body["model_loaded"] is True
     assert body["redis_connected"] is False
     assert body["log_store"] == "sqlite"
@@ -58,4 +58,4 @@ def test_readiness_is_503_without_a_model(app, client):
     assert client.get("/health/ready").status_code == 503
     response = client.get("/health")
     assert response.status_code == 503
-    assert response.get_json()["status"] == "unavailable"
+    assert response.get_json()["status"] == "unhealthy"

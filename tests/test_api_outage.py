@@ -46,7 +46,7 @@ def test_predictions_survive_a_redis_outage_and_their_entries_arrive_afterwards(
     assert page.status_code == 503 and page.mimetype == "text/html"
 
     outage_redis.start()
-    assert wait_for(lambda: client.get("/health").get_json()["status"] == "ok")
+    assert wait_for(lambda: client.get("/health").get_json()["status"] == "healthy")
     logs = client.get("/logs").get_json()
     assert [entry["inputs"]["AGE"] for entry in logs["logs"]] == [43, 42, 41, 40]
     assert client.get("/health").get_json()["log_buffer"] == {"pending": 0, "dropped": 0}

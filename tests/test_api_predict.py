@@ -91,13 +91,18 @@ def test_age_outside_training_range_is_answered_with_a_warning(client):
         ("AGE", 121),
         ("AGE", -1),
         ("AGE", 45.5),
-        ("AGE", "45"),
+        ("AGE", "45.5"),
+        ("AGE", "forty"),
+        ("AGE", ""),
+        ("AGE", "121"),
         ("AGE", True),
         ("AGE", None),
         ("GENDER", 2),
         ("GENDER", "M"),
         ("SMOKING", 2),
         ("SMOKING", "yes"),
+        ("SMOKING", "2"),
+        ("SMOKING", "true"),
         ("CHEST PAIN", -1),
         ("CHRONIC DISEASE", None),
     ],
@@ -125,6 +130,68 @@ def test_the_same_field_twice_in_two_spellings_is_rejected(client):
     body = {**patient(), "CHEST_PAIN": 1}
     error = assert_error(client.post("/predict", json=body), 422, "validation_error")
     assert "CHEST_PAIN" in error["details"]
+
+
+def raw_record_with(extra: str) -> str:
+    """A record's JSON text with `extra` ("\"AGE\": 80") after its own keys."""
+    return json.dumps(patient(AGE=30))[:-1] + ", " + extra + "}"
+
+
+@pytest.mark.parametrize("extra, field", [
+    ('"AGE": 80', "AGE"),
+    ('"SMOKING": 1', "SMOKING"),
+    ('"note": "10:30", "AGE": 80', "AGE"),  # a colon inside a string takes the exact path
+])
+def test_the_same_key_twice_in_the_json_text_is_rejected_naming_it(client, extra, field):
+    response = client.post("/predict", data=raw_record_with(extra), content_type="application/json")
+    error = assert_error(response, 422, "validation_error")
+    assert error["details"][field] == ["Given twice: give each field once."]
+
+
+def test_a_repeated_key_in_one_record_of_a_batch_names_that_record(client):
+    batch = "[" + json.dumps(patient()) + ", " + raw_record_with('"GENDER": 0') + "]"
+    error = assert_error(client.post("/predict_proba", data=batch, content_type="application/json"),
+                         422, "validation_error")
+    assert error["details"]["records"] == {"1": {"GENDER": ["Given twice: give each field once."]}}
+
+
+def test_a_repeated_ignored_key_is_not_an_error(client):
+    response = client.post("/predict", data=raw_record_with('"note": 1, "note": 2'),
+                           content_type="application/json")
+    assert response.status_code == 200 and response.get_json()["warnings"] == ["'note' ignored: not one of the 15 inputs."]
+
+
+def test_colons_in_string_values_are_fine_without_repeats(client):
+    response = client.post("/predict", data=raw_record_with('"visit": "2026-11-27T10:30:00Z"'),
+                           content_type="application/json")
+    assert response.status_code == 200
+
+
+def test_numbers_as_strings_are_accepted_and_converted(client):
+    as_strings = {key: str(value) for key, value in SYMPTOMATIC_OLDER_SMOKER.items()}
+    as_strings["AGE"] = " 70 "
+    expected = client.post("/predict", json={**SYMPTOMATIC_OLDER_SMOKER, "AGE": 70}).get_json()
+    response = client.post("/predict", json=as_strings)
+    assert response.status_code == 200
+    assert response.get_json()["probability"] == expected["probability"]
+
+
+def test_the_survey_label_and_unknown_keys_are_ignored_and_named_in_the_warnings(client):
+    body = {**SYMPTOMATIC_OLDER_SMOKER, "LUNG_CANCER": "YES", "comment": "from the CSV"}
+    response = client.post("/predict", json=body)
+    assert response.status_code == 200
+    assert response.get_json()["warnings"] == [
+        "LUNG_CANCER ignored: it is the survey's answer, not an input.",
+        "'comment' ignored: not one of the 15 inputs."]
+    expected = client.post("/predict", json=SYMPTOMATIC_OLDER_SMOKER).get_json()["probability"]
+    assert response.get_json()["probability"] == expected
+
+
+def test_a_batch_names_the_ignored_keys_of_each_record(client):
+    records = [HEALTHY_YOUNG_WOMAN, {**HEALTHY_YOUNG_WOMAN, "lung cancer": 0}]
+    body = client.post("/predict", json=records).get_json()
+    assert [p["warnings"] for p in body["predictions"]] == [
+        [], ["LUNG_CANCER ignored: it is the survey's answer, not an input."]]
 
 
 @pytest.mark.parametrize("body", ["[1, 2", "{\"AGE\": }", "nan-sense"])

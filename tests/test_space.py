@@ -167,12 +167,26 @@ def routed(tmp_path_factory):
     ("/metadata", "api"), ("/logs", "api"), ("/admin-static/css/app.css", "api"),
     ("/", "ui"), ("/static/js/iframeResizer.contentWindow.min.js", "ui"), ("/assets/index.js", "ui"),
     ("/gradio_api/info", "ui"), ("/config", "ui"), ("/apiary", "ui"), ("/healthy", "ui"),
-    ("/logsheet", "ui"), ("/theme.css", "ui"),
+    ("/logsheet", "ui"), ("/theme.css", "ui"), ("/predictions", "ui"), ("/docsify", "ui"),
+    ("/openapi.json.bak", "ui"), ("/gradio_api/openapi.json", "ui"), ("/manifest.json", "ui"),
+    ("/login", "ui"), ("/svelte/x.js", "ui"), ("/robots.txt", "ui"),
 ])
 def test_nginx_routes(routed, path, server):
     answer = requests.get(routed.url + path, timeout=5)
     assert answer.ok, (path, answer.status_code, answer.text[:200])
     assert served_by(answer) == server, path
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("method, path", [
+    ("POST", "/predict"), ("POST", "/predict_proba"), ("GET", "/metadata"), ("GET", "/docs"),
+    ("GET", "/openapi.json"),
+])
+def test_nginx_sends_the_apis_root_paths_to_the_api(routed, method, path):
+    answer = requests.request(method, routed.url + path, json=HEALTHY_YOUNG_WOMAN if method == "POST" else None,
+                              timeout=5)
+    # The API answers (200, or its own 404 envelope for a path it does not serve yet), never the UI.
+    assert served_by(answer) == "api" and "X-Request-ID" in answer.headers, (path, answer.text[:200])
 
 
 def served_by(answer: requests.Response) -> str:
@@ -266,7 +280,51 @@ def test_the_space_answers_the_json_api_on_its_public_port(space):
     assert answer.status_code == 200
     assert answer.json()["risk_level"] in ("low", "moderate", "high")
     health = requests.get(space.url + "/api/health", timeout=5).json()
-    assert health["status"] == "ok" and health["redis_connected"] is True
+    assert health["status"] == "healthy" and health["redis_connected"] is True
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+@pytest.mark.parametrize("path", ["/predict", "/predict_proba", "/api/predict", "/api/predict_proba"])
+def test_the_space_predicts_at_the_root_paths_too(space, path):
+    answer = requests.post(space.url + path, json={**SYMPTOMATIC_OLDER_SMOKER, "LUNG_CANCER": "YES"}, timeout=10)
+
+    assert answer.status_code == 200, answer.text[:300]
+    assert answer.json()["risk_level"] in ("low", "moderate", "high")
+    assert answer.json()["warnings"] == ["LUNG_CANCER ignored: it is the survey's answer, not an input."]
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+@pytest.mark.parametrize("path", ["/metadata", "/health", "/docs", "/openapi.json"])
+def test_the_spaces_root_paths_reach_the_api_not_gradio(space, path):
+    answer = requests.get(space.url + path, timeout=10)
+
+    # The API's answer carries its request id; /docs and /openapi.json are the API's 404
+    # envelope until the OpenAPI document lands, never Gradio's {"detail": "Not Found"}.
+    assert "X-Request-ID" in answer.headers, (answer.status_code, answer.text[:200])
+    assert answer.status_code == 200 or answer.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+@pytest.mark.parametrize("path", ["/", "/config", "/gradio_api/info", "/theme.css", "/manifest.json"])
+def test_the_space_still_serves_gradios_own_routes(space, path):
+    answer = requests.get(space.url + path, timeout=10)
+
+    assert answer.status_code == 200 and "X-Request-ID" not in answer.headers, path
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_a_browser_page_elsewhere_may_call_predict_on_the_space_but_not_the_logs(space):
+    asking = {"Origin": "https://clinic.example", "Access-Control-Request-Method": "POST",
+              "Access-Control-Request-Headers": "Content-Type"}
+    predict = requests.options(space.url + "/predict", headers=asking, timeout=5)
+    logs = requests.options(space.url + "/api/logs", headers=asking, timeout=5)
+
+    assert predict.headers.get("Access-Control-Allow-Origin") == "*"
+    assert "Access-Control-Allow-Origin" not in logs.headers
 
 
 @pytest.mark.e2e
@@ -291,6 +349,20 @@ def test_gradio_client_calls_predict_api_through_the_public_port(space):
     body = Client(space.url, verbose=False).predict(SYMPTOMATIC_OLDER_SMOKER, api_name="/predict_api")
 
     assert body["prediction"] in (0, 1) and body["risk_level"] in ("low", "moderate", "high")
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_gradio_client_raises_the_apis_errors_and_clears_with_the_references_name(space):
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    client = Client(space.url, verbose=False)
+    with pytest.raises(AppError, match="status 401, unauthorized"):
+        client.predict(api_name="/api_clear_logs_proxy")
+    with pytest.raises(AppError, match="status 422, validation_error"):
+        client.predict({"AGE": "old"}, api_name="/predict_api")
+    assert client.predict(admin_token=TOKEN, api_name="/api_clear_logs_proxy")["deleted"] >= 0
 
 
 @pytest.mark.e2e

@@ -50,6 +50,8 @@ class Settings:
     #: Proxies in front whose X-Forwarded-* headers are believed (1 behind the Space's nginx).
     trusted_proxies: int = 0
     log_level: str = "INFO"
+    #: Origins whose pages may call the public JSON endpoints: *, a comma-separated list, or `none`.
+    cors_origins: str = "*"
     #: Where Gunicorn's workers write their Prometheus metrics (gunicorn.conf.py sets it).
     prometheus_multiproc_dir: str | None = None
     # -- the UI (webapp.ui) and its client of the API (webapp.proxy) -----------------------

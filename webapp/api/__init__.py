@@ -17,7 +17,7 @@ from webapp.api.logs import logs
 from webapp.api.metrics import metrics
 from webapp.api.predict import predict
 from webapp.settings import PROJECT_ROOT, Settings
-from webapp.web import extensions, request_context, security
+from webapp.web import cors, extensions, request_context, security
 from webapp.web.errors import register_errorhandlers
 from webapp.web.json_provider import OrjsonProvider
 from webapp.web.negotiation import API_PREFIX
@@ -57,6 +57,7 @@ def configure_logging(level: str) -> None:
 def register_extensions(app: Flask, settings: Settings) -> None:
     request_context.init_app(app)
     security.init_app(app)
+    cors.init_app(app)
     extensions.init_app(app, settings)
     instrumentation.init_app(app, settings.prometheus_multiproc_dir)
 

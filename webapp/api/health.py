@@ -14,6 +14,8 @@ def _model_loaded() -> bool:
 
 @health.get("/health")
 def overall():
+    """`healthy`, `degraded` (predicts, but the log store is down or dropped entries) or
+    `unhealthy` (cannot predict: 503): the words the service this one replaces used."""
     log_status = current_app.extensions["prediction_log"].status()
     reasons = []
     if not log_status["healthy"]:
@@ -22,10 +24,10 @@ def overall():
         reasons.append(f"{log_status['dropped']} log entries dropped (buffer full)")
     model_loaded = _model_loaded()
     if not model_loaded:
-        status = "unavailable"
+        status = "unhealthy"
         reasons.insert(0, "model not loaded")
     else:
-        status = "degraded" if reasons else "ok"
+        status = "degraded" if reasons else "healthy"
     body = {
         "status": status,
         "model_loaded": model_loaded,

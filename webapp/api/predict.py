@@ -9,9 +9,10 @@ from werkzeug.exceptions import HTTPException
 from webapp import features
 from webapp.api import responses
 from webapp.api.instrumentation import metrics
-from webapp.api.schemas import load_records
+from webapp.api.schemas import ignored_key_warnings, load_records
 from webapp.logstore import entry
 from webapp.web.errors import APIError
+from webapp.web.json_keys import loads as load_json
 from webapp.web.extensions import model_service, prediction_log
 from webapp.web.request_context import elapsed_ms
 
@@ -40,6 +41,9 @@ def _serve(with_probabilities: bool):
     results = model.predict(features.to_matrix(records))
     metrics().observe_predictions(results)
     items = [responses.item(result, with_probabilities, model.reference_description) for result in results]
+    for record, item in zip(records, items, strict=True):
+        if getattr(record, "ignored", ()):
+            item["warnings"] += ignored_key_warnings(record)
     _log_predictions(records, results, items, model.version)
     return jsonify(responses.body(items, is_batch, model.version, g.request_id))
 
@@ -52,7 +56,7 @@ def _read_json() -> Any:
     if not raw.strip():
         raise APIError(400, "Request body is empty: send a JSON object with the 15 input fields.")
     try:
-        return current_app.json.loads(raw)
+        return load_json(raw)  # orjson, keeping the evidence of a key given twice
     except (ValueError, UnicodeDecodeError) as exc:
         raise APIError(400, f"Malformed JSON: {exc}.") from exc
 

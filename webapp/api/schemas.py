@@ -1,49 +1,76 @@
 """The request body of /predict and /predict_proba: one survey record or a batch of them.
 
 Validation happens here, at the edge; errors name every bad field (422), a batch over
-MAX_BATCH_SIZE is 413.
+MAX_BATCH_SIZE is 413. A patient record is lenient where the meaning is certain and strict
+where it is not:
+
+- numbers may come as JSON numbers or as strings of digits (`"65"`, `"1"`), as CSV rows do;
+- keys are matched by name, ignoring case, spaces and underscores;
+- `LUNG_CANCER` (the survey's answer) and unknown keys are ignored and named in the answer's
+  `warnings`; a misspelt input is then still reported as missing (and the unknown key named);
+- one input given twice, under one spelling or two, is refused: which value was meant?
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate
 
 from webapp import features
 from webapp.web.errors import APIError
+from webapp.web.json_keys import repeated_keys
+
+_DIGITS = re.compile(r"\s*[+-]?\d{1,6}\s*")
+IGNORED_LABEL = f"{features.TARGET} ignored: it is the survey's answer, not an input."
+UNKNOWN_KEY = "Not one of the 15 inputs: ignored."
+
+
+def _whole_number(value: Any) -> int | None:
+    """45, 45.0 or "45" as 45; None for anything else (true, 45.5, "45.5", "abc", null)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
+        return int(value)
+    return None
 
 
 class StrictInteger(fields.Integer):
-    """An integer given as a JSON number: 45 or 45.0, never "45", true or 45.5."""
+    """A whole number: 45, 45.0 or "45" (as CSV rows send it), never true, 45.5 or "45.5"."""
 
-    default_error_messages = {"invalid": "Must be an integer number."}
+    default_error_messages = {"invalid": "Must be a whole number (45 or \"45\")."}
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        number = _whole_number(value)
+        if number is None:
             raise self.make_error("invalid")
-        if isinstance(value, float) and not value.is_integer():
-            raise self.make_error("invalid")
-        return int(value)
+        return number
 
 
 class Flag(fields.Field):
-    """A yes/no answer: 0 or 1, true or false."""
+    """A yes/no answer: 0 or 1 (also "0" or "1"), true or false."""
 
     default_error_messages = {"invalid": "Must be 0 or 1 (true/false also accepted)."}
 
     def _deserialize(self, value, attr, data, **kwargs):
         if value is True or value is False:
             return int(value)
-        if isinstance(value, (int, float)) and value in (0, 1):
-            return int(value)
+        number = _whole_number(value)
+        if number in (0, 1):
+            return number
         raise self.make_error("invalid")
 
 
 class _PatientKeys(Schema):
-    """Key handling of a survey record: matched by name, tolerant to case, spaces and underscores."""
+    """Key handling of a survey record: matched by name, tolerant to case, spaces and underscores;
+    unknown keys (the survey's LUNG_CANCER among them) ignored and reported, repeats refused."""
 
     class Meta:
-        unknown = RAISE
+        unknown = EXCLUDE
 
     @pre_load
     def canonical_keys(self, data: Any, **kwargs) -> dict[str, Any]:
@@ -51,17 +78,44 @@ class _PatientKeys(Schema):
             raise ValidationError("Each record must be a JSON object with the 15 input fields.", "_schema")
         renamed: dict[str, Any] = {}
         errors: dict[str, list[str]] = {}
+        for key in repeated_keys(data):
+            if features.canonical_name(key) is not None:
+                errors[key] = ["Given twice: give each field once."]
         for key, value in data.items():
             name = features.canonical_name(key) if isinstance(key, str) else None
             if name is None:
-                renamed[key] = value  # left for RAISE to report as unknown
-            elif name in renamed:
+                continue  # ignored, named by ignored_keys()
+            if name in renamed:
                 errors[key] = [f"Duplicate of {name!r}: give each field once."]
             else:
                 renamed[name] = value
         if errors:
             raise ValidationError(errors)
         return renamed
+
+    @post_load(pass_original=True)
+    def name_ignored_keys(self, record: dict[str, int], original: dict[str, Any], **kwargs) -> dict[str, int]:
+        if len(original) == len(record):  # every key was an input (repeats were refused)
+            return record
+        record = PatientRecord(record)
+        record.ignored = ignored_keys(original)
+        return record
+
+
+class PatientRecord(dict):
+    """A validated record (canonical names) that came with keys that are not inputs."""
+
+    ignored: tuple[str, ...] = ()
+
+
+def ignored_keys(data: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(key for key in data if not isinstance(key, str) or features.canonical_name(key) is None)
+
+
+def ignored_key_warnings(record: dict[str, int]) -> list[str]:
+    """The `warnings` of a record's answer that name the keys it ignored."""
+    return [IGNORED_LABEL if features.normalize_name(str(key)) == features.normalize_name(features.TARGET)
+            else f"{key!r} ignored: not one of the 15 inputs." for key in getattr(record, "ignored", ())]
 
 
 def _patient_fields() -> dict[str, fields.Field]:
@@ -88,8 +142,19 @@ _patient_schema = PatientSchema()
 
 
 def load_patient(data: Any) -> dict[str, int]:
-    """Validate one record; raises ValidationError with per-field messages."""
-    return _patient_schema.load(data)
+    """Validate one record; raises ValidationError with per-field messages.
+
+    A refused record also names its unknown keys, where a misspelt input usually is.
+    """
+    try:
+        return _patient_schema.load(data)
+    except ValidationError as exc:
+        if isinstance(data, dict) and isinstance(exc.messages, dict):
+            target = features.normalize_name(features.TARGET)
+            for key in ignored_keys(data):
+                if features.normalize_name(str(key)) != target:
+                    exc.messages.setdefault(str(key), [UNKNOWN_KEY])
+        raise
 
 
 def load_records(payload: Any, max_batch_size: int) -> tuple[list[dict[str, int]], bool]:
@@ -98,7 +163,7 @@ def load_records(payload: Any, max_batch_size: int) -> tuple[list[dict[str, int]
     A body is one record (an object), a list of records, or {"records": [...]}.
     """
     if isinstance(payload, dict) and "records" in payload:
-        if set(payload) != {"records"} or not isinstance(payload["records"], list):
+        if set(payload) != {"records"} or not isinstance(payload["records"], list) or repeated_keys(payload):
             raise APIError(422, "A batch is {\"records\": [ ... ]} with a list of records.",
                            {"records": ["Must be a list of records and the only key."]})
         payload = payload["records"]

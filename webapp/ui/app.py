@@ -80,8 +80,9 @@ def build_demo(settings: UISettings | None = None, client: APIProxyClient | None
             table = gr.Dataframe(headers=TABLE_COLUMNS, label="Scores", interactive=False,
                                  elem_id="batch-table")
             download = gr.File(label="Download the scores (CSV)", interactive=False, elem_id="batch-download")
+            # Private, under its own name: programs call `score_csv`, which raises on failures.
             score_button.click(handlers.score_csv, upload, [summary, table, download],
-                               api_name="score_csv", **limits)
+                               api_name="score_csv_tab", **ui_only)
 
         with gr.Tab("Admin"):
             token = gr.Textbox(label="Admin token", type="password", placeholder="ADMIN_TOKEN of the API",
@@ -142,22 +143,40 @@ def build_demo(settings: UISettings | None = None, client: APIProxyClient | None
     return demo
 
 
+#: The gradio_client endpoints: name, handler, inputs. `api_clear_logs_proxy` is the reference
+#: service's name for `clear_logs_api`, kept so its programs work unchanged.
+PROGRAM_ENDPOINTS = (
+    ("health", "health_api", ()),
+    ("predict_api", "predict_api", ("record",)),
+    ("predict_proba_api", "predict_proba_api", ("record",)),
+    ("logs_api", "logs_api", ("limit", "offset", "admin_token")),
+    ("clear_logs_api", "clear_logs_api", ("admin_token",)),
+    ("api_clear_logs_proxy", "clear_logs_api", ("admin_token",)),
+)
+
+
 def _program_access(handlers: Handlers, limits: dict) -> None:
-    """The gradio_client endpoints existing clients of the public Space call, on hidden events."""
+    """The endpoints programs call (existing clients of the public Space too), on hidden events.
+
+    Each raises gr.Error when the API answers an error or cannot be reached. The parameter
+    names are the handlers' own, so programs pass them by keyword (`admin_token=...`).
+    """
     with gr.Column(visible=False):
-        record_in = gr.JSON(value=EXAMPLE_RECORD, label="record")
-        api_limit = gr.Number(value=50, precision=0, label="limit")
-        api_offset = gr.Number(value=0, precision=0, label="offset")
-        api_token = gr.Textbox(value="", label="admin_token")
+        components = {
+            "record": gr.JSON(value=EXAMPLE_RECORD, label="record"),
+            "limit": gr.Number(value=50, precision=0, label="limit"),
+            "offset": gr.Number(value=0, precision=0, label="offset"),
+            "admin_token": gr.Textbox(value="", label="admin_token"),
+        }
         json_out = gr.JSON(label="response")
-        for name, fn, inputs in (
-            ("health", handlers.health_api, []),
-            ("predict_api", handlers.predict_api, [record_in]),
-            ("predict_proba_api", handlers.predict_proba_api, [record_in]),
-            ("logs_api", handlers.logs_api, [api_limit, api_offset, api_token]),
-            ("clear_logs_api", handlers.clear_logs_api, [api_token]),
-        ):
-            gr.Button(visible=False).click(fn, inputs, json_out, api_name=name, **limits)
+        for name, handler, inputs in PROGRAM_ENDPOINTS:
+            gr.Button(visible=False).click(getattr(handlers, handler), [components[i] for i in inputs],
+                                           json_out, api_name=name, **limits)
+        csv_in = gr.File(label="csv_file", file_types=[".csv"])
+        gr.Button(visible=False).click(
+            handlers.score_csv_api, csv_in,
+            [gr.Markdown(), gr.Dataframe(headers=TABLE_COLUMNS), gr.File()],
+            api_name="score_csv", **limits)
 
 
 def _slug(name: str) -> str:

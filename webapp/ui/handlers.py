@@ -6,6 +6,8 @@ import logging
 import threading
 from typing import Any
 
+import gradio as gr
+
 from .. import features
 from ..proxy import APIProxyClient
 from . import batch, formatting
@@ -68,11 +70,16 @@ class Handlers:
         if not path:
             return "Choose a CSV file first.", empty, None
         try:
-            with open(path, encoding="utf-8-sig", errors="replace") as handle:
-                result = batch.run(self.client, handle.read(), self.settings.batch_chunk,
-                                   self.settings.batch_max_rows)
+            result = self._score_file(path)
         except batch.BatchFileError as exc:
             return f"**The file could not be used.** {exc}", empty, None
+        return self._batch_outputs(result)
+
+    def _score_file(self, path: str) -> batch.BatchResult:
+        with open(path, encoding="utf-8-sig", errors="replace") as handle:
+            return batch.run(self.client, handle.read(), self.settings.batch_chunk, self.settings.batch_max_rows)
+
+    def _batch_outputs(self, result: batch.BatchResult) -> tuple[str, dict[str, Any], str | None]:
         lines = [f"**{len(result.rows)} rows scored**, {len(result.errors)} rows with problems."]
         lines += result.notes
         if result.api_error is not None:
@@ -144,18 +151,63 @@ class Handlers:
         return sent, {"status": status, "body": body}
 
     # -- program access (gradio_client) ----------------------------------------------------
+    # A failure raises gr.Error, which gradio_client raises in the calling program: an error
+    # returned as an ordinary value would be counted as a success.
 
     def health_api(self) -> Any:
-        return self.client.get_health()[0]
+        # 503 is an answer here, not a failure: the body says `unhealthy` and why.
+        body, status = self.client.get_health()
+        return body if _is_health(body) else _raise_api_error(body, status)
 
     def predict_api(self, record: Any) -> Any:
-        return self.client.post_predict(record)[0]
+        return _success(self.client.post_predict(record))
 
     def predict_proba_api(self, record: Any) -> Any:
-        return self.client.post_predict_proba(record)[0]
+        return _success(self.client.post_predict_proba(record))
 
-    def logs_api(self, limit: float = 50, offset: float = 0, token: str = "") -> Any:
-        return self.client.get_logs(limit=int(limit or 50), offset=int(offset or 0), token=token or None)[0]
+    def logs_api(self, limit: float = 50, offset: float = 0, admin_token: str = "") -> Any:
+        return _success(self.client.get_logs(limit=int(limit or 50), offset=int(offset or 0),
+                                             token=admin_token or None))
 
-    def clear_logs_api(self, token: str = "") -> Any:
-        return self.client.delete_logs(token=token or None)[0]
+    def clear_logs_api(self, admin_token: str = "") -> Any:
+        return _success(self.client.delete_logs(token=admin_token or None))
+
+    def score_csv_api(self, path: str | None) -> tuple[str, dict[str, Any], str | None]:
+        """The batch tab for programs: a file that cannot be used or an API failure raises."""
+        if not path:
+            raise gr.Error("Send a CSV file.", print_exception=False)
+        try:
+            result = self._score_file(path)
+        except batch.BatchFileError as exc:
+            raise gr.Error(f"The file could not be used: {exc}", print_exception=False) from exc
+        if result.api_error is not None:
+            _raise_api_error(*result.api_error)
+        return self._batch_outputs(result)
+
+
+def api_error_text(body: Any, status: int) -> str:
+    """The API's own message, code, status and request id, in one line for a program."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return f"The API answered with status {status}: {str(body)[:200]}"
+    text = f"{error.get('message') or 'The API reported an error.'} (status {status}"
+    text += f", {error['code']}" if error.get("code") else ""
+    text += f", request {body['request_id']})" if body.get("request_id") else ")"
+    if error.get("details"):
+        text += " Details: " + json.dumps(error["details"], default=str)
+    return text
+
+
+def _raise_api_error(body: Any, status: int):
+    raise gr.Error(api_error_text(body, status), title=f"API error {status}", print_exception=False)
+
+
+def _success(result: tuple[Any, int]) -> Any:
+    body, status = result
+    if not 200 <= status < 300:
+        _raise_api_error(body, status)
+    return body
+
+
+def _is_health(body: Any) -> bool:
+    return isinstance(body, dict) and "status" in body and "error" not in body
