@@ -30,6 +30,8 @@ class Flag(fields.Field):
     """A yes/no answer: 0 or 1, true or false."""
 
     default_error_messages = {"invalid": "Must be 0 or 1 (true/false also accepted)."}
+    #: What `_deserialize` accepts, for the OpenAPI document: change both together.
+    json_schema = {"enum": [0, 1, True, False]}
 
     def _deserialize(self, value, attr, data, **kwargs):
         if value is True or value is False:
@@ -112,15 +114,18 @@ class LogQuerySchema(Schema):
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
     cursor = fields.String(load_default=None, validate=validate.Regexp(
-        r"^\d{1,15}-\d{1,18}$", error="Must be a next_cursor value from an earlier page."))
-    level = fields.String(load_default=None, validate=validate.OneOf(["INFO", "WARNING"]))
-    endpoint = fields.String(load_default=None)
+        r"^\d{1,15}-\d{1,18}$", error="Must be a next_cursor value from an earlier page."),
+        metadata={"description": "The `next_cursor` of a page read earlier: the entries after it."})
+    level = fields.String(load_default=None, validate=validate.OneOf(["INFO", "WARNING"]),
+                          metadata={"description": "WARNING lists the rejected requests."})
+    endpoint = fields.String(load_default=None, metadata={"description": "The path, e.g. `/api/predict`."})
     prediction = fields.Integer(load_default=None, validate=validate.OneOf([0, 1]))
     min_probability = fields.Float(load_default=None, validate=validate.Range(0, 1))
     max_probability = fields.Float(load_default=None, validate=validate.Range(0, 1))
-    since = IsoTime(load_default=None)
-    until = IsoTime(load_default=None)
-    request_id = fields.String(load_default=None, validate=validate.Length(max=128))
+    since = IsoTime(load_default=None, metadata={"description": "ISO 8601; UTC when no offset is given."})
+    until = IsoTime(load_default=None, metadata={"description": "ISO 8601; UTC when no offset is given."})
+    request_id = fields.String(load_default=None, validate=validate.Length(max=128),
+                               metadata={"description": "Part of a request id."})
 
     @pre_load
     def upper_level(self, data, **kwargs):
