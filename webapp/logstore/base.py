@@ -44,11 +44,16 @@ def normalize_timestamp(value: str) -> str:
 
     Naive timestamps are taken as UTC. Raises ValueError for text that is not ISO 8601.
     """
-    parsed = dt.datetime.fromisoformat(value.strip())
+    # RFC 3339 allows a lower-case "t" and "z"; fromisoformat does not.
+    parsed = dt.datetime.fromisoformat(value.strip().upper())
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    parsed = parsed.astimezone(dt.timezone.utc)
-    return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
+    try:
+        parsed = parsed.astimezone(dt.timezone.utc)
+    except OverflowError as exc:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+        raise ValueError(f"{value!r} is out of range") from exc
+    # isoformat pads the year to four digits (strftime's %Y gives "9" for year 9, which no parser reads back).
+    return parsed.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 #: Where an entry without a usable timestamp stands: first, so that the order stays total.

@@ -95,6 +95,7 @@ def load_patient(data: Any) -> dict[str, int]:
 
 
 class IsoTime(fields.String):
+    json_schema = {"format": "date-time"}  # for the OpenAPI document; a date alone is accepted too
     default_error_messages = {"invalid_time": "Must be an ISO 8601 time, e.g. 2026-01-31T12:00:00Z."}
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -112,7 +113,8 @@ class LogQuerySchema(Schema):
         unknown = EXCLUDE
 
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    # Bounded: SQLite's OFFSET is a 64-bit integer, and no log holds more entries than this.
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, 1_000_000_000))
     cursor = fields.String(load_default=None, validate=validate.Regexp(
         r"^\d{1,15}-\d{1,18}$", error="Must be a next_cursor value from an earlier page."),
         metadata={"description": "The `next_cursor` of a page read earlier: the entries after it."})

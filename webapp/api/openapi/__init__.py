@@ -74,7 +74,8 @@ def build_spec(app: Flask, api_prefix: str) -> dict[str, Any]:
               {"name": "service", "description": "Service information, model card and health probes"},
               {"name": "admin", "description": "The prediction log and its drift: admin token required"}],
     )
-    plugin.converter.add_attribute_function(_patient_field_docs)
+    plugin.converter.add_attribute_function(_field_docs)
+    plugin.converter.add_parameter_attribute_function(_empty_means_unset)
     _register_components(spec, app.config["MAX_BATCH_SIZE"])
     declared = operations()
     for rule in app.url_map.iter_rules():
@@ -132,12 +133,13 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _patient_field_docs(converter, field, **kwargs) -> dict[str, Any]:
-    """What a survey field accepts, in the field class's own words (`json_schema`), and its meaning."""
-    name = field.name
-    if name not in features.FEATURES or field.parent is None or type(field.parent).__name__ != "Patient":
-        return {}
+def _field_docs(converter, field, **kwargs) -> dict[str, Any]:
+    """What a field accepts in its class's own words (`json_schema`, beside the code that accepts
+    it), and for a survey field its meaning and spellings."""
     docs: dict[str, Any] = dict(getattr(field, "json_schema", {}))
+    name = field.name
+    if name not in features.FEATURES or type(field.parent).__name__ != "Patient":
+        return docs
     spelled = features.underscore_alias(name)
     also = f" Also spelled `{spelled}`." if spelled != name else ""
     if name == features.AGE:
@@ -152,3 +154,8 @@ def _patient_field_docs(converter, field, **kwargs) -> dict[str, Any]:
         docs["examples"] = [0]
     docs["description"] = f"{meaning}{also} Case, spaces and underscores in the key are ignored."
     return docs
+
+
+def _empty_means_unset(converter, field, ret: dict[str, Any], **kwargs) -> dict[str, Any]:
+    """Both query schemas take an empty field (`?level=`, as the admin pages' forms send) as unset."""
+    return {"allowEmptyValue": True} if ret.get("in") == "query" else {}
