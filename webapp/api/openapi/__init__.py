@@ -8,6 +8,7 @@ document lists them once, with both as servers.
 """
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from apispec import APISpec
@@ -76,7 +77,7 @@ def build_spec(app: Flask, api_prefix: str) -> dict[str, Any]:
     )
     plugin.converter.add_attribute_function(_field_docs)
     plugin.converter.add_parameter_attribute_function(_empty_means_unset)
-    _register_components(spec, app.config["MAX_BATCH_SIZE"])
+    _register_components(spec, plugin.converter, app.config["MAX_BATCH_SIZE"])
     declared = operations()
     for rule in app.url_map.iter_rules():
         endpoint = rule.endpoint.removeprefix("api_")
@@ -88,7 +89,7 @@ def build_spec(app: Flask, api_prefix: str) -> dict[str, Any]:
     return spec.to_dict()
 
 
-def _register_components(spec: APISpec, max_batch_size: int) -> None:
+def _register_components(spec: APISpec, converter, max_batch_size: int) -> None:
     spec.components.security_scheme("adminBearer", {
         "type": "http", "scheme": "bearer",
         "description": "The ADMIN_TOKEN of the deployment. Without ADMIN_TOKEN, admin endpoints are open "
@@ -103,10 +104,12 @@ def _register_components(spec: APISpec, max_batch_size: int) -> None:
                        "any other value is replaced by a generated one. Returned in the header and the body.",
         "schema": {"type": "string"},
         "example": examples.REQUEST_ID})
+    patient = _with_underscore_spellings(converter.schema2jsonschema(PatientSchema()))
     spec.components.schema("Patient", {
+        **patient,
         "description": "One survey record: the 15 fields, each given once. Keys are matched by name, never "
-                       "by position, ignoring case, spaces and underscores (`CHEST_PAIN`, `chest pain`)."},
-        schema=PatientSchema)
+                       "by position, ignoring case, spaces and underscores (`CHEST_PAIN`, `chest pain`): "
+                       "the names with a space are listed with their underscore spelling too."})
     for name, schema in _SCHEMAS.items():
         if name != "Patient":
             spec.components.schema(name, schema=schema)
@@ -127,6 +130,22 @@ def _register_components(spec: APISpec, max_batch_size: int) -> None:
             "description": description,
             "headers": headers,
             "content": {"application/json": {"schema": _ref("Error"), "example": example}}})
+
+
+def _with_underscore_spellings(patient: dict[str, Any]) -> dict[str, Any]:
+    """List `CHEST_PAIN` beside `CHEST PAIN` (the spelling most clients send), exactly one required:
+    giving both is a duplicate, which the API refuses."""
+    patient = copy.deepcopy(patient)
+    either = []
+    for name in features.FEATURES:
+        alias = features.underscore_alias(name)
+        if alias == name:
+            continue
+        patient["properties"][alias] = {**patient["properties"][name], "description": f"The same as `{name}`."}
+        patient["required"].remove(name)
+        either.append({"oneOf": [{"required": [name]}, {"required": [alias]}]})
+    patient["allOf"] = either
+    return patient
 
 
 def _ref(name: str) -> dict[str, str]:
