@@ -11,6 +11,8 @@ from openapi_spec_validator import validate
 from tests.helpers import REPO_ROOT
 from webapp import features
 from webapp.api.openapi import examples
+from webapp.api.openapi.operations import ERRORS
+from webapp.web.errors import APIError
 
 ERROR_STATUSES = (400, 401, 403, 404, 405, 413, 415, 422, 503)
 JSON_BLUEPRINTS = {"info", "health", "predict", "logs", "monitoring_page"}
@@ -89,15 +91,13 @@ def test_predict_takes_one_record_an_array_or_records(document):
 
 
 @pytest.mark.parametrize("status", ERROR_STATUSES)
-def test_each_error_status_is_documented_with_the_envelope(document, status):
-    response = next(answer for answer in document["components"]["responses"].values()
-                    if answer["content"]["application/json"]["example"]["error"]["code"]
-                    == {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                        405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
-                        422: "validation_error", 503: "service_unavailable"}[status])
+def test_each_error_status_is_documented_with_the_envelope(client, document, status):
+    name = ERRORS[status][0]
+    response = document["components"]["responses"][name]
     media = response["content"]["application/json"]
     assert media["schema"] == {"$ref": "#/components/schemas/Error"}
     schema_validator(document, media["schema"]).validate(media["example"])
+    assert media["example"]["error"]["code"] == APIError(status, "").code
     assert "X-Request-ID" in response["headers"]
 
 
