@@ -1,8 +1,8 @@
 """The OpenAPI 3.1 document of the JSON API, generated from the marshmallow schemas it validates with.
 
 apispec and its marshmallow plugin turn the request schemas (webapp.web.schemas) and the answer
-schemas (.responses) into JSON Schema. Each operation is declared below by its view's endpoint;
-its paths come from the app's URL map, so a route is documented where it is served (a test fails
+schemas (.responses) into JSON Schema. Each operation is declared by its view's endpoint
+(.operations); its paths come from the app's URL map, so a route is documented where it is served (a test fails
 when a JSON route has no operation). The same endpoints answer at the root and under /api: the
 document lists them once, with both as servers.
 """
@@ -39,7 +39,6 @@ value is replaced) or generated, and returned in the header, the body and the pr
 """
 
 _SCHEMAS = {
-    "Patient": PatientSchema,
     "Error": responses.ErrorSchema,
     "Factor": responses.FactorSchema,
     "Prediction": responses.PredictionSchema,
@@ -111,8 +110,7 @@ def _register_components(spec: APISpec, converter, max_batch_size: int) -> None:
                        "by position, ignoring case, spaces and underscores (`CHEST_PAIN`, `chest pain`): "
                        "the names with a space are listed with their underscore spelling too."})
     for name, schema in _SCHEMAS.items():
-        if name != "Patient":
-            spec.components.schema(name, schema=schema)
+        spec.components.schema(name, schema=schema)
     spec.components.schema("PatientArray", {
         "description": "A batch as a JSON array of records.",
         "type": "array", "items": _ref("Patient"), "minItems": 1, "maxItems": max_batch_size})

@@ -1,6 +1,6 @@
 """The operations of the JSON API, by the endpoint of the view that serves them.
 
-Schemas are named by their component (see the package's `_SCHEMAS`); errors by status, answered
+Schemas are named by their component (the package's `_SCHEMAS`); errors by status, answered
 by the shared error responses. apispec turns the query schemas into parameters.
 """
 from __future__ import annotations
