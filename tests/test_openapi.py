@@ -124,7 +124,7 @@ def test_admin_operations_need_the_bearer_scheme_and_the_others_do_not(document)
 @pytest.mark.parametrize("name", ["predict", "predict_proba"])
 @pytest.mark.parametrize("form", ["single", "array", "records"])
 def test_the_examples_are_what_the_api_answers(client, document, name, form):
-    summary, body = examples.REQUESTS[name][form]
+    _, body = examples.REQUESTS[name][form]
     response = client.post(f"/api/{name}", json=body, headers={"X-Request-ID": examples.REQUEST_ID})
     assert response.status_code == 200
     assert response.get_json() == examples.RESPONSES[name][form]
@@ -167,13 +167,13 @@ def _all_examples(node):
 
 def test_the_readme_shows_the_documents_examples(document):
     readme = (REPO_ROOT / "README.md").read_text()
-    blocks = [json.loads(block) for block in re.findall(r"```json\n(.*?)```", readme, re.S)]
+    blocks = [json.loads(block) for block in re.findall(r"```json\n(.*?)```", readme, re.DOTALL)]
     assert len(blocks) >= 2
     known = list(_all_examples(document))
     for block in blocks:
         assert block in known, f"README example not in the document: {json.dumps(block)[:200]}"
     bodies = re.findall(r"curl -s [^\n]*/predict(?:_proba)? -H 'Content-Type: application/json'"
-                        r"\s*\\?\s*-d '(.*?)'", readme, re.S)
+                        r"\s*\\?\s*-d '(.*?)'", readme, re.DOTALL)
     assert len(bodies) >= 2
     request_schema = operation(document, "/predict", "post")["requestBody"]["content"]["application/json"]["schema"]
     for body in bodies:

@@ -31,8 +31,8 @@ ERRORS: dict[int, tuple[str, str, dict[str, Any]]] = {
     415: ("UnsupportedMediaType", "The body is not sent as `application/json`.",
           examples.error("unsupported_media_type", "Send the record as JSON with 'Content-Type: application/json'.",
                          {"content_type": "text/plain"})),
-    422: ("ValidationError", "Invalid fields: `details` names every bad field with its messages "
-                             "(in a batch, under `records` and the row index).",
+    422: ("ValidationError", ("Invalid fields: `details` names every bad field with its messages "
+                              "(in a batch, under `records` and the row index)."),
           examples.VALIDATION_ERROR),
     503: ("ServiceUnavailable", "A store or file the answer needs is unavailable (the prediction log, the drift reference).",
           examples.error("service_unavailable", "The prediction log store is unavailable: Connection refused.")),
