@@ -119,12 +119,12 @@ def test_pip_install_gives_a_working_gunicorn_wsgi_app_and_the_console_scripts(t
             deadline = time.monotonic() + 120
             while answer is None and time.monotonic() < deadline and server.poll() is None:
                 try:
-                    answer = requests.post(f"http://127.0.0.1:{port}/predict", json=SYMPTOMATIC_OLDER_SMOKER, timeout=5)
+                    answer = requests.post(f"http://127.0.0.1:{port}/predict", json=SYMPTOMATIC_OLDER_SMOKER, timeout=30)
                 except requests.ConnectionError:
                     time.sleep(0.5)
             assert answer is not None and answer.status_code == 200, f"{command} did not predict"
             assert 0 <= answer.json()["probability"] <= 1
-            assert requests.get(f"http://127.0.0.1:{port}/logs", timeout=5).status_code == 200
+            assert requests.get(f"http://127.0.0.1:{port}/logs", timeout=30).status_code == 200
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)

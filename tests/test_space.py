@@ -165,6 +165,8 @@ def routed(tmp_path_factory):
 @pytest.mark.parametrize("path, server", [
     ("/api/health", "api"), ("/api/metadata", "api"), ("/health", "api"), ("/health/ready", "api"),
     ("/metadata", "api"), ("/logs", "api"), ("/admin-static/css/app.css", "api"),
+    ("/docs", "api"), ("/docs/assets/swagger-ui.css", "api"), ("/openapi.json", "api"),
+    ("/docsify", "ui"), ("/openapi.jsonp", "ui"),
     ("/", "ui"), ("/static/js/iframeResizer.contentWindow.min.js", "ui"), ("/assets/index.js", "ui"),
     ("/gradio_api/info", "ui"), ("/config", "ui"), ("/apiary", "ui"), ("/healthy", "ui"),
     ("/logsheet", "ui"), ("/theme.css", "ui"), ("/predictions", "ui"), ("/docsify", "ui"),

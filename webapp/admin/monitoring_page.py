@@ -31,13 +31,17 @@ monitoring_page = Blueprint("monitoring_page", __name__)
 MAX_LAST = 100_000
 
 
+_TIME = "ISO 8601 date or time; UTC when no offset is given."
+
+
 class DriftQuerySchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    last = fields.Integer(load_default=DEFAULT_LAST, validate=validate.Range(1, MAX_LAST))
-    since = fields.String(load_default=None)
-    until = fields.String(load_default=None)
+    last = fields.Integer(load_default=DEFAULT_LAST, validate=validate.Range(1, MAX_LAST),
+                          metadata={"description": "How many of the newest logged predictions to compare."})
+    since = fields.String(load_default=None, metadata={"format": "date-time", "description": _TIME})
+    until = fields.String(load_default=None, metadata={"format": "date-time", "description": _TIME})
 
     @validates("since", "until")
     def _iso_timestamp(self, value: str | None, data_key: str, **kwargs) -> None:
@@ -97,6 +101,7 @@ def drift_json():
 
 
 @monitoring_page.get("/monitoring")
+@monitoring_page.get("/api/monitoring")  # always JSON there, like every path under /api
 @negotiated
 def show():
     if not wants_html():

@@ -11,10 +11,12 @@ from webapp.admin.account import account
 from webapp.admin.log_page import log_page
 from webapp.admin.monitoring_page import monitoring_page
 from webapp.api import instrumentation
+from webapp.api.docs import docs
 from webapp.api.health import health
 from webapp.api.info import info
 from webapp.api.logs import logs
 from webapp.api.metrics import metrics
+from webapp.api.openapi import build_spec
 from webapp.api.predict import predict
 from webapp.settings import PROJECT_ROOT, Settings
 from webapp.web import cors, extensions, request_context, security
@@ -63,10 +65,12 @@ def register_extensions(app: Flask, settings: Settings) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    for blueprint in (info, health, predict, logs):
+    for blueprint in (info, health, predict, logs, docs):
         app.register_blueprint(blueprint)
         app.register_blueprint(blueprint, url_prefix=API_PREFIX, name=f"api_{blueprint.name}")
     app.register_blueprint(account)  # browser pages: not under /api
     app.register_blueprint(log_page)
     app.register_blueprint(monitoring_page)  # its page and its own /api/monitoring/drift
     app.register_blueprint(metrics)  # /metrics only: Prometheus scrapes one path
+    # Built once, from the routes just registered: a document that cannot be built stops the start.
+    app.extensions["openapi"] = build_spec(app, API_PREFIX)

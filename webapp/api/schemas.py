@@ -21,7 +21,9 @@ from webapp import features
 from webapp.web.errors import APIError
 from webapp.web.json_keys import repeated_keys
 
-_DIGITS = re.compile(r"\s*[+-]?\d{1,6}\s*")
+# A whole number written plainly: "65", "0" (no sign, spaces or leading zeros), so that what is
+# accepted is exactly what the OpenAPI document says (`json_schema` below).
+_DIGITS = re.compile(r"0|[1-9][0-9]{0,5}")
 IGNORED_LABEL = f"{features.TARGET} ignored: it is the survey's answer, not an input."
 UNKNOWN_KEY = "Not one of the 15 inputs: ignored."
 
@@ -43,6 +45,8 @@ class StrictInteger(fields.Integer):
     """A whole number: 45, 45.0 or "45" (as CSV rows send it), never true, 45.5 or "45.5"."""
 
     default_error_messages = {"invalid": "Must be a whole number (45 or \"45\")."}
+    #: What `_deserialize` accepts (with the age range), for the OpenAPI document: change both together.
+    json_schema = {"type": ["integer", "string"], "pattern": "^(0|[1-9][0-9]?|1[01][0-9]|120)$"}  # 0 to AGE_MAX
 
     def _deserialize(self, value, attr, data, **kwargs):
         number = _whole_number(value)
@@ -55,6 +59,8 @@ class Flag(fields.Field):
     """A yes/no answer: 0 or 1 (also "0" or "1"), true or false."""
 
     default_error_messages = {"invalid": "Must be 0 or 1 (true/false also accepted)."}
+    #: What `_deserialize` accepts, for the OpenAPI document: change both together.
+    json_schema = {"enum": [0, 1, True, False, "0", "1"]}
 
     def _deserialize(self, value, attr, data, **kwargs):
         if value is True or value is False:

@@ -40,9 +40,14 @@ def normalize_timestamp(value: str) -> str:
 
     Naive timestamps are taken as UTC. Raises ValueError for text that is not ISO 8601.
     """
-    parsed = dt.datetime.fromisoformat(value.strip())
+    # RFC 3339 allows a lower-case "t" and "z"; fromisoformat does not.
+    parsed = dt.datetime.fromisoformat(value.strip().upper())
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
+    try:
+        parsed = parsed.astimezone(dt.UTC)
+    except OverflowError as exc:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+        raise ValueError(f"{value!r} is out of range") from exc
     return format_timestamp(parsed)
 
 

@@ -29,8 +29,8 @@ MAX_KEPT_KEYS = 64
 
 def format_timestamp(moment: dt.datetime) -> str:
     """`moment` (aware) in the log's timestamp format."""
-    moment = moment.astimezone(dt.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # isoformat pads the year to four digits (strftime's %Y gives "9" for year 9, which no parser reads back).
+    return moment.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def now() -> str:
