@@ -301,7 +301,7 @@ def test_the_gradio_api_through_the_public_port(container):
 
 def test_health_reports_the_model_and_redis(container):
     health = requests.get(container.url + "/api/health", timeout=5).json()
-    assert health["status"] == "ok" and health["redis_connected"] is True
+    assert health["status"] == "healthy" and health["redis_connected"] is True
 
 
 @pytest.mark.parametrize("path", ["/api/logs", "/logs"])
