@@ -15,7 +15,7 @@ from flask import (Blueprint, Response, current_app, flash, g, redirect, render_
 
 from webapp import features
 from webapp.admin import charts
-from webapp.admin.summary import SUMMARY_CAP, csv_lines, jsonl_lines, read_window, summarize, window
+from webapp.admin.summary import SUMMARY_CAP, csv_lines, jsonl_lines, summarize, window
 from webapp.logstore import LogQuery
 from webapp.web.auth import guard_page, page_admin_required
 from webapp.web.errors import APIError
@@ -63,7 +63,7 @@ def show():
     query, error = _page_query()
     log = prediction_log()
     page = log.query(query)
-    sample = read_window(log.iter_entries(window(query)))
+    sample = log.summary_entries(query, SUMMARY_CAP)
     model = model_service()
     args = _filter_args()
     return render_template(
