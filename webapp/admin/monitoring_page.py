@@ -20,6 +20,7 @@ from webapp.web.auth import admin_required, check_admin, page_admin_required
 from webapp.monitoring.drift import drift_report, format_p
 from webapp.web.errors import APIError
 from webapp.logstore import LogQuery, normalize_timestamp
+from webapp.logstore.base import bulk_read
 from webapp.monitoring.reference import ReferenceError, load_reference
 from webapp.web.extensions import prediction_log
 
@@ -80,7 +81,8 @@ def window_entries(window: dict[str, Any]) -> list[dict]:
 
 
 def current_report(window: dict[str, Any]) -> dict[str, Any]:
-    report = drift_report(reference(), window_entries(window))
+    with bulk_read():
+        report = drift_report(reference(), window_entries(window))
     report["window"]["requested"] = window
     return report
 
