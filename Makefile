@@ -34,8 +34,8 @@ api: install  ## the JSON API alone, under Gunicorn
 test: install
 	$(BIN)/python -m pytest
 
-bench: install  ## throughput and latency figures; not a pass/fail test
-	$(WITH_VENV) $(BIN)/python bench/bench_predict.py
+bench: install  ## every speed figure of the README (about 15 minutes); not a pass/fail test
+	$(WITH_VENV) $(BIN)/python bench/bench_all.py
 
 train: install  ## retrain model/model.joblib and model/model_card.json from the survey data
 	$(BIN)/python -m model.train --data $(DATA) --out model

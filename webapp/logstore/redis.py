@@ -180,16 +180,15 @@ class RedisLogStore(LogStore):
             # The total counts every match, so every entry of the time window is checked, on its
             # small summary fields; only the page's bodies are read.
             in_window = self._window(client, query, None)
-            matching = [(member, score) for (member, score), fields
-                        in zip(in_window, self._fields(client, [member for member, _ in in_window]))
+            matching = [member for member, fields in zip(in_window, self._fields(client, in_window))
                         if fields is not None and query.matches(fields)]
-            after = query.after
-            if after is not None:
-                matching_after = [pair for pair in matching if _before(pair, after)]
+            if query.after is not None:
+                after = set(self._window(client, query, query.after))
+                matching_after = [member for member in matching if member in after]
             else:
                 matching_after = matching
             page = matching_after[query.offset:query.offset + query.limit + 1]
-            return len(matching), self._bodies(client, [member for member, _ in page])
+            return len(matching), self._bodies(client, page)
 
         total, entries = self._call(filtered)
         return page_from_matches(iter(entries), total, LogQuery(limit=query.limit))
@@ -199,7 +198,7 @@ class RedisLogStore(LogStore):
         # predictions) never reads the rest.
         in_window = self._call(lambda client: self._window(client, query, query.after))
         for start in range(0, len(in_window), FETCH_CHUNK):
-            chunk = [member for member, _ in in_window[start:start + FETCH_CHUNK]]
+            chunk = in_window[start:start + FETCH_CHUNK]
             if query.has_filters:
                 fields = self._call(lambda client: self._fields(client, chunk))
                 chunk = [member for member, found in zip(chunk, fields)
@@ -211,7 +210,7 @@ class RedisLogStore(LogStore):
             if not query.has_filters:
                 members = self._members(client, None, cap)
                 return [fields for fields in self._fields(client, members) if fields is not None]
-            in_window = [member for member, _ in self._window(client, query, None)]
+            in_window = self._window(client, query, None)
             selected: list[dict] = []
             for start in range(0, len(in_window), FIELDS_CHUNK):
                 chunk = self._fields(client, in_window[start:start + FIELDS_CHUNK])
@@ -222,18 +221,16 @@ class RedisLogStore(LogStore):
 
         return self._call(read)
 
-    def _window(self, client: redis.Redis, query: LogQuery,
-                after: Position | None) -> list[tuple[bytes, float]]:
-        """(member, score) of the entries between the query's since and until, newest first,
-        after the position when one is given: a score range of the sorted set."""
+    def _window(self, client: redis.Redis, query: LogQuery, after: Position | None) -> list[bytes]:
+        """The entries between the query's since and until, newest first, after the position
+        when one is given: a score range of the sorted set (scores read only for a cursor)."""
         high = timestamp_ms(query.until) if query.until is not None else "+inf"
         low = timestamp_ms(query.since) if query.since is not None else "-inf"
-        if after is not None:
-            high = after.ms if high == "+inf" else min(high, after.ms)
+        if after is None:
+            return client.zrevrangebyscore(self.order_key, high, low)
+        high = after.ms if high == "+inf" else min(high, after.ms)
         pairs = client.zrevrangebyscore(self.order_key, high, low, withscores=True)
-        if after is not None:
-            pairs = [pair for pair in pairs if _before(pair, after)]
-        return pairs
+        return [member for member, score in pairs if _before((member, score), after)]
 
     def _fields(self, client: redis.Redis, members: list[bytes]) -> list[dict | None]:
         """Each member's summary fields (None for one trimmed meantime), in one round trip.
