@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from webapp.api import create_app  # noqa: E402
+from webapp.logstore import LogQuery  # noqa: E402
 from webapp.monitoring.reference import load_reference  # noqa: E402
 from webapp.tools.population import PatientSampler  # noqa: E402
 
@@ -44,13 +45,7 @@ def sample_entries(app, count: int = 1000) -> list[dict]:
         client.post("/predict", json=record)
     log = app.extensions["prediction_log"]
     log.flush()
-    return [entry for entry in log.store.iter_entries(_all())][::-1]
-
-
-def _all():
-    from webapp.logstore import LogQuery
-
-    return LogQuery()
+    return list(log.store.iter_entries(LogQuery()))[::-1]
 
 
 def fill(app, template: list[dict], size: int) -> None:

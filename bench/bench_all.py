@@ -49,7 +49,12 @@ def cell(results: list[dict], name: str, connections: int) -> dict:
     return next(row for row in results if row["name"] == name and row.get("connections") == connections)
 
 
-def print_predict(runs: dict[str, list[dict]]) -> None:
+def cpu_ms_per_request(row: dict, duration: int) -> float:
+    """Worker CPU per request: moves far less than req/s when other work shares the cores."""
+    return 1000 * sum(row["worker_cpu_s"]) / max(row["rps"] * duration, 1)
+
+
+def print_predict(runs: dict[str, list[dict]], duration: int) -> None:
     print("| | " + " | ".join(f"c={c}" for c in CONCURRENCY) + " |")
     print("|---|" + "---|" * len(CONCURRENCY))
     for backend, results in runs.items():
@@ -60,6 +65,9 @@ def print_predict(runs: dict[str, list[dict]]) -> None:
         print(f"| ratio to echo ({backend}) | " + " | ".join(
             f"{p / e:.2f}" + ("" if c == 1 or p / e >= TARGET_RATIO else " (below 0.65)")
             for p, e, c in zip(predict, echo, CONCURRENCY)) + " |")
+        print(f"| worker CPU ms per request, echo / `/predict` ({backend}) | " + " | ".join(
+            f"{cpu_ms_per_request(cell(results, 'echo', c), duration):.2f} / "
+            f"{cpu_ms_per_request(cell(results, 'predict', c), duration):.2f}" for c in CONCURRENCY) + " |")
         print(f"| `/predict` p50 / p99 ms ({backend}) | " + " | ".join(
             f"{cell(results, 'predict', c)['p50_ms']:.1f} / {cell(results, 'predict', c)['p99_ms']:.1f}"
             for c in CONCURRENCY) + " |")
@@ -68,8 +76,11 @@ def print_predict(runs: dict[str, list[dict]]) -> None:
         batch = next(row for row in results if row["name"] == "batch")
         memory = next(row for row in results if row["name"] == "memory")
         p99 = cell(results, "predict", 8)["p99_ms"]
+        batch_cpu = cpu_ms_per_request(batch, duration)
         print(f"- {backend}: batches of 1,000 at concurrency {batch['connections']}: "
-              f"{batch['rows_per_s']:,.0f} rows/s (target {TARGET_ROWS_PER_S:,}); "
+              f"{batch['rows_per_s']:,.0f} rows/s (target {TARGET_ROWS_PER_S:,}), {batch_cpu:.0f} ms of "
+              f"worker CPU a batch ({2 * 1000 * 1000 / batch_cpu:,.0f} rows/s if both cores were the "
+              f"workers' alone); "
               f"p99 at c=8 {p99:.1f} ms (target under {TARGET_P99_MS:.0f}); "
               f"PSS of the API's master and 2 workers {memory['pss_mib']:.0f} MiB "
               f"(target under {TARGET_PSS_MIB}; the echo's {memory['echo_pss_mib']:.0f} MiB)")
@@ -86,7 +97,7 @@ def main() -> None:
     with RedisServer() as server:
         runs = {"SQLite": bench_predict(duration, None), "Redis": bench_predict(duration, server.url)}
         print(f"After /predict: {load()}\n", flush=True)
-        print_predict(runs)
+        print_predict(runs, duration)
         print(flush=True)
         rows = bench_admin.run(["sqlite", "redis"], sizes, 3 if args.quick else 5, server.url)
     print(f"\nAdmin pages, server time in-process (median of the runs; {load()}):\n")
