@@ -30,6 +30,13 @@ from webapp.tools.population import PatientSampler  # noqa: E402
 
 #: Server-time targets of issue 16, in ms: under 150 at 10,000 entries, under 300 at 100,000.
 TARGETS_MS = {10_000: 150, 100_000: 300}
+#: Why a page may stay over its target: printed beside it when it does.
+REASONS = {
+    "filtered": "the total counts every match, so every entry's small fields are read and checked",
+    "search": "a substring can use no index: every entry's request id is checked",
+    "monitoring": "the drift compares the inputs, so every entry of the window is loaded whole",
+    "shared": "wall time on shared cores: compare the CPU column",
+}
 HTML = {"Accept": "text/html"}
 JSON = {"Accept": "application/json"}
 
@@ -125,12 +132,27 @@ def run(backends: list[str], sizes: list[int], repeat: int, redis_url: str | Non
     return rows
 
 
+def _reason(row: dict) -> str:
+    page = row["page"]
+    if row["cpu_ms"] < row["target_ms"]:
+        return REASONS["shared"]
+    if "monitoring" in page:
+        return REASONS["monitoring"]
+    if "request id" in page:
+        return REASONS["search"]
+    if "filtered" in page:
+        return REASONS["filtered"]
+    return "see the README"
+
+
 def print_table(rows: list[dict]) -> None:
     print(f"{'backend':<8}{'entries':>8}  {'page':<36}{'wall ms':>8}{'CPU ms':>8}  target (wall)")
     for row in rows:
         target = row["target_ms"]
         verdict = "" if target is None else ("ok" if row["ms"] < target else f"OVER {target} ms")
         status = "" if row["status"] == 200 else f" (status {row['status']})"
+        if target is not None and row["ms"] >= target:
+            verdict += f": {_reason(row)}"
         print(f"{row['backend']:<8}{row['entries']:>8}  {row['page']:<36}{row['ms']:>8.1f}{row['cpu_ms']:>8.1f}"
               f"  {verdict}{status}")
 
