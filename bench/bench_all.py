@@ -41,7 +41,7 @@ def bench_predict(duration: int, redis_url: str | None) -> list[dict]:
                "--concurrency", *map(str, CONCURRENCY), "--json"]
     if redis_url:
         command += ["--redis-url", redis_url]
-    output = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    output = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=True).stdout
     return json.loads(output[output.index("\n[") + 1:])
 
 
