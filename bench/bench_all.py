@@ -20,8 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-import bench_admin  # noqa: E402
-from tests.redis_server import RedisServer  # noqa: E402
+import bench_admin
+
+from tests.redis_server import RedisServer
 
 CONCURRENCY = (1, 8, 32)
 TARGET_RATIO = 0.65

@@ -200,10 +200,10 @@ class RedisLogStore(LogStore):
         for start in range(0, len(in_window), FETCH_CHUNK):
             chunk = in_window[start:start + FETCH_CHUNK]
             if query.has_filters:
-                fields = self._call(lambda client: self._fields(client, chunk))
+                fields = self._call(lambda client, members=chunk: self._fields(client, members))
                 chunk = [member for member, found in zip(chunk, fields)
                          if found is not None and query.matches(found)]
-            yield from self._call(lambda client: self._bodies(client, chunk))
+            yield from self._call(lambda client, members=chunk: self._bodies(client, members))
 
     def summary_entries(self, query: LogQuery, cap: int) -> list[dict]:
         def read(client: redis.Redis) -> list[dict]:

@@ -17,13 +17,13 @@ from typing import Any, Iterator, Sequence
 import orjson
 
 from webapp.logstore.base import (
+    EPOCH,
+    SUMMARY_FIELDS,
     LogPage,
     LogQuery,
     LogStore,
-    SUMMARY_FIELDS,
     Position,
     StoreUnavailable,
-    EPOCH,
     entry_json,
     indexed_timestamp,
     page_from_matches,
