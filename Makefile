@@ -37,8 +37,8 @@ test: install
 lint: install  ## ruff (rules in ruff.toml) and the import contracts in .importlinter
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
 
-bench: install  ## throughput and latency figures; not a pass/fail test
-	$(WITH_VENV) $(BIN)/python bench/bench_predict.py
+bench: install  ## every speed figure of the README (about 15 minutes); not a pass/fail test
+	$(WITH_VENV) $(BIN)/python bench/bench_all.py
 
 train: install  ## retrain model/model.joblib and model/model_card.json from the survey data
 	$(BIN)/python -m model.train --data $(DATA) --out model

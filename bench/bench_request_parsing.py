@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from webapp import features  # noqa: E402
 from webapp.web.json_keys import loads  # noqa: E402
-from webapp.web.schemas import load_patient  # noqa: E402
+from webapp.api.schemas import load_patient  # noqa: E402
 
 RECORD = {name: 1 for name in features.FEATURES} | {"AGE": 70}
 

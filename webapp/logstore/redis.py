@@ -2,9 +2,13 @@
 
 Keys: ``{prefix}:log:seq`` (id counter), ``{prefix}:log:order`` (sorted set: member = the id,
 zero-padded; score = the entry's timestamp in epoch milliseconds, so equal scores sort by id)
-and ``{prefix}:log:entries`` (hash: padded id -> the entry's JSON with its id). One Lua script
-takes the ids, adds the entries and trims to ``max_entries`` atomically, so concurrent writers
-never interleave or reuse ids. Filtering happens in Python over the capped set.
+``{prefix}:log:entries`` (hash: padded id -> the entry's JSON with its id) and
+``{prefix}:log:fields`` (hash: padded id -> the entry's SUMMARY_FIELDS as JSON, a tenth of its
+size). One Lua script takes the ids, adds the entries and trims to ``max_entries`` atomically,
+so concurrent writers never interleave or reuse ids.
+
+Reads take the time window from the sorted set (a score range), filter on the small fields
+in Python, and load whole bodies only for the entries returned: a page, or an export's chunk.
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from webapp.logstore.base import (
     entry_json,
     indexed_timestamp,
     page_from_matches,
+    summary_fields,
     timestamp_ms,
 )
 from webapp.settings import DEFAULTS
@@ -37,24 +42,29 @@ READ_TIMEOUT = 1.0
 #: Bodies fetched per HMGET when reading many entries.
 FETCH_CHUNK = 500
 
-# KEYS: seq, order, entries. ARGV: max_entries, then (epoch ms, JSON without id) per entry.
-# The id is spliced in as the first key so each body is self-describing.
+#: Summary fields read per round trip when filtering.
+FIELDS_CHUNK = 2000
+
+# KEYS: seq, order, entries, fields. ARGV: max_entries, then (epoch ms, JSON without id, its
+# summary fields as JSON without id) per entry. The id is spliced in as the first key so each
+# body is self-describing.
 APPEND_SCRIPT = """
-local count = (#ARGV - 1) / 2
+local count = (#ARGV - 1) / 3
 local last = redis.call('INCRBY', KEYS[1], count)
 local first = last - count + 1
+local function with_id(head, json)
+    if json == '{}' then
+        return head .. '}'
+    end
+    return head .. ',' .. string.sub(json, 2)
+end
 for i = 1, count do
     local id = first + i - 1
     local member = string.format('%016d', id)
-    local body = ARGV[2 * i + 1]
     local head = '{"id":' .. string.format('%d', id)
-    if body == '{}' then
-        body = head .. '}'
-    else
-        body = head .. ',' .. string.sub(body, 2)
-    end
-    redis.call('ZADD', KEYS[2], ARGV[2 * i], member)
-    redis.call('HSET', KEYS[3], member, body)
+    redis.call('ZADD', KEYS[2], ARGV[3 * i - 1], member)
+    redis.call('HSET', KEYS[3], member, with_id(head, ARGV[3 * i]))
+    redis.call('HSET', KEYS[4], member, with_id(head, ARGV[3 * i + 1]))
 end
 local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[1])
 while excess > 0 do
@@ -62,6 +72,7 @@ while excess > 0 do
     local oldest = redis.call('ZRANGE', KEYS[2], 0, step - 1)
     redis.call('ZREMRANGEBYRANK', KEYS[2], 0, step - 1)
     redis.call('HDEL', KEYS[3], unpack(oldest))
+    redis.call('HDEL', KEYS[4], unpack(oldest))
     excess = excess - step
 end
 return last
@@ -70,6 +81,12 @@ return last
 
 def _member(position: Position) -> bytes:
     return b"%016d" % position.id
+
+
+def _before(pair: tuple[bytes, float], position: Position) -> bool:
+    """Whether a (member, score) of the sorted set lists after `position` (is older)."""
+    member, score = pair
+    return score < position.ms or (score == position.ms and member < _member(position))
 
 
 class RedisLogStore(LogStore):
@@ -85,14 +102,15 @@ class RedisLogStore(LogStore):
         self.seq_key = f"{prefix}:log:seq"
         self.order_key = f"{prefix}:log:order"
         self.entries_key = f"{prefix}:log:entries"
+        self.fields_key = f"{prefix}:log:fields"
         self._client: redis.Redis | None = None
         self._script = None
         self._pid: int | None = None
 
     @property
-    def keys(self) -> tuple[str, str, str]:
+    def keys(self) -> tuple[str, str, str, str]:
         """Every key this store writes."""
-        return self.seq_key, self.order_key, self.entries_key
+        return self.seq_key, self.order_key, self.entries_key, self.fields_key
 
     def __repr__(self) -> str:
         return f"RedisLogStore(prefix={self.prefix!r}, max_entries={self.max_entries})"
@@ -122,7 +140,8 @@ class RedisLogStore(LogStore):
             return
         args: list = [self.max_entries]
         for entry in entries:
-            args += [timestamp_ms(indexed_timestamp(entry)), entry_json(entry)]
+            args += [timestamp_ms(indexed_timestamp(entry)), entry_json(entry),
+                     entry_json(summary_fields(entry))]
         self._call(
             lambda client: self._script(keys=list(self.keys), args=args, client=client)
         )
@@ -158,28 +177,86 @@ class RedisLogStore(LogStore):
 
             total, entries = self._call(unfiltered)
             return page_from_matches(iter(entries), total, LogQuery(limit=query.limit))
-        entries = self._call(lambda client: self._bodies(client, self._members(client, None)))
-        matching = [entry for entry in entries if query.matches(entry)]
-        after = query.after
-        if after is not None:
-            matching_after = [entry for entry in matching
-                              if (Position.of(entry).ms, entry["id"]) < (after.ms, after.id)]
-        else:
-            matching_after = matching
-        return page_from_matches(iter(matching_after), len(matching), query)
+
+        def filtered(client: redis.Redis) -> tuple[int, list[dict]]:
+            # The total counts every match, so every entry of the time window is checked, on its
+            # small summary fields; only the page's bodies are read.
+            in_window = self._window(client, query, None)
+            matching = [member for member, fields in zip(in_window, self._fields(client, in_window))
+                        if fields is not None and query.matches(fields)]
+            if query.after is not None:
+                after = set(self._window(client, query, query.after))
+                matching_after = [member for member in matching if member in after]
+            else:
+                matching_after = matching
+            page = matching_after[query.offset:query.offset + query.limit + 1]
+            return len(matching), self._bodies(client, page)
+
+        total, entries = self._call(filtered)
+        return page_from_matches(iter(entries), total, LogQuery(limit=query.limit))
 
     def iter_entries(self, query: LogQuery) -> Iterator[dict]:
-        def read(client: redis.Redis) -> list[dict]:
-            return self._bodies(client, self._members(client, query.after))
+        # Chunk by chunk: a reader that stops early (the drift window's newest 1,000
+        # predictions) never reads the rest.
+        in_window = self._call(lambda client: self._window(client, query, query.after))
+        for start in range(0, len(in_window), FETCH_CHUNK):
+            chunk = in_window[start:start + FETCH_CHUNK]
+            if query.has_filters:
+                fields = self._call(lambda client, members=chunk: self._fields(client, members))
+                chunk = [member for member, found in zip(chunk, fields)
+                         if found is not None and query.matches(found)]
+            yield from self._call(lambda client, members=chunk: self._bodies(client, members))
 
-        return (entry for entry in self._call(read) if query.matches(entry))
+    def summary_entries(self, query: LogQuery, cap: int) -> list[dict]:
+        def read(client: redis.Redis) -> list[dict]:
+            if not query.has_filters:
+                members = self._members(client, None, cap)
+                return [fields for fields in self._fields(client, members) if fields is not None]
+            in_window = self._window(client, query, None)
+            selected: list[dict] = []
+            for start in range(0, len(in_window), FIELDS_CHUNK):
+                chunk = self._fields(client, in_window[start:start + FIELDS_CHUNK])
+                selected += [fields for fields in chunk if fields is not None and query.matches(fields)]
+                if len(selected) >= cap:
+                    break
+            return selected[:cap]
+
+        return self._call(read)
+
+    def _window(self, client: redis.Redis, query: LogQuery, after: Position | None) -> list[bytes]:
+        """The entries between the query's since and until, newest first, after the position
+        when one is given: a score range of the sorted set (scores read only for a cursor)."""
+        high = timestamp_ms(query.until) if query.until is not None else "+inf"
+        low = timestamp_ms(query.since) if query.since is not None else "-inf"
+        if after is None:
+            return client.zrevrangebyscore(self.order_key, high, low)
+        high = after.ms if high == "+inf" else min(high, after.ms)
+        pairs = client.zrevrangebyscore(self.order_key, high, low, withscores=True)
+        return [member for member, score in pairs if _before((member, score), after)]
+
+    def _fields(self, client: redis.Redis, members: list[bytes]) -> list[dict | None]:
+        """Each member's summary fields (None for one trimmed meantime), in one round trip.
+
+        Entries written before the fields hash existed are summarised from their bodies.
+        """
+        if not members:
+            return []
+        with client.pipeline(transaction=False) as pipe:
+            for start in range(0, len(members), FIELDS_CHUNK):
+                pipe.hmget(self.fields_key, members[start:start + FIELDS_CHUNK])
+            found = [raw for chunk in pipe.execute() for raw in chunk]
+        missing = [member for member, raw in zip(members, found) if raw is None]
+        bodies = dict(zip(missing, client.hmget(self.entries_key, missing))) if missing else {}
+        return [orjson.loads(raw) if raw is not None
+                else (summary_fields(orjson.loads(bodies[member])) if bodies[member] is not None else None)
+                for member, raw in zip(members, found)]
 
     def clear(self) -> int:
         # The id counter stays: ids keep increasing after a clear, as in SQLite.
         def remove(client: redis.Redis) -> int:
             with client.pipeline(transaction=True) as pipe:
                 pipe.zcard(self.order_key)
-                pipe.delete(self.order_key, self.entries_key)
+                pipe.delete(self.order_key, self.entries_key, self.fields_key)
                 count, _ = pipe.execute()
             return count
 

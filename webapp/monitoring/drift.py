@@ -121,29 +121,43 @@ def _age_result(reference: Mapping, ages: np.ndarray, alpha: float, thresholds: 
     return result
 
 
+_COMPARED = (AGE, *YES_NO_FEATURES)
+_NUMBER_TYPES = {int, float, bool}
+
+
 def usable_entries(entries: Iterable[Mapping]) -> list[Mapping]:
     """Logged predictions with complete inputs (rejected requests carry no usable inputs)."""
-    usable = []
+    return [entry for entry, _ in _usable(entries)]
+
+
+def _usable(entries: Iterable[Mapping]) -> Iterable[tuple[Mapping, list]]:
+    """Each usable entry with its inputs in _COMPARED order, read once."""
     for entry in entries:
         inputs = entry.get("inputs")
-        if entry.get("prediction") in (0, 1) and isinstance(inputs, Mapping) and all(
-                isinstance(inputs.get(name), (int, float)) for name in (AGE, *YES_NO_FEATURES)):
-            usable.append(entry)
-    return usable
+        # type() first: isinstance against the Mapping ABC costs microseconds per entry.
+        if entry.get("prediction") in (0, 1) and (type(inputs) is dict or isinstance(inputs, Mapping)):
+            values = [inputs.get(name) for name in _COMPARED]
+            if {type(value) for value in values} <= _NUMBER_TYPES or all(
+                    isinstance(value, (int, float)) for value in values):
+                yield entry, values
 
 
 def drift_report(reference: Mapping[str, Any], entries: Iterable[Mapping],
                  thresholds: Thresholds = Thresholds()) -> dict[str, Any]:
     """Compare the logged predictions `entries` with `reference`; JSON-ready."""
-    window = usable_entries(entries)
+    window, rows = [], []
+    for entry, values in _usable(entries):
+        window.append(entry)
+        rows.append(values)
+    # One row of inputs per entry: the counts below are column sums, not loops over dicts.
+    inputs = np.array(rows, dtype=np.float64).reshape(len(rows), len(_COMPARED))
     n = len(window)
     n_tests = len(YES_NO_FEATURES) + 2  # the yes/no inputs, AGE and the predicted positive rate
     alpha = thresholds.alpha / n_tests
     ref_n = int(reference["rows"])
-    features = [_age_result(reference, np.array([e["inputs"][AGE] for e in window], dtype=np.float64),
-                            alpha, thresholds)]
-    for name in YES_NO_FEATURES:
-        yes = sum(1 for e in window if e["inputs"][name] == 1)
+    features = [_age_result(reference, inputs[:, 0], alpha, thresholds)]
+    for column, name in enumerate(YES_NO_FEATURES, start=1):
+        yes = int(np.count_nonzero(inputs[:, column] == 1))
         features.append(_yes_no_result(name, _LABELS[name], reference["yes_no"][name]["prevalence"],
                                         ref_n, yes, n, alpha, thresholds))
     ref_positive = reference["predicted_positive"]

@@ -1,0 +1,109 @@
+"""Every figure of issue 16 in one run (`make bench`): /predict against the same-run echo on
+SQLite and on Redis, batches, the API's memory and the admin pages' server time.
+
+Not a test: it prints figures, with the machine's load before and after, since other work on
+the same cores moves them. Each /predict run starts its own echo, so every ratio compares
+figures taken side by side.
+
+    python bench/bench_all.py [--duration 15] [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import bench_admin
+
+from tests.redis_server import RedisServer
+
+CONCURRENCY = (1, 8, 32)
+TARGET_RATIO = 0.65
+TARGET_P99_MS = 15.0
+TARGET_ROWS_PER_S = 50_000
+TARGET_PSS_MIB = 200
+
+
+def load() -> str:
+    """The load averages (1, 5, 15 minutes) and the number of cores."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} on {os.cpu_count()} cores"
+
+
+def bench_predict(duration: int, redis_url: str | None) -> list[dict]:
+    command = [sys.executable, str(ROOT / "bench" / "bench_predict.py"), "--duration", str(duration),
+               "--concurrency", *map(str, CONCURRENCY), "--json"]
+    if redis_url:
+        command += ["--redis-url", redis_url]
+    output = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=True).stdout
+    return json.loads(output[output.index("\n[") + 1:])
+
+
+def cell(results: list[dict], name: str, connections: int) -> dict:
+    return next(row for row in results if row["name"] == name and row.get("connections") == connections)
+
+
+def cpu_ms_per_request(row: dict, duration: int) -> float:
+    """Worker CPU per request: moves far less than req/s when other work shares the cores."""
+    return 1000 * sum(row["worker_cpu_s"]) / max(row["rps"] * duration, 1)
+
+
+def print_predict(runs: dict[str, list[dict]], duration: int) -> None:
+    print("| | " + " | ".join(f"c={c}" for c in CONCURRENCY) + " |")
+    print("|---|" + "---|" * len(CONCURRENCY))
+    for backend, results in runs.items():
+        echo = [cell(results, "echo", c)["rps"] for c in CONCURRENCY]
+        predict = [cell(results, "predict", c)["rps"] for c in CONCURRENCY]
+        print(f"| echo req/s ({backend} run) | " + " | ".join(f"{value:,.0f}" for value in echo) + " |")
+        print(f"| `/predict` req/s, {backend} log | " + " | ".join(f"{value:,.0f}" for value in predict) + " |")
+        print(f"| ratio to echo ({backend}) | " + " | ".join(
+            f"{p / e:.2f}" + ("" if c == 1 or p / e >= TARGET_RATIO else " (below 0.65)")
+            for p, e, c in zip(predict, echo, CONCURRENCY)) + " |")
+        print(f"| worker CPU ms per request, echo / `/predict` ({backend}) | " + " | ".join(
+            f"{cpu_ms_per_request(cell(results, 'echo', c), duration):.2f} / "
+            f"{cpu_ms_per_request(cell(results, 'predict', c), duration):.2f}" for c in CONCURRENCY) + " |")
+        print(f"| `/predict` p50 / p99 ms ({backend}) | " + " | ".join(
+            f"{cell(results, 'predict', c)['p50_ms']:.1f} / {cell(results, 'predict', c)['p99_ms']:.1f}"
+            for c in CONCURRENCY) + " |")
+    print()
+    for backend, results in runs.items():
+        batch = next(row for row in results if row["name"] == "batch")
+        memory = next(row for row in results if row["name"] == "memory")
+        p99 = cell(results, "predict", 8)["p99_ms"]
+        batch_cpu = cpu_ms_per_request(batch, duration)
+        print(f"- {backend}: batches of 1,000 at concurrency {batch['connections']}: "
+              f"{batch['rows_per_s']:,.0f} rows/s (target {TARGET_ROWS_PER_S:,}), {batch_cpu:.0f} ms of "
+              f"worker CPU a batch ({2 * 1000 * 1000 / batch_cpu:,.0f} rows/s if both cores were the "
+              f"workers' alone); "
+              f"p99 at c=8 {p99:.1f} ms (target under {TARGET_P99_MS:.0f}); "
+              f"PSS of the API's master and 2 workers {memory['pss_mib']:.0f} MiB "
+              f"(target under {TARGET_PSS_MIB}; the echo's {memory['echo_pss_mib']:.0f} MiB)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=15, help="seconds per wrk measurement")
+    parser.add_argument("--quick", action="store_true", help="3 s per measurement, 10,000 entries only")
+    args = parser.parse_args()
+    duration = 3 if args.quick else args.duration
+    sizes = [10_000] if args.quick else [10_000, 100_000]
+    print(f"Before: {load()}", flush=True)
+    with RedisServer() as server:
+        runs = {"SQLite": bench_predict(duration, None), "Redis": bench_predict(duration, server.url)}
+        print(f"After /predict: {load()}\n", flush=True)
+        print_predict(runs, duration)
+        print(flush=True)
+        rows = bench_admin.run(["sqlite", "redis"], sizes, 3 if args.quick else 5, server.url)
+    print(f"\nAdmin pages, server time in-process (median of the runs; {load()}):\n")
+    bench_admin.print_table(rows)
+
+
+if __name__ == "__main__":
+    main()

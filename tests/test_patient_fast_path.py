@@ -1,0 +1,62 @@
+"""The batch fast path (schemas.plain_patient) agrees with PatientSchema on every record it
+accepts, and leaves everything else, errors included, to the schema."""
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import HEALTHY_YOUNG_WOMAN, SYMPTOMATIC_OLDER_SMOKER, patient
+from webapp import features
+from webapp.api.schemas import PatientSchema, plain_patient
+
+SCHEMA = PatientSchema()
+
+
+def _underscored(record: dict) -> dict:
+    return {features.underscore_alias(key): value for key, value in record.items()}
+
+
+def _reversed(record: dict) -> dict:
+    return dict(reversed(list(record.items())))
+
+
+PLAIN = [
+    SYMPTOMATIC_OLDER_SMOKER,
+    HEALTHY_YOUNG_WOMAN,
+    _underscored(SYMPTOMATIC_OLDER_SMOKER),
+    _reversed(HEALTHY_YOUNG_WOMAN),
+    patient(AGE=0),
+    patient(AGE=120),
+]
+
+
+@pytest.mark.parametrize("record", PLAIN)
+def test_plain_records_take_the_fast_path_and_load_as_the_schema_loads_them(record):
+    fast = plain_patient(record)
+    assert fast is not None
+    assert fast == SCHEMA.load(record)
+    assert list(fast) == list(SCHEMA.load(record))  # same key order, so the logged inputs match
+
+
+LEFT_TO_THE_SCHEMA = [
+    ("float age", patient(AGE=45.0)),
+    ("boolean flag", patient(SMOKING=True)),
+    ("age as text", patient(AGE="45")),
+    ("age above 120", patient(AGE=121)),
+    ("negative age", patient(AGE=-1)),
+    ("flag 2", patient(COUGHING=2)),
+    ("flag -1", patient(ANXIETY=-1)),
+    ("missing field", {k: v for k, v in HEALTHY_YOUNG_WOMAN.items() if k != "FATIGUE"}),
+    ("unknown field", {**{k: v for k, v in HEALTHY_YOUNG_WOMAN.items() if k != "FATIGUE"}, "FATIGUED": 1}),
+    ("lower-case spelling", {key.lower(): value for key, value in HEALTHY_YOUNG_WOMAN.items()}),
+    ("two spellings of one field",
+     {**{k: v for k, v in HEALTHY_YOUNG_WOMAN.items() if k != "FATIGUE"}, "CHEST_PAIN": 0}),
+    ("sixteen fields", {**HEALTHY_YOUNG_WOMAN, "NOTE": 1}),
+    ("not an object", [1, 2, 3]),
+    ("null", None),
+]
+
+
+@pytest.mark.parametrize("record", [record for _, record in LEFT_TO_THE_SCHEMA],
+                         ids=[name for name, _ in LEFT_TO_THE_SCHEMA])
+def test_anything_else_is_left_to_the_schema(record):
+    assert plain_patient(record) is None
