@@ -4,17 +4,22 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+import orjson
 from flask import Blueprint, current_app, g, jsonify, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from webapp import features
+from webapp.logstore.reduce import TEXT_LIMIT, bounded_text, is_flat
 from webapp.web.errors import APIError
 from webapp.web.request_context import elapsed_ms
 from webapp.web.schemas import load_patient
 from webapp.web.extensions import model_service, prediction_log
 
 predict = Blueprint("predict", __name__)
+
+#: Bytes of field errors a rejected request's log entry keeps as structure.
+ERRORS_LIMIT = 16 * 1024
 
 
 @predict.post("/predict")
@@ -53,7 +58,7 @@ def _read_json() -> Any:
     if not request.is_json:
         raise APIError(415, "Send the record as JSON with 'Content-Type: application/json'.",
                        {"content_type": request.mimetype or None})
-    raw = request.get_data(cache=False)
+    raw = request.get_data()  # kept: a rejection logs it as bounded text
     if not raw.strip():
         raise APIError(400, "Request body is empty: send a JSON object with the 15 input fields.")
     try:
@@ -147,13 +152,17 @@ def _log_rejection(error: Exception, payload: Any) -> None:
         status, message, details = error.status, error.message, error.details
     else:
         status, message, details = error.code, error.description, None
-    small_object = isinstance(payload, dict) and len(payload) <= 64
+    # A record-shaped body is logged as it came; anything else (nested, huge, not JSON) only as
+    # bounded, flat text, so that no client can make an entry the store cannot take.
+    raw = _raw_body()
+    record_shaped = is_flat(payload) and len(raw) <= TEXT_LIMIT
     prediction_log().record([{
         "timestamp": _now(),
         "level": "WARNING",
         "endpoint": request.path,
         "request_id": g.request_id,
-        "inputs": payload if small_object else None,
+        "inputs": payload if record_shaped else None,
+        "body": None if record_shaped or not raw else bounded_text(raw),
         "prediction": None,
         "probability": None,
         "risk_level": None,
@@ -161,6 +170,24 @@ def _log_rejection(error: Exception, payload: Any) -> None:
         "warnings": [],
         "model_version": model_service().version,
         "latency_ms": elapsed_ms(),
-        "errors": details if details is not None else {"_request": [message]},
+        "errors": _bounded_errors(details if details is not None else {"_request": [message]}),
         "message": f"Rejected with {status}: {message}",
     }])
+
+
+def _raw_body() -> bytes:
+    try:
+        return request.get_data()
+    except HTTPException:  # a body over MAX_CONTENT_LENGTH is never read
+        return b""
+
+
+def _bounded_errors(details: Any) -> Any:
+    """Field errors as they are when small (they name the client's keys), else bounded text."""
+    try:
+        size = len(orjson.dumps(details, option=orjson.OPT_NON_STR_KEYS))
+    except TypeError:  # nested beyond what JSON output allows
+        size = None
+    if size is not None and size <= ERRORS_LIMIT:
+        return details
+    return {"_request": [bounded_text(details)]}
