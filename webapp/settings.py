@@ -53,4 +53,6 @@ class Config:
             # Proxies in front whose X-Forwarded-* headers are believed (1 behind the Space's nginx).
             "TRUSTED_PROXIES": _int(environ, "TRUSTED_PROXIES", 0),
             "LOG_LEVEL": environ.get("LOG_LEVEL") or "INFO",
+            # Refused admin logins per client address (Flask-Limiter notation).
+            "LOGIN_RATE_LIMIT": environ.get("LOGIN_RATE_LIMIT") or "10 per minute; 50 per hour",
         }

@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from webapp.admin.account import account
+from webapp.admin.account import account, limit_logins
 from webapp.admin.log_page import log_page
 from webapp.admin.monitoring_page import monitoring_page
 from webapp.api import instrumentation
@@ -16,7 +16,7 @@ from webapp.api.logs import logs
 from webapp.api.metrics import metrics
 from webapp.api.predict import predict
 from webapp.settings import PROJECT_ROOT, Config
-from webapp.web import extensions, request_context, security
+from webapp.web import extensions, limits, request_context, security
 from webapp.web.errors import register_errorhandlers
 from webapp.web.json_provider import OrjsonProvider
 
@@ -57,6 +57,7 @@ def register_extensions(app: Flask) -> None:
     security.init_app(app)
     extensions.init_app(app)
     instrumentation.init_app(app)
+    limits.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -64,6 +65,7 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
         app.register_blueprint(blueprint, url_prefix=API_PREFIX, name=f"api_{blueprint.name}")
     app.register_blueprint(account)  # browser pages: not under /api
+    limit_logins(app)
     app.register_blueprint(log_page)
     app.register_blueprint(monitoring_page)  # its page and its own /api/monitoring/drift
     app.register_blueprint(metrics)  # /metrics only: Prometheus scrapes one path

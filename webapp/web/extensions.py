@@ -7,6 +7,7 @@ from flask import Flask, current_app
 
 from webapp.logstore import PredictionLog, create_prediction_log
 from webapp.model_service import ModelService
+from webapp.web.session_version import create_session_version
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +21,7 @@ def init_app(app: Flask) -> None:
     model = app.config.get("MODEL_SERVICE") or ModelService.load(app.config["MODEL_DIR"])
     app.extensions["model_service"] = model
     app.extensions["prediction_log"] = create_prediction_log(app.config)
+    app.extensions["session_version"] = create_session_version(app.config)
     logger.info("Model %s loaded; prediction log backend: %s",
                 model.version, app.extensions["prediction_log"].kind)
 
