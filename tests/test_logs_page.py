@@ -194,7 +194,7 @@ def test_with_a_token_the_page_sends_browsers_to_the_login_form(guarded):
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/admin/login?next=")
     assert guarded.get("/logs", headers={"Accept": "application/json"}).status_code == 401
-    assert guarded.get("/logs/export.csv").status_code == 302
+    assert guarded.get("/logs/export.csv", headers=BROWSER).status_code == 302
 
 
 def test_the_login_form_rejects_a_wrong_token(guarded):

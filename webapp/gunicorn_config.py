@@ -11,6 +11,8 @@ import shutil
 import socket
 import tempfile
 
+from webapp import gunicorn_errors
+
 # Prometheus multiprocess mode: every worker writes its metrics to files in this folder and a
 # scrape of /metrics sums them. prometheus_client reads the variable when it is first imported,
 # which is after this file runs (the app is loaded next). Without the variable each worker
@@ -28,6 +30,13 @@ keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 preload_app = True
+# Requests Gunicorn refuses itself (before the app): a request line over 4094 bytes is a 414,
+# over 100 header fields or a field over 8190 bytes a 431, a malformed request a 400. They are
+# answered in the API's JSON error envelope (gunicorn_errors), not Gunicorn's HTML page.
+limit_request_line = 4094
+limit_request_fields = 100
+limit_request_field_size = 8190
+gunicorn_errors.install()
 # Each worker listens on its own SO_REUSEPORT socket, so the kernel spreads new connections
 # over the workers. With one shared socket, keep-alive clients that connect at once tend to
 # pile onto whichever worker wins the accept race and leave the other idle.

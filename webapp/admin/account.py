@@ -9,7 +9,7 @@ from flask import (Blueprint, Flask, current_app, flash, g, redirect, render_tem
                    url_for)
 
 from webapp.web.auth import log_in, log_out, logged_in, page_access
-from webapp.web.errors import APIError
+from webapp.web.errors import APIError, error_response, prefers_html
 from webapp.web.limits import rate_limiter
 from webapp.web.security import check_csrf
 
@@ -25,6 +25,9 @@ def _account():
 
 @account.errorhandler(APIError)
 def error_page(error: APIError):
+    """Browsers get the error as a page; programs get the JSON envelope."""
+    if not prefers_html():
+        return error_response(error)
     return render_template("admin/error.html", error=error), error.status
 
 

@@ -18,7 +18,7 @@ from webapp.admin import charts
 from webapp.admin.summary import SUMMARY_CAP, csv_lines, jsonl_lines, read_window, summarize, window
 from webapp.logstore import LogQuery
 from webapp.web.auth import guard_page, page_admin_required
-from webapp.web.errors import APIError
+from webapp.web.errors import APIError, error_response, prefers_html
 from webapp.web.extensions import model_service, prediction_log
 from webapp.web.schemas import parse_log_query
 from webapp.web.security import check_csrf
@@ -40,6 +40,9 @@ def _pretty_json(value) -> str:
 
 @log_page.errorhandler(APIError)
 def error_page(error: APIError):
+    """Browsers get the error as a page; programs get the JSON envelope."""
+    if not prefers_html():
+        return error_response(error)
     return render_template("admin/error.html", error=error), error.status
 
 

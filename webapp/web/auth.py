@@ -17,7 +17,7 @@ from functools import wraps
 from flask import current_app, redirect, render_template, request, session, url_for
 
 from webapp.logstore import StoreUnavailable
-from webapp.web.errors import APIError
+from webapp.web.errors import APIError, prefers_html
 
 logger = logging.getLogger(__name__)
 
@@ -106,8 +106,14 @@ def page_access() -> str:
 
 
 def guard_page():
-    """The response that turns this page request away, or None when it may go on."""
+    """The response that turns this page request away, or None when it may go on.
+
+    A browser is sent to the login form (or shown 'closed'); a program gets the API's 401 or 403
+    in the error envelope, as from any admin endpoint.
+    """
     access = page_access()
+    if access in ("login", "closed") and not prefers_html():
+        check_admin()
     if access == "login":
         return redirect(url_for("account.login", next=request.full_path.rstrip("?")))
     if access == "closed":
