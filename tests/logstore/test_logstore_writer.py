@@ -66,7 +66,7 @@ def test_status_of_a_working_store_is_healthy(sqlite_log, make_entry):
 
     assert sqlite_log.status() == {
         "backend": "sqlite", "healthy": True, "pending": 0, "dropped": 0, "reduced": 0,
-        "unstored": 0, "error": None,
+        "unstored": 0, "error": None, "data_loss": None,
     }
 
 

@@ -20,6 +20,8 @@ def overall():
         reasons.append(f"log store unavailable: {log_status['error']}")
     if log_status["dropped"]:
         reasons.append(f"{log_status['dropped']} log entries dropped (buffer full)")
+    if log_status["data_loss"]:
+        reasons.append(log_status["data_loss"])
     if log_status["unstored"]:
         reasons.append(f"{log_status['unstored']} log entries refused by the store")
     model_loaded = _model_loaded()

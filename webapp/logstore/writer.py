@@ -239,6 +239,8 @@ class PredictionLog:
                 "reduced": self._reduced,
                 "unstored": self._unstored,
                 "error": self._error,
+                # A store that knows it lost entries (a Redis that restarted empty) says why.
+                "data_loss": getattr(self.store, "data_loss", None),
             }
 
     def query(self, query: LogQuery) -> LogPage:
