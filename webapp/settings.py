@@ -43,7 +43,7 @@ class Config:
             "REDIS_URL": environ.get("REDIS_URL") or None,
             "REDIS_KEY_PREFIX": environ.get("REDIS_KEY_PREFIX") or "lungrisk",
             "LOG_DB_PATH": environ.get("LOG_DB_PATH") or str(INSTANCE_DIR / "predictions.sqlite3"),
-            "LOG_MAX_ENTRIES": _int(environ, "LOG_MAX_ENTRIES", 10000),
+            "LOG_MAX_ENTRIES": _int(environ, "LOG_MAX_ENTRIES", 50000),
             "LOG_BUFFER_SIZE": _int(environ, "LOG_BUFFER_SIZE", 10000),
             "MAX_BATCH_SIZE": _int(environ, "MAX_BATCH_SIZE", 1000),
             "MAX_CONTENT_LENGTH": _int(environ, "MAX_CONTENT_LENGTH", 2 * 1024 * 1024),
@@ -55,4 +55,11 @@ class Config:
             "LOG_LEVEL": environ.get("LOG_LEVEL") or "INFO",
             # Refused admin logins per client address (Flask-Limiter notation).
             "LOGIN_RATE_LIMIT": environ.get("LOGIN_RATE_LIMIT") or "10 per minute; 50 per hour",
+            # Per client address: prediction requests (accepted or not) and rows predicted.
+            "PREDICT_RATE_LIMIT": environ.get("PREDICT_RATE_LIMIT") or "300 per minute",
+            "PREDICT_ROWS_RATE_LIMIT": environ.get("PREDICT_ROWS_RATE_LIMIT") or "5000 per hour",
+            # Addresses never rate-limited (comma-separated): the UI's own calls, local tools.
+            "RATE_LIMIT_EXEMPT": tuple(
+                address.strip() for address in
+                (environ.get("RATE_LIMIT_EXEMPT") or "127.0.0.1,::1").split(",") if address.strip()),
         }

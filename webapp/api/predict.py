@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 from webapp import features
 from webapp.logstore.reduce import TEXT_LIMIT, bounded_text, is_flat
 from webapp.web.errors import APIError
+from webapp.web.limits import spend
 from webapp.web.request_context import elapsed_ms
 from webapp.web.schemas import load_patient
 from webapp.web.extensions import model_service, prediction_log
@@ -33,6 +34,8 @@ def predict_probabilities():
 
 
 def _serve(with_probabilities: bool):
+    # Refused before anything is logged: a flood of requests must not fill the log with refusals.
+    spend("PREDICT_RATE_LIMIT", 1, "prediction requests")
     payload: Any = None
     try:
         payload = _read_json()
@@ -40,6 +43,7 @@ def _serve(with_probabilities: bool):
     except (APIError, HTTPException) as error:
         _log_rejection(error, payload)
         raise
+    spend("PREDICT_ROWS_RATE_LIMIT", len(records), "predicted rows")
     model = model_service()
     results = model.predict(features.to_matrix(records))
     current_app.extensions["metrics"].observe_predictions(results)
@@ -125,7 +129,9 @@ def _now() -> str:
 
 
 def _log_predictions(records, results, items, model_version: str) -> None:
-    timestamp, latency = _now(), elapsed_ms()
+    # A batch is scored at once: each row gets its share of the time, and says which batch size
+    # it came in, so the log's latency figures stay per prediction.
+    timestamp, latency, size = _now(), elapsed_ms(), len(records)
     prediction_log().record([
         {
             "timestamp": timestamp,
@@ -139,7 +145,9 @@ def _log_predictions(records, results, items, model_version: str) -> None:
             "factors": item["factors"],
             "warnings": item["warnings"],
             "model_version": model_version,
-            "latency_ms": latency,
+            "latency_ms": round(latency / size, 3),
+            "batch_size": size,
+            "batch_latency_ms": latency,
             "errors": None,
             "message": result.message,
         }

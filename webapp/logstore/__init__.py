@@ -37,7 +37,7 @@ __all__ = [
     "normalize_timestamp",
 ]
 
-DEFAULT_MAX_ENTRIES = 10000
+DEFAULT_MAX_ENTRIES = 50000
 DEFAULT_BUFFER_SIZE = 10000
 DEFAULT_KEY_PREFIX = "lungrisk"
 

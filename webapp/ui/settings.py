@@ -29,7 +29,7 @@ class UISettings:
     #: Records per /predict call when scoring a CSV: the API's MAX_BATCH_SIZE.
     batch_chunk: int = 1000
     #: Rows a single CSV upload may hold.
-    batch_max_rows: int = 20000
+    batch_max_rows: int = 1000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "UISettings":
@@ -43,7 +43,7 @@ class UISettings:
             proxy_mode=proxy.default_mode(environ),
             timeout=proxy.default_timeout(environ),
             batch_chunk=int(environ.get("MAX_BATCH_SIZE") or 1000),
-            batch_max_rows=int(environ.get("UI_BATCH_MAX_ROWS") or 20000),
+            batch_max_rows=int(environ.get("UI_BATCH_MAX_ROWS") or 1000),
         )
 
     def make_client(self) -> proxy.APIProxyClient:

@@ -8,11 +8,18 @@ A request over a limit is answered 429 in the error envelope, with Retry-After.
 """
 from __future__ import annotations
 
-from flask import Flask
+import logging
+import time
+
+from flask import Flask, current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from limits import parse_many
 
 from webapp.logstore.redis import CONNECT_TIMEOUT, READ_TIMEOUT
+from webapp.web.errors import APIError
+
+logger = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
@@ -37,3 +44,34 @@ def init_app(app: Flask) -> None:
 def rate_limiter(app: Flask) -> Limiter:
     """The app's Limiter: blueprints declare their limits on it (``limiter.limit(...)(bp)``)."""
     return app.extensions["rate_limiter"]
+
+
+def spend(setting: str, cost: int, what: str) -> None:
+    """Take ``cost`` from this client's allowance under the limits in ``config[setting]``.
+
+    Raises a 429 APIError (with Retry-After) when the allowance is spent. Addresses listed in
+    RATE_LIMIT_EXEMPT (loopback by default: the UI's own calls, local tools, the benchmark) are
+    not counted. A limits backend that fails lets the request through: limits protect the log,
+    they must not take predictions down with Redis.
+    """
+    config = current_app.config
+    client = get_remote_address()
+    if not config.get(setting) or client in config.get("RATE_LIMIT_EXEMPT", ()):
+        return
+    limiter = rate_limiter(current_app)
+    if not limiter.enabled:
+        return
+    prefix = config.get("REDIS_KEY_PREFIX") or "lungrisk"
+    for item in parse_many(config[setting]):
+        try:
+            allowed = limiter.limiter.hit(item, prefix, setting, client, cost=cost)
+            if allowed:
+                continue
+            reset = limiter.limiter.get_window_stats(item, prefix, setting, client).reset_time
+        except Exception as exc:  # Redis down or refusing: count nothing rather than fail
+            logger.warning("Rate limit %s not checked: %s", setting, exc)
+            return
+        retry_after = max(1, int(reset - time.time() + 0.999))
+        raise APIError(429, f"Too many {what} from this address (limit {item}): try again in "
+                       f"{retry_after} s.", {"limit": str(item), "retry_after": retry_after},
+                       headers={"Retry-After": str(retry_after)})
