@@ -26,7 +26,9 @@ os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
 bind = os.environ.get("GUNICORN_BIND") or f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+# gthread, but a request head is read in the event loop, not by a blocked thread: slow clients
+# (slowloris) hold no thread (webapp/gunicorn_worker.py). GUNICORN_WORKER_CLASS=gthread is plain.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS") or "webapp.gunicorn_worker.HeadFirstThreadWorker"
 threads = int(os.environ.get("GUNICORN_THREADS", "2"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
