@@ -2,7 +2,6 @@
 redis-server started with TLS and `requirepass` (a throwaway CA and certificate made by openssl)."""
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from pathlib import Path

@@ -7,9 +7,9 @@ import subprocess
 
 import pytest
 
-from tests.logstore.test_logstore_writer import stored_request_ids, wait_until
+from tests.logstore.test_logstore_writer import stored_request_ids
 from tests.redis_server import RedisServer
-from webapp.logstore import LogQuery, PredictionLog, RedisLogStore, SQLiteLogStore
+from webapp.logstore import PredictionLog, RedisLogStore, SQLiteLogStore
 
 
 def workers(path, count=2):
