@@ -35,7 +35,7 @@ def test_health_reports_model_and_log_store(client, prefix):
     assert body["model_loaded"] is True
     assert body["redis_connected"] is False
     assert body["log_store"] == "sqlite"
-    assert body["log_buffer"] == {"pending": 0, "dropped": 0}
+    assert body["log_buffer"] == {"pending": 0, "dropped": 0, "reduced": 0, "unstored": 0}
     assert body["version"]
 
 

@@ -49,7 +49,8 @@ def test_predictions_survive_a_redis_outage_and_their_entries_arrive_afterwards(
     assert wait_for(lambda: client.get("/health").get_json()["status"] == "healthy")
     logs = client.get("/logs").get_json()
     assert [entry["inputs"]["AGE"] for entry in logs["logs"]] == [43, 42, 41, 40]
-    assert client.get("/health").get_json()["log_buffer"] == {"pending": 0, "dropped": 0}
+    assert client.get("/health").get_json()["log_buffer"] == {"pending": 0, "dropped": 0, "reduced": 0,
+                                                               "unstored": 0}
 
 
 def test_entries_beyond_the_buffer_are_dropped_and_counted(outage_redis, make_app):

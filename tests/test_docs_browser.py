@@ -50,7 +50,8 @@ def test_docs_load_offline_under_the_admin_pages_policy(api, docs_page):
     from playwright.sync_api import expect
 
     expect(docs_page.locator(".info .title")).to_contain_text("Lung cancer risk API")
-    expect(docs_page.locator(".opblock")).to_have_count(10)
+    document = requests.get(api.url + "/openapi.json", timeout=5).json()
+    expect(docs_page.locator(".opblock")).to_have_count(sum(len(item) for item in document["paths"].values()))
     admin_page = requests.get(api.url + "/admin/login", timeout=5)
     assert docs_page.csp == admin_page.headers["Content-Security-Policy"]
     assert "'unsafe-inline'" not in docs_page.csp

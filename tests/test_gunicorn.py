@@ -88,3 +88,34 @@ def test_a_second_server_on_a_taken_port_refuses_to_start(api, tmp_path):
                             text=True, timeout=60)
     assert result.returncode != 0
     assert "already in use" in result.stdout + result.stderr
+
+
+def raw_exchange(api, request: bytes) -> tuple[int, dict, dict]:
+    """Send raw bytes, read the whole answer: status, headers, JSON body."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", api.port), timeout=5) as sock:
+        sock.sendall(request)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), headers, json.loads(body)
+
+
+@pytest.mark.parametrize("request_bytes, status, code", [
+    (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, "uri_too_long"),
+    (b"NOT A REQUEST LINE\r\n\r\n", 400, "bad_request"),
+    (b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: 1\r\n" % n for n in range(150)) + b"\r\n",
+     431, "request_header_fields_too_large"),
+    (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 9000 + b"\r\n\r\n", 431,
+     "request_header_fields_too_large"),
+])
+def test_requests_gunicorn_refuses_itself_are_answered_in_the_envelope(api, request_bytes, status, code):
+    answered, headers, body = raw_exchange(api, request_bytes)
+    assert answered == status
+    assert headers["Content-Type"] == "application/json"
+    assert body["error"]["code"] == code and body["error"]["message"]
+    assert body["request_id"] == headers["X-Request-ID"]

@@ -107,7 +107,7 @@ def test_operations_list_the_errors_they_answer(document):
     def statuses(path, method):
         return set(operation(document, path, method)["responses"])
 
-    assert statuses("/predict", "post") == {"200", "400", "413", "415", "422"}
+    assert statuses("/predict", "post") == {"200", "400", "413", "415", "422", "429"}
     assert statuses("/logs", "get") == {"200", "401", "403", "422", "503"}
     assert statuses("/logs", "delete") == {"200", "401", "403", "503"}
     assert statuses("/health", "get") == {"200", "503"}

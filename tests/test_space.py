@@ -21,6 +21,7 @@ import requests
 from deploy.space import render_nginx_conf
 from tests.helpers import HEALTHY_YOUNG_WOMAN, SYMPTOMATIC_OLDER_SMOKER, require_binary
 from tests.processes import ROOT, ServerProcess, free_port
+from tests.slow_clients import SlowClients, predictions_during
 
 TOKEN = "space-admin-token"
 
@@ -459,6 +460,12 @@ def test_without_admin_token_a_space_keeps_the_admin_endpoints_closed(tmp_path):
 
 @pytest.mark.e2e
 @pytest.mark.slow
+def test_slow_clients_on_the_public_port_do_not_stop_predictions(space):
+    with SlowClients(space.port, count=20):
+        answered, failed = predictions_during(space.url, 5, "/api/predict")
+    assert answered >= 20 and failed <= answered // 20, (answered, failed)
+
+
 def test_nginx_comes_up_and_logs_when_the_stacks_stdout_cannot_be_reopened(tmp_path):
     """A socket as stdout, as some container runtimes give: opening /dev/stdout by name fails."""
     server = start_space(tmp_path)

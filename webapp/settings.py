@@ -38,7 +38,7 @@ class Settings:
     redis_key_prefix: str = "lungrisk"
     log_db_path: str = str(INSTANCE_DIR / "predictions.sqlite3")
     #: Retention: the newest entries kept.
-    log_max_entries: int = 10000
+    log_max_entries: int = 50000
     #: Entries a worker holds in memory while the store is down.
     log_buffer_size: int = 10000
     max_batch_size: int = 1000
@@ -52,6 +52,13 @@ class Settings:
     log_level: str = "INFO"
     #: Origins whose pages may call the public JSON endpoints: *, a comma-separated list, or `none`.
     cors_origins: str = "*"
+    #: Refused admin logins per client address (Flask-Limiter notation).
+    login_rate_limit: str = "10 per minute; 50 per hour"
+    #: Per client address: prediction requests (accepted or not), and rows predicted.
+    predict_rate_limit: str = "300 per minute"
+    predict_rows_rate_limit: str = "5000 per hour"
+    #: Addresses never rate-limited (comma-separated in the environment): the UI's own calls, local tools.
+    rate_limit_exempt: tuple[str, ...] = ("127.0.0.1", "::1")
     #: Where Gunicorn's workers write their Prometheus metrics (gunicorn.conf.py sets it).
     prometheus_multiproc_dir: str | None = None
     # -- the UI (webapp.ui) and its client of the API (webapp.proxy) -----------------------
@@ -63,7 +70,7 @@ class Settings:
     #: Requests allowed to wait in Gradio's queue before new ones are turned away.
     ui_queue_size: int = 64
     #: Rows a single CSV upload may hold.
-    ui_batch_max_rows: int = 20000
+    ui_batch_max_rows: int = 1000
     #: `pooled` (one keep-alive pool, retries) or `simple`; from_env picks pooled on a Space.
     proxy_mode: str = "simple"
     proxy_connect_timeout: float = 3.05
@@ -111,6 +118,8 @@ _TYPES = {"int": int, "float": float}
 
 
 def _parse(field: dataclasses.Field, raw: str) -> Any:
+    if str(field.type).startswith("tuple"):
+        return tuple(item.strip() for item in raw.split(",") if item.strip())
     convert = _TYPES.get(str(field.type).split(" ")[0])
     if convert is None:
         return raw

@@ -66,7 +66,8 @@ def test_status_of_a_working_store_is_healthy(sqlite_log, make_entry):
     sqlite_log.flush()
 
     assert sqlite_log.status() == {
-        "backend": "sqlite", "healthy": True, "pending": 0, "dropped": 0, "error": None,
+        "backend": "sqlite", "healthy": True, "pending": 0, "dropped": 0, "reduced": 0,
+        "unstored": 0, "error": None, "data_loss": None,
     }
 
 
@@ -85,15 +86,17 @@ def test_close_writes_what_is_pending(sqlite_path, make_entry):
     assert SQLiteLogStore(sqlite_path).query(LogQuery()).total == 1
 
 
-def test_an_unstorable_entry_is_dropped_and_counted_without_stopping_the_writer(
+def test_an_unstorable_entry_is_stored_reduced_and_counted_without_stopping_the_writer(
         sqlite_log, make_entry):
-    sqlite_log.record([make_entry(prediction="not a number")])
+    sqlite_log.record([make_entry(request_id="odd", prediction="not a number")])
     sqlite_log.flush()
     sqlite_log.record([make_entry(request_id="next")])
 
     assert sqlite_log.flush() is True
-    assert stored_request_ids(sqlite_log) == ["next"]
-    assert sqlite_log.status()["dropped"] == 1
+    assert stored_request_ids(sqlite_log) == ["odd", "next"]
+    odd = sqlite_log.query(LogQuery(request_id="odd")).entries[0]
+    assert odd["prediction"] is None and "not a number" in odd["body"]
+    assert sqlite_log.status()["reduced"] == 1 and sqlite_log.status()["dropped"] == 0
 
 
 def test_status_asks_the_store_at_most_once_a_second(sqlite_path):

@@ -26,13 +26,13 @@ from flask import (
 from webapp import features
 from webapp.admin import charts
 from webapp.admin.export import csv_lines, jsonl_lines
-from webapp.admin.summary import SUMMARY_CAP, read_window, summarize, window
+from webapp.admin.summary import SUMMARY_CAP, summarize, window
 from webapp.logstore import LogQuery
 from webapp.logstore.base import bulk_read
 from webapp.web.auth import guard_page, page_admin_required
 from webapp.web.errors import APIError
 from webapp.web.extensions import model_service, prediction_log
-from webapp.web.negotiation import page
+from webapp.web.negotiation import negotiated
 from webapp.web.schemas import parse_log_query
 from webapp.web.security import check_csrf
 
@@ -87,7 +87,7 @@ def show():
 
 
 @log_page.get("/logs/export.<any(csv, jsonl):fmt>")
-@page
+@negotiated  # a browser gets its errors as a page, a program (curl -OJ) in the envelope
 @page_admin_required
 def export(fmt: str):
     query, error = _page_query()
@@ -107,7 +107,7 @@ def export(fmt: str):
 
 
 @log_page.route("/logs/clear", methods=["GET", "POST"])
-@page
+@negotiated
 @page_admin_required
 def clear():
     log = prediction_log()

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from webapp.admin.account import account
+from webapp.admin.account import account, limit_logins
 from webapp.admin.log_page import log_page
 from webapp.admin.monitoring_page import monitoring_page
 from webapp.api import instrumentation
@@ -19,7 +19,7 @@ from webapp.api.metrics import metrics
 from webapp.api.openapi import build_spec
 from webapp.api.predict import predict
 from webapp.settings import PROJECT_ROOT, Settings
-from webapp.web import cors, extensions, request_context, security
+from webapp.web import cors, extensions, limits, request_context, security
 from webapp.web.errors import register_errorhandlers
 from webapp.web.json_provider import OrjsonProvider
 from webapp.web.negotiation import API_PREFIX
@@ -62,6 +62,7 @@ def register_extensions(app: Flask, settings: Settings) -> None:
     cors.init_app(app)
     extensions.init_app(app, settings)
     instrumentation.init_app(app, settings.prometheus_multiproc_dir)
+    limits.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -69,6 +70,7 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
         app.register_blueprint(blueprint, url_prefix=API_PREFIX, name=f"api_{blueprint.name}")
     app.register_blueprint(account)  # browser pages: not under /api
+    limit_logins(app)
     app.register_blueprint(log_page)
     app.register_blueprint(monitoring_page)  # its page and its own /api/monitoring/drift
     app.register_blueprint(metrics)  # /metrics only: Prometheus scrapes one path

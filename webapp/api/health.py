@@ -22,6 +22,10 @@ def overall():
         reasons.append(f"log store unavailable: {log_status['error']}")
     if log_status["dropped"]:
         reasons.append(f"{log_status['dropped']} log entries dropped (buffer full)")
+    if log_status["data_loss"]:
+        reasons.append(log_status["data_loss"])
+    if log_status["unstored"]:
+        reasons.append(f"{log_status['unstored']} log entries refused by the store")
     model_loaded = _model_loaded()
     if not model_loaded:
         status = "unhealthy"
@@ -34,7 +38,8 @@ def overall():
         "redis_connected": log_status["backend"] == "redis" and log_status["healthy"],
         "log_store": log_status["backend"],
         "log_store_healthy": log_status["healthy"],
-        "log_buffer": {"pending": log_status["pending"], "dropped": log_status["dropped"]},
+        "log_buffer": {key: log_status[key]
+                       for key in ("pending", "dropped", "reduced", "unstored")},
         "reasons": reasons,
         "version": __version__,
     }

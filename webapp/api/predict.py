@@ -13,11 +13,11 @@ from webapp.api.schemas import ignored_key_warnings, load_records
 from webapp.logstore import entry
 from webapp.web.errors import APIError
 from webapp.web.json_keys import loads as load_json
+from webapp.web.limits import spend
 from webapp.web.extensions import model_service, prediction_log
 from webapp.web.request_context import elapsed_ms
 
 predict = Blueprint("predict", __name__)
-
 
 @predict.post("/predict")
 def predict_class():
@@ -30,6 +30,8 @@ def predict_probabilities():
 
 
 def _serve(with_probabilities: bool):
+    # Refused before anything is logged: a flood of requests must not fill the log with refusals.
+    spend("PREDICT_RATE_LIMIT", 1, "prediction requests")
     payload: Any = None
     try:
         payload = _read_json()
@@ -37,6 +39,7 @@ def _serve(with_probabilities: bool):
     except (APIError, HTTPException) as error:
         _log_rejection(error, payload)
         raise
+    spend("PREDICT_ROWS_RATE_LIMIT", len(records), "predicted rows")
     model = model_service()
     results = model.predict(features.to_matrix(records))
     metrics().observe_predictions(results)
@@ -52,7 +55,7 @@ def _read_json() -> Any:
     if not request.is_json:
         raise APIError(415, "Send the record as JSON with 'Content-Type: application/json'.",
                        {"content_type": request.mimetype or None})
-    raw = request.get_data(cache=False)
+    raw = request.get_data()  # kept: a rejection logs it as bounded text
     if not raw.strip():
         raise APIError(400, "Request body is empty: send a JSON object with the 15 input fields.")
     try:
@@ -66,7 +69,7 @@ def _log_predictions(records, results, items, model_version: str) -> None:
     prediction_log().record([
         entry.for_prediction(result, inputs=record, factors=item["factors"], endpoint=request.path,
                              request_id=g.request_id, model_version=model_version, latency_ms=latency,
-                             timestamp=timestamp)
+                             batch_size=len(records), timestamp=timestamp)
         for record, result, item in zip(records, results, items, strict=True)
     ])
 
@@ -77,5 +80,13 @@ def _log_rejection(error: Exception, payload: Any) -> None:
     else:
         status, message, details = error.code, error.description, None
     prediction_log().record([entry.for_rejection(
-        status=status, message=message, details=details, payload=payload, endpoint=request.path,
-        request_id=g.request_id, model_version=model_service().version, latency_ms=elapsed_ms())])
+        status=status, message=message, details=details, payload=payload, raw=_raw_body(),
+        endpoint=request.path, request_id=g.request_id, model_version=model_service().version,
+        latency_ms=elapsed_ms())])
+
+
+def _raw_body() -> bytes:
+    try:
+        return request.get_data()
+    except HTTPException:  # a body over MAX_CONTENT_LENGTH is never read
+        return b""

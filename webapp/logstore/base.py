@@ -10,7 +10,6 @@ import contextlib
 import dataclasses
 import datetime as dt
 import gc
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from itertools import islice
 

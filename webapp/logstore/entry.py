@@ -12,10 +12,15 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
+from webapp.logstore.reduce import TEXT_LIMIT, bounded_text, is_flat
+
 #: Every field, in the order the builders write them; ``id`` is assigned by the store.
 FIELDS: tuple[str, ...] = (
     "id", "timestamp", "level", "endpoint", "request_id", "inputs", "prediction", "probability",
     "risk_level", "factors", "warnings", "model_version", "latency_ms", "errors", "message",
+    "batch_size", "batch_latency_ms", "body",
 )
 INFO, WARNING = "INFO", "WARNING"
 #: A scored record is INFO; a rejected request is WARNING.
@@ -23,8 +28,8 @@ LEVELS = (INFO, WARNING)
 
 #: The timestamp format: ISO 8601 UTC with milliseconds, "2026-11-26T11:38:51.123Z".
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
-#: A rejected request's body is kept only when it is an object this small.
-MAX_KEPT_KEYS = 64
+#: A rejected request's field errors are kept as they are up to this size (JSON bytes), else as text.
+ERRORS_LIMIT = 16 * 1024
 
 
 def format_timestamp(moment: dt.datetime) -> str:
@@ -38,10 +43,12 @@ def now() -> str:
 
 
 def for_prediction(result: Any, *, inputs: Mapping[str, int], factors: list[dict], endpoint: str,
-                   request_id: str, model_version: str, latency_ms: float,
+                   request_id: str, model_version: str, latency_ms: float, batch_size: int = 1,
                    timestamp: str | None = None) -> dict[str, Any]:
     """The entry of one scored record. `result` is the model service's Prediction; `factors`
-    are as the answer shows them."""
+    are as the answer shows them. A batch is scored at once: each of its rows gets its share of
+    the request's time and says which batch size it came in, so latency figures stay per
+    prediction."""
     return {
         "timestamp": timestamp or now(),
         "level": INFO,
@@ -54,22 +61,28 @@ def for_prediction(result: Any, *, inputs: Mapping[str, int], factors: list[dict
         "factors": factors,
         "warnings": list(result.warnings),
         "model_version": model_version,
-        "latency_ms": latency_ms,
+        "latency_ms": round(latency_ms / batch_size, 3),
+        "batch_size": batch_size,
+        "batch_latency_ms": latency_ms,
         "errors": None,
         "message": result.message,
     }
 
 
-def for_rejection(*, status: int, message: str, details: Any, payload: Any, endpoint: str,
+def for_rejection(*, status: int, message: str, details: Any, payload: Any, raw: bytes, endpoint: str,
                   request_id: str, model_version: str, latency_ms: float) -> dict[str, Any]:
-    """The entry of a request answered with an error: its field errors, and its body when small."""
-    small_object = isinstance(payload, dict) and len(payload) <= MAX_KEPT_KEYS
+    """The entry of a request answered with an error: its field errors, and its body.
+
+    A record-shaped body is kept as it came; anything else (nested, huge, not JSON) only as
+    bounded, flat text, so that no client can make an entry the store cannot take."""
+    record_shaped = is_flat(payload) and len(raw) <= TEXT_LIMIT
     return {
         "timestamp": now(),
         "level": WARNING,
         "endpoint": endpoint,
         "request_id": request_id,
-        "inputs": payload if small_object else None,
+        "inputs": payload if record_shaped else None,
+        "body": None if record_shaped or not raw else bounded_text(raw),
         "prediction": None,
         "probability": None,
         "risk_level": None,
@@ -77,9 +90,20 @@ def for_rejection(*, status: int, message: str, details: Any, payload: Any, endp
         "warnings": [],
         "model_version": model_version,
         "latency_ms": latency_ms,
-        "errors": details if details is not None else {"_request": [message]},
+        "errors": _bounded_errors(details if details is not None else {"_request": [message]}),
         "message": f"Rejected with {status}: {message}",
     }
+
+
+def _bounded_errors(details: Any) -> Any:
+    """Field errors as they are when small (they name the client's keys), else bounded text."""
+    try:
+        size = len(orjson.dumps(details, option=orjson.OPT_NON_STR_KEYS))
+    except TypeError:  # nested beyond what JSON output allows
+        size = None
+    if size is not None and size <= ERRORS_LIMIT:
+        return details
+    return {"_request": [bounded_text(details)]}
 
 
 def inputs_of(entry: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Prediction log in Redis, shared by every app instance that uses the same prefix.
 
 Keys: ``{prefix}:log:seq`` (id counter), ``{prefix}:log:order`` (sorted set: member = the id,
-zero-padded; score = the entry's timestamp in epoch milliseconds, so equal scores sort by id)
+zero-padded; score = the entry's timestamp in epoch milliseconds, so equal scores sort by id),
 ``{prefix}:log:entries`` (hash: padded id -> the entry's JSON with its id) and
 ``{prefix}:log:fields`` (hash: padded id -> the entry's SUMMARY_FIELDS as JSON, a tenth of its
 size). One Lua script takes the ids, adds the entries and trims to ``max_entries`` atomically,
@@ -9,6 +9,10 @@ so concurrent writers never interleave or reuse ids.
 
 Reads take the time window from the sorted set (a score range), filter on the small fields
 in Python, and load whole bodies only for the entries returned: a page, or an export's chunk.
+
+A Redis without persistence that restarts comes back empty. The store notices and keeps the
+reason in ``data_loss`` (reported by /health): the server's run id changed and the log holds fewer
+entries than this process wrote, or the id counter went backwards under a write.
 """
 from __future__ import annotations
 
@@ -106,6 +110,11 @@ class RedisLogStore(LogStore):
         self._client: redis.Redis | None = None
         self._script = None
         self._pid: int | None = None
+        self._run_id: str | None = None
+        self._last_id = 0
+        self._written = 0
+        #: Why the log is known to have lost entries (Redis restarted empty), or None.
+        self.data_loss: str | None = None
 
     @property
     def keys(self) -> tuple[str, str, str, str]:
@@ -142,9 +151,33 @@ class RedisLogStore(LogStore):
         for entry in entries:
             args += [timestamp_ms(indexed_timestamp(entry)), entry_json(entry),
                      entry_json(summary_fields(entry))]
-        self._call(
+        last = self._call(
             lambda client: self._script(keys=list(self.keys), args=args, client=client)
         )
+        if int(last) - len(entries) < self._last_id:
+            self._lost(f"its id counter went back from {self._last_id} to {int(last) - len(entries)}")
+        self._last_id = int(last)
+        self._written += len(entries)
+        if self._run_id is None:
+            self._call(self._check_server)
+
+    def _check_server(self, client: redis.Redis) -> None:
+        """Remember the server's run id; a new one with fewer entries than written: data lost."""
+        count = client.zcard(self.order_key)
+        try:
+            run_id = client.info("server").get("run_id")
+        except redis.ResponseError:  # a managed Redis may refuse INFO: the id counter still tells
+            return
+        if self._run_id is not None and run_id != self._run_id and self._written \
+                and count < min(self._written, self.max_entries):
+            self._lost(f"it restarted (run id {self._run_id[:8]} -> {run_id[:8]}) and holds "
+                       f"{count} entries of the {min(self._written, self.max_entries)} this "
+                       "process wrote")
+        self._run_id = run_id
+
+    def _lost(self, reason: str) -> None:
+        self.data_loss = f"Redis lost log entries: {reason}"
+        logger.error("%s (prefix %s)", self.data_loss, self.prefix)
 
     def _members(self, client: redis.Redis, after: Position | None, count: int | None = None) -> list[bytes]:
         """Padded ids newest first, after the position; `count` caps how many (None: all)."""
@@ -263,7 +296,7 @@ class RedisLogStore(LogStore):
         return self._call(remove)
 
     def ping(self) -> None:
-        self._call(lambda client: client.ping())
+        self._call(self._check_server)
 
     def close(self) -> None:
         client, self._client = self._client, None

@@ -3,6 +3,15 @@
 WAL mode lets readers run while one writer writes; ``busy_timeout`` makes concurrent
 writers wait for each other instead of failing. Each thread of each process opens its own
 connection lazily, so nothing opened before a fork is ever used after it.
+
+The file can change under a running service. Deleted or replaced: every connection of the
+process refuses to go on (StoreUnavailable, so /health says why on every worker and entries wait
+in the buffer) rather than write into the unlinked file or mix the old file's write-ahead log into
+the new one (SQLite's -wal and -shm files go by name, so a reopen while other workers still hold
+the old file can corrupt the new one); a restart opens the new file. Made read-only or broken:
+the connection is dropped after any error that is not the entry's own fault, so one opened
+read-only is not kept once the file is writable again; ``ping`` fails while the file or its
+folder is not writable or the last write failed that way, and recovers at the next good write.
 """
 from __future__ import annotations
 
@@ -71,6 +80,12 @@ def _row_values(entry: dict) -> tuple[Any, ...]:
     )
 
 
+def _file_at_fault(exc: BaseException | None) -> bool:
+    """Errors of the file or the disk (read-only, full, I/O, locked, not a database), not of an
+    entry's values (those raise IntegrityError, DataError, ProgrammingError or InterfaceError)."""
+    return type(exc) in (sqlite3.OperationalError, sqlite3.DatabaseError)
+
+
 def _where(query: LogQuery, *, with_cursor: bool) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
@@ -110,17 +125,45 @@ class SQLiteLogStore(LogStore):
         self.path = pathlib.Path(path)
         self.max_entries = max_entries
         self._local = threading.local()
+        #: The file (device, inode) each process opened first: another file there is refused.
+        self._opened: dict[int, tuple[int, int] | None] = {}
+        #: Why the last write failed, when the file (not the entry) was at fault; None after a
+        #: write succeeds.
+        self._write_failure: str | None = None
 
     def __repr__(self) -> str:
         return f"SQLiteLogStore({str(self.path)!r}, max_entries={self.max_entries})"
 
     def _connection(self) -> sqlite3.Connection:
         local = self._local
+        opened = self._opened.get(os.getpid())
+        if opened is not None and opened != self._identity():
+            raise StoreUnavailable(
+                f"sqlite {self.path}: the file was deleted or replaced while in use; entries wait "
+                "in the buffer: restart the API to open the new file")
         if getattr(local, "pid", None) != os.getpid():
             # First use in this thread, or a connection inherited through fork: never reuse it.
             local.connection = self._connect()
             local.pid = os.getpid()
+            self._opened.setdefault(os.getpid(), self._identity())
         return local.connection
+
+    def _identity(self) -> tuple[int, int] | None:
+        try:
+            stat = os.stat(self.path)
+        except OSError:
+            return None
+        return stat.st_dev, stat.st_ino
+
+    def _drop_connection(self) -> None:
+        local = self._local
+        connection = getattr(local, "connection", None)
+        if connection is not None and getattr(local, "pid", None) == os.getpid():
+            try:
+                connection.close()
+            except sqlite3.Error:
+                pass  # a broken file: the connection is dropped all the same
+        local.pid = local.connection = None
 
     def _connect(self) -> sqlite3.Connection:
         try:
@@ -144,11 +187,21 @@ class SQLiteLogStore(LogStore):
         try:
             return action(self._connection(), *args)
         except sqlite3.Error as exc:
+            if _file_at_fault(exc):
+                self._drop_connection()  # e.g. opened read-only: reopen at the next call
             raise StoreUnavailable(f"sqlite {self.path}: {exc}") from exc
 
     def append(self, entries: Sequence[dict]) -> None:
-        if entries:
-            self._run(self._append, [_row_values(entry) for entry in entries])
+        if not entries:
+            return
+        rows = [_row_values(entry) for entry in entries]
+        try:
+            self._run(self._append, rows)
+        except StoreUnavailable as exc:
+            if _file_at_fault(exc.__cause__):
+                self._write_failure = str(exc)
+            raise
+        self._write_failure = None
 
     def _append(self, connection: sqlite3.Connection, rows: list[tuple]) -> None:
         # IMMEDIATE takes the write lock up front, so ids are handed out in commit order.
@@ -223,11 +276,16 @@ class SQLiteLogStore(LogStore):
         )
 
     def ping(self) -> None:
+        """Fails while the log cannot be written: file or folder not writable, last write failed."""
+        for path in (self.path, self.path.parent):
+            if path.exists() and not os.access(path, os.W_OK):
+                raise StoreUnavailable(f"sqlite {self.path}: {path} is not writable")
         self._run(lambda connection: connection.execute("SELECT count(*) FROM sqlite_master"))
+        if self._write_failure:
+            raise StoreUnavailable(self._write_failure)
 
     def close(self) -> None:
-        connection = getattr(self._local, "connection", None)
-        if connection is not None and self._local.pid == os.getpid():
-            connection.close()
+        self._drop_connection()
         self._local = threading.local()
+        self._opened.pop(os.getpid(), None)
 

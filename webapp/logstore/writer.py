@@ -5,6 +5,10 @@ each process (so after Gunicorn forks), writes everything pending in batches of 
 MAX_BATCH entries. When the store is down the entries stay buffered, in order, and the
 thread retries every ``retry_interval`` seconds. When the buffer is full the OLDEST entries are dropped and
 counted: during a long outage the most recent activity is the most useful to keep.
+
+A batch the store refuses while it is up (an entry it cannot take) is written again entry by
+entry, so one bad entry never takes others with it: that entry is stored reduced (see
+``reduce.py``), and only when even that fails is it lost and counted as ``unstored``.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ import weakref
 from collections.abc import Iterator, Sequence
 
 from webapp.logstore.base import LogPage, LogQuery, LogStore, StoreUnavailable
+from webapp.logstore.reduce import reduce_entry
 from webapp.settings import DEFAULTS
 
 logger = logging.getLogger(__name__)
@@ -63,6 +68,8 @@ class PredictionLog:
         self._in_flight = 0
         self._flushing = 0
         self._dropped = 0
+        self._reduced = 0
+        self._unstored = 0
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._healthy = True
@@ -120,28 +127,74 @@ class PredictionLog:
         return len(self._buffer) >= MAX_BATCH or self._flushing or self._stopping.is_set()
 
     def _write(self, batch: list[dict]) -> bool:
+        """Store the batch; False when the store is down (the batch is back in the buffer)."""
         try:
             self.store.append(batch)
-        except StoreUnavailable as exc:
+        except Exception as exc:
+            if isinstance(exc, StoreUnavailable) and not self._reachable():
+                return self._postpone(batch, exc)
+            logger.warning("Prediction log batch of %d entries refused, writing them one by "
+                           "one: %s", len(batch), exc)
+            return self._write_each(batch)
+        self._written()
+        return True
+
+    def _write_each(self, batch: list[dict]) -> bool:
+        """Write entry by entry, so an entry the store refuses is the only one affected."""
+        for index, entry in enumerate(batch):
+            try:
+                self._store_alone(entry)
+            except StoreUnavailable as exc:  # the store went down meanwhile
+                return self._postpone(batch[index:], exc)
+        self._written()
+        return True
+
+    def _store_alone(self, entry: dict) -> None:
+        """Store the entry, else its reduced form, else count it lost; StoreUnavailable: outage."""
+        try:
+            self.store.append([entry])
+            return
+        except Exception as exc:
+            self._raise_if_down(exc)
+            error = exc
+        try:
+            self.store.append([reduce_entry(entry, error)])
+        except Exception as exc:
+            self._raise_if_down(exc)
+            logger.error("Prediction log could not store entry %s even reduced: %s",
+                         entry.get("request_id"), exc)
             with self._condition:
-                self._requeue(batch)
-                self._set_health(False, str(exc))
-            logger.warning("Prediction log write of %d entries failed, retrying in %.1f s: %s",
-                           len(batch), self.retry_interval, exc)
+                self._unstored += 1
+            return
+        logger.warning("Prediction log stored entry %s reduced: %s", entry.get("request_id"), error)
+        with self._condition:
+            self._reduced += 1
+
+    def _raise_if_down(self, exc: Exception) -> None:
+        if isinstance(exc, StoreUnavailable) and not self._reachable():
+            raise exc
+
+    def _reachable(self) -> bool:
+        """Whether the store answers a ping: tells an outage from an entry it refuses."""
+        try:
+            self.store.ping()
+        except StoreUnavailable:
             return False
-        except Exception:
-            # A bug or unserialisable entry must not kill the writer; the batch is lost.
-            logger.exception("Prediction log dropped a batch of %d entries", len(batch))
-            with self._condition:
-                self._in_flight = 0
-                self._dropped += len(batch)
-                self._condition.notify_all()
-            return True
+        return True
+
+    def _postpone(self, batch: list[dict], exc: Exception) -> bool:
+        with self._condition:
+            self._requeue(batch)
+            self._set_health(False, str(exc))
+        logger.warning("Prediction log write of %d entries failed, retrying in %.1f s: %s",
+                       len(batch), self.retry_interval, exc)
+        return False
+
+    def _written(self) -> None:
         with self._condition:
             self._in_flight = 0
             self._set_health(True, None)
             self._condition.notify_all()
-        return True
 
     def _requeue(self, batch: list[dict]) -> None:
         """Put a failed batch back in front of newer entries, keeping only the newest ones."""
@@ -168,7 +221,8 @@ class PredictionLog:
                 self._flushing -= 1
 
     def status(self) -> dict:
-        """Backend, health (last write or ping succeeded), pending and dropped counts, error."""
+        """Backend, health (last write or ping succeeded), error, and counts of entries pending,
+        dropped (buffer full), reduced (stored as text) and unstored (lost: refused even reduced)."""
         if time.monotonic() - self._checked_at >= PING_INTERVAL:
             try:
                 self.store.ping()
@@ -184,7 +238,11 @@ class PredictionLog:
                 "healthy": self._healthy,
                 "pending": len(self._buffer) + self._in_flight,
                 "dropped": self._dropped,
+                "reduced": self._reduced,
+                "unstored": self._unstored,
                 "error": self._error,
+                # A store that knows it lost entries (a Redis that restarted empty) says why.
+                "data_loss": getattr(self.store, "data_loss", None),
             }
 
     def query(self, query: LogQuery) -> LogPage:

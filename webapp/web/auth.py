@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from functools import wraps
 
 from flask import current_app, redirect, render_template, request, session, url_for
 
+from webapp.logstore import StoreUnavailable
 from webapp.web.errors import APIError
+from webapp.web.negotiation import prefers_html
+
+logger = logging.getLogger(__name__)
 
 SESSION_KEY = "admin"
 
@@ -55,9 +60,12 @@ def admin_required(view):
 
 def _session_stamp() -> str:
     """What a logged-in session holds: bound to the current token, so rotating ADMIN_TOKEN
-    ends every session; keyed with SECRET_KEY, so the readable cookie reveals nothing."""
+    ends every session, and to the server-side session version, so a logout ends every session
+    (a copied cookie included); keyed with SECRET_KEY, so the readable cookie reveals nothing."""
     key = str(current_app.config["SECRET_KEY"]).encode()
-    return hmac.new(key, current_app.config["ADMIN_TOKEN"].encode(), hashlib.sha256).hexdigest()
+    version = current_app.extensions["session_version"].current()
+    message = f"{version}:{current_app.config['ADMIN_TOKEN']}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 def log_in(token: str | None) -> bool:
@@ -71,13 +79,22 @@ def log_in(token: str | None) -> bool:
 
 
 def log_out() -> None:
+    """End this session and every other one: the server-side session version moves on."""
+    if logged_in():
+        current_app.extensions["session_version"].advance()
     session.clear()
 
 
 def logged_in() -> bool:
     stamp = session.get(SESSION_KEY)
-    return bool(current_app.config.get("ADMIN_TOKEN") and isinstance(stamp, str)
-                and hmac.compare_digest(stamp, _session_stamp()))
+    if not (current_app.config.get("ADMIN_TOKEN") and isinstance(stamp, str)):
+        return False
+    try:
+        expected = _session_stamp()
+    except StoreUnavailable as exc:  # the version cannot be read: no session can be trusted
+        logger.warning("Admin session not checked, session version unavailable: %s", exc)
+        return False
+    return hmac.compare_digest(stamp, expected)
 
 
 def page_access() -> str:
@@ -90,8 +107,14 @@ def page_access() -> str:
 
 
 def guard_page():
-    """The response that turns this page request away, or None when it may go on."""
+    """The response that turns this page request away, or None when it may go on.
+
+    A browser is sent to the login form (or shown 'closed'); a program gets the API's 401 or 403
+    in the error envelope, as from any admin endpoint.
+    """
     access = page_access()
+    if access in ("login", "closed") and not prefers_html():
+        check_admin()
     if access == "login":
         return redirect(url_for("account.login", next=request.full_path.rstrip("?")))
     if access == "closed":

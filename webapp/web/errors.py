@@ -24,10 +24,14 @@ _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
+    417: "expectation_failed",
     422: "validation_error",
     429: "too_many_requests",
+    431: "request_header_fields_too_large",
     500: "internal_error",
+    501: "not_implemented",
     502: "bad_gateway",
     503: "service_unavailable",
     504: "gateway_timeout",
@@ -45,6 +49,11 @@ class APIError(Exception):
         self.details = details
         self.code = code or _HTTP_CODES.get(status, "error")
         self.headers = headers or {}
+
+
+def code_for(status: int) -> str:
+    """The envelope's machine-readable code of an HTTP status."""
+    return _HTTP_CODES.get(status, "error")
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:

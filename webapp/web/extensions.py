@@ -8,6 +8,7 @@ from flask import Flask, current_app
 from webapp.logstore import PredictionLog, create_prediction_log
 from webapp.model_service import ModelService
 from webapp.settings import Settings
+from webapp.web.session_version import create_session_version
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +22,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     model = ModelService.load(settings.model_dir)
     app.extensions["model_service"] = model
     app.extensions["prediction_log"] = create_prediction_log(settings)
+    app.extensions["session_version"] = create_session_version(app.config)
     logger.info("Model %s loaded; prediction log backend: %s",
                 model.version, app.extensions["prediction_log"].kind)
 

@@ -1,8 +1,9 @@
 """HTML or JSON: the one rule, for the answers and for the errors.
 
-A view is JSON unless marked. `@page` marks an HTML-only admin page (login, export, clear);
-`@negotiated` marks an address that serves both (GET /logs, GET /monitoring), where a browser
-gets the page and a program the JSON. Under /api everything is JSON.
+A view is JSON unless marked. `@page` marks an HTML-only page; `@negotiated` marks an address
+that serves browsers and programs (GET /logs, GET /monitoring, the export, clear and login),
+where a browser gets the page and its errors as a page, and a program the JSON and the error
+envelope. Under /api everything is JSON.
 """
 from __future__ import annotations
 

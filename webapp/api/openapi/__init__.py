@@ -126,6 +126,8 @@ def _register_components(spec: APISpec, converter, max_batch_size: int) -> None:
             headers["WWW-Authenticate"] = {"schema": {"type": "string"}, "example": 'Bearer realm="admin"'}
         if status == 405:
             headers["Allow"] = {"schema": {"type": "string"}, "example": "OPTIONS, POST"}
+        if status == 429:
+            headers["Retry-After"] = {"schema": {"type": "string"}, "example": "42"}
         spec.components.response(name, {
             "description": description,
             "headers": headers,

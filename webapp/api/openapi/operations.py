@@ -34,6 +34,11 @@ ERRORS: dict[int, tuple[str, str, dict[str, Any]]] = {
     422: ("ValidationError", ("Invalid fields: `details` names every bad field with its messages "
                               "(in a batch, under `records` and the row index)."),
           examples.VALIDATION_ERROR),
+    429: ("TooManyRequests", "This client address sent more prediction requests or rows than "
+                             "PREDICT_RATE_LIMIT / PREDICT_ROWS_RATE_LIMIT allow; `Retry-After` says when to retry.",
+          examples.error("too_many_requests", "Too many prediction requests from this address "
+                                              "(limit 300 per 1 minute): try again in 42 s.",
+                         {"limit": "300 per 1 minute", "retry_after": 42})),
     503: ("ServiceUnavailable", "A store or file the answer needs is unavailable (the prediction log, the drift reference).",
           examples.error("service_unavailable", "The prediction log store is unavailable: Connection refused.")),
 }
@@ -72,7 +77,7 @@ def _predict(operation_id: str, summary: str, single: str, batch: str) -> dict[s
         operation_id, "predictions", summary,
         {200: _answer("The result for one record, or `predictions` and `count` for a batch (in order).",
                       {"oneOf": [_ref(single), _ref(batch)]}, examples.RESPONSES[name])},
-        errors=(400, 413, 415, 422),
+        errors=(400, 413, 415, 422, 429),
         description="Send one record, a JSON array of records, or `{\"records\": [...]}`; a batch is "
                     "scored in one vectorized call and holds at most MAX_BATCH_SIZE records (413 above). "
                     "A 422 names every bad field (in a batch, by row index). Each prediction, and each "

@@ -120,6 +120,10 @@ class InfoSchema(Schema):
 class LogBufferSchema(Schema):
     pending = fields.Integer(required=True, metadata={"description": "Entries waiting to be written."})
     dropped = fields.Integer(required=True, metadata={"description": "Entries dropped because the buffer was full."})
+    reduced = fields.Integer(required=True, metadata={
+        "description": "Entries the store refused as given and took reduced (their body as bounded text)."})
+    unstored = fields.Integer(required=True, metadata={
+        "description": "Entries the store could not take even reduced."})
 
 
 class HealthSchema(Schema):

@@ -1,0 +1,60 @@
+"""An anonymous client cannot flush the log: per-client limits on predictions and batch rows."""
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import patient
+from webapp.logstore import LogQuery
+
+VISITOR = {"REMOTE_ADDR": "203.0.113.7"}
+OTHER = {"REMOTE_ADDR": "203.0.113.8"}
+
+
+def stored(app) -> list[dict]:
+    return list(app.extensions["prediction_log"].iter_entries(LogQuery()))
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_prediction_requests_are_limited_per_client_and_refusals_are_not_logged(make_app, backend):
+    app = make_app(backend, PREDICT_RATE_LIMIT="5 per minute", RATE_LIMIT_EXEMPT=())
+    client = app.test_client()
+    statuses = [client.post("/predict", json=patient(), environ_base=VISITOR).status_code
+                for _ in range(5)]
+    statuses.append(client.post("/predict", json=patient(AGE=300), environ_base=VISITOR).status_code)
+    assert statuses == [200] * 5 + [429]
+
+    refused = client.post("/api/predict_proba", json=patient(), environ_base=VISITOR)
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    assert refused.get_json()["error"]["code"] == "too_many_requests"
+    assert client.post("/predict", json=patient(), environ_base=OTHER).status_code == 200
+    assert len(stored(app)) == 6
+
+
+def test_batch_rows_count_against_the_rows_limit(make_app):
+    app = make_app(PREDICT_ROWS_RATE_LIMIT="10 per hour", RATE_LIMIT_EXEMPT=())
+    client = app.test_client()
+    assert client.post("/predict", json=[patient()] * 8, environ_base=VISITOR).status_code == 200
+    refused = client.post("/predict", json=[patient()] * 3, environ_base=VISITOR)
+    assert refused.status_code == 429
+    assert refused.get_json()["error"]["details"]["limit"] == "10 per 1 hour"
+    assert client.post("/predict", json=[patient()] * 2, environ_base=VISITOR).status_code == 200
+    assert len(stored(app)) == 10
+
+
+def test_exempt_addresses_are_not_limited(make_app):
+    app = make_app(PREDICT_RATE_LIMIT="2 per minute")  # loopback exempt by default
+    client = app.test_client()
+    assert [client.post("/predict", json=patient()).status_code for _ in range(5)] == [200] * 5
+
+
+def test_batch_rows_are_logged_with_their_own_latency_and_the_batch_size(make_app):
+    app = make_app()
+    app.test_client().post("/predict", json=[patient(AGE=age) for age in range(30, 40)])
+    entries = stored(app)
+    assert len(entries) == 10
+    for entry in entries:
+        assert entry["batch_size"] == 10
+        assert entry["latency_ms"] == pytest.approx(entry["batch_latency_ms"] / 10, abs=0.001)
+    app.test_client().post("/predict", json=patient())
+    single = stored(app)[0]
+    assert single["batch_size"] == 1 and single["latency_ms"] == single["batch_latency_ms"]

@@ -1,0 +1,63 @@
+"""Gunicorn's gthread worker, reading each request head in the event loop before a thread takes it.
+
+gthread hands a connection to a worker thread as soon as its first byte arrives, and the thread
+then blocks until the whole request head is read. A client that sends its headers one byte a
+second (slowloris) so holds a thread for as long as it likes: ten of them stopped every prediction
+of a 2 x 2-thread API. Here the head is collected without blocking: a thread reads what has
+arrived, hands the connection back to the worker's poller while the head is incomplete (so it
+waits for more data holding no thread), and only parses once the blank line that ends the head is
+in; a head not complete within HEAD_TIMEOUT seconds of its first byte closes the connection. The
+bytes read are given back to Gunicorn's own parser, which then works as before (and answers 400,
+414 or 431 for heads it refuses). Bodies are read as gthread always did, bounded by
+MAX_CONTENT_LENGTH.
+"""
+from __future__ import annotations
+
+import time
+
+from gunicorn.workers import gthread
+
+#: Seconds a client has to send a whole request head, from its first byte.
+HEAD_TIMEOUT = 10.0
+#: Past this many bytes without the end of the head, stop collecting and let Gunicorn's parser
+#: refuse it (its limits are lower: a 4094-byte request line, 100 fields of 8190 bytes).
+HEAD_LIMIT = 1024 * 1024
+_END = b"\r\n\r\n"
+
+
+class HeadFirstThreadWorker(gthread.ThreadWorker):
+    def handle(self, conn):
+        if self.cfg.is_ssl or getattr(conn, "is_http2", False):
+            return super().handle(conn)
+        head = conn.__dict__.setdefault("pending_head", bytearray())
+        if not head and conn.parser is not None:
+            head += conn.parser.unreader.take_buffered()  # read ahead behind the last request
+        deadline = conn.__dict__.setdefault("head_deadline", time.monotonic() + HEAD_TIMEOUT)
+        closed = False
+        conn.sock.setblocking(False)
+        while _END not in head and len(head) < HEAD_LIMIT:
+            try:
+                chunk = conn.sock.recv(65536)
+            except BlockingIOError:
+                break
+            except OSError:
+                return False
+            if not chunk:
+                closed = True
+                break
+            head += chunk
+        if _END not in head and len(head) < HEAD_LIMIT:
+            if (closed and not head) or time.monotonic() > deadline:
+                # Gone before a request, or too slow: closed here and now, as Gunicorn's graceful
+                # close would wait up to 2 s for the client in the worker's event loop.
+                conn.sock.close()
+                return False
+            if not closed:
+                conn.data_ready = False
+                return gthread._DEFER  # back to the poller until more arrives
+        del conn.pending_head, conn.head_deadline
+        conn.sock.setblocking(True)
+        conn.init()
+        conn.parser.unreader.unread(bytes(head))
+        conn.data_ready = True
+        return super().handle(conn)

@@ -1,0 +1,77 @@
+"""Per-client rate limits, through Flask-Limiter: one Limiter per app, in ``app.extensions``.
+
+The client is the peer address (the real client's behind trusted proxies: see TRUSTED_PROXIES).
+Counts live in Redis when REDIS_URL is set, so every worker and instance shares them; in memory
+otherwise (then each Gunicorn worker counts on its own, so a client gets up to that many times
+the limit). When Redis is down the limits fall back to memory rather than failing requests.
+A request over a limit is answered 429 in the error envelope, with Retry-After.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Flask, current_app
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from limits import parse_many
+
+from webapp.logstore.redis import CONNECT_TIMEOUT, READ_TIMEOUT
+from webapp.web.errors import APIError
+
+logger = logging.getLogger(__name__)
+
+
+def init_app(app: Flask) -> None:
+    config = app.config
+    redis_url = config.get("REDIS_URL")
+    limiter = Limiter(
+        get_remote_address,
+        storage_uri=redis_url or "memory://",
+        storage_options={"socket_connect_timeout": CONNECT_TIMEOUT,
+                         "socket_timeout": READ_TIMEOUT} if redis_url else {},
+        key_prefix=f"{config.get('REDIS_KEY_PREFIX') or 'lungrisk'}:limits",
+        strategy="moving-window",
+        headers_enabled=True,
+        swallow_errors=True,
+        in_memory_fallback_enabled=True,
+        enabled=config.get("RATELIMIT_ENABLED", True),
+    )
+    limiter.init_app(app)
+    app.extensions["rate_limiter"] = limiter
+
+
+def rate_limiter(app: Flask) -> Limiter:
+    """The app's Limiter: blueprints declare their limits on it (``limiter.limit(...)(bp)``)."""
+    return app.extensions["rate_limiter"]
+
+
+def spend(setting: str, cost: int, what: str) -> None:
+    """Take ``cost`` from this client's allowance under the limits in ``config[setting]``.
+
+    Raises a 429 APIError (with Retry-After) when the allowance is spent. Addresses listed in
+    RATE_LIMIT_EXEMPT (loopback by default: the UI's own calls, local tools, the benchmark) are
+    not counted. A limits backend that fails lets the request through: limits protect the log,
+    they must not take predictions down with Redis.
+    """
+    config = current_app.config
+    client = get_remote_address()
+    if not config.get(setting) or client in config.get("RATE_LIMIT_EXEMPT", ()):
+        return
+    limiter = rate_limiter(current_app)
+    if not limiter.enabled:
+        return
+    prefix = config.get("REDIS_KEY_PREFIX") or "lungrisk"
+    for item in parse_many(config[setting]):
+        try:
+            allowed = limiter.limiter.hit(item, prefix, setting, client, cost=cost)
+            if allowed:
+                continue
+            reset = limiter.limiter.get_window_stats(item, prefix, setting, client).reset_time
+        except Exception as exc:  # Redis down or refusing: count nothing rather than fail
+            logger.warning("Rate limit %s not checked: %s", setting, exc)
+            return
+        retry_after = max(1, int(reset - time.time() + 0.999))
+        raise APIError(429, f"Too many {what} from this address (limit {item}): try again in "
+                       f"{retry_after} s.", {"limit": str(item), "retry_after": retry_after},
+                       headers={"Retry-After": str(retry_after)})
