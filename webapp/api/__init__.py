@@ -16,7 +16,7 @@ from webapp.api.logs import logs
 from webapp.api.metrics import metrics
 from webapp.api.predict import predict
 from webapp.settings import PROJECT_ROOT, Config
-from webapp.web import extensions, request_context, security
+from webapp.web import extensions, language, request_context, security
 from webapp.web.errors import register_errorhandlers
 from webapp.web.json_provider import OrjsonProvider
 
@@ -55,6 +55,7 @@ def configure_logging(level: str) -> None:
 def register_extensions(app: Flask) -> None:
     request_context.init_app(app)
     security.init_app(app)
+    language.init_app(app)
     extensions.init_app(app)
     instrumentation.init_app(app)
 

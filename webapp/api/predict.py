@@ -8,9 +8,10 @@ from flask import Blueprint, current_app, g, jsonify, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from webapp import features
+from webapp import features, i18n
 from webapp.web.errors import APIError
 from webapp.web.request_context import elapsed_ms
+from webapp.web.language import request_language
 from webapp.web.schemas import load_patient
 from webapp.web.extensions import model_service, prediction_log
 
@@ -38,7 +39,8 @@ def _serve(with_probabilities: bool):
     model = model_service()
     results = model.predict(features.to_matrix(records))
     current_app.extensions["metrics"].observe_predictions(results)
-    items = [_item(result, with_probabilities) for result in results]
+    lang = request_language()
+    items = [_item(result, with_probabilities, lang) for result in results]
     _log_predictions(records, results, items, model.version)
     if is_batch:
         body = {"predictions": items, "count": len(items)}
@@ -51,36 +53,37 @@ def _serve(with_probabilities: bool):
 
 def _read_json() -> Any:
     if not request.is_json:
-        raise APIError(415, "Send the record as JSON with 'Content-Type: application/json'.",
+        raise APIError(415, i18n.text("en", "api.content_type"),
                        {"content_type": request.mimetype or None})
     raw = request.get_data(cache=False)
     if not raw.strip():
-        raise APIError(400, "Request body is empty: send a JSON object with the 15 input fields.")
+        raise APIError(400, i18n.text("en", "api.empty_body"))
     try:
         return current_app.json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise APIError(400, f"Malformed JSON: {exc}.") from exc
+        raise APIError(400, i18n.text("en", "api.malformed_json", reason=exc)) from exc
 
 
 def _validate(payload: Any) -> tuple[list[dict[str, int]], bool]:
     """The validated records and whether the request was a batch."""
     if isinstance(payload, dict) and "records" in payload:
         if set(payload) != {"records"} or not isinstance(payload["records"], list):
-            raise APIError(422, "A batch is {\"records\": [ ... ]} with a list of records.",
-                           {"records": ["Must be a list of records and the only key."]})
+            raise APIError(422, i18n.text("en", "validation.batch_shape"),
+                           {"records": [i18n.text("en", "validation.records_list")]})
         payload = payload["records"]
     if not isinstance(payload, list):
         try:
             return [load_patient(payload)], False
         except ValidationError as exc:
-            raise APIError(422, "Invalid input: " + ", ".join(map(str, exc.messages)) + ".",
+            raise APIError(422, i18n.text("en", "api.invalid_input", fields=", ".join(map(str, exc.messages))),
                            exc.messages) from exc
     limit = current_app.config["MAX_BATCH_SIZE"]
     if len(payload) > limit:
-        raise APIError(413, f"A batch holds at most {limit} records; this one has {len(payload)}.",
+        raise APIError(413, i18n.text("en", "api.batch_too_large", limit=limit, received=len(payload)),
                        {"max_batch_size": limit, "received": len(payload)})
     if not payload:
-        raise APIError(422, "The batch is empty.", {"records": ["Must hold at least one record."]})
+        raise APIError(422, i18n.text("en", "validation.batch_empty"),
+                       {"records": [i18n.text("en", "validation.batch_min")]})
     records, errors = [], {}
     for index, record in enumerate(payload):
         try:
@@ -88,28 +91,28 @@ def _validate(payload: Any) -> tuple[list[dict[str, int]], bool]:
         except ValidationError as exc:
             errors[str(index)] = exc.messages
     if errors:
-        raise APIError(422, f"Invalid input in {len(errors)} of {len(payload)} records.",
+        raise APIError(422, i18n.text("en", "api.invalid_batch", bad=len(errors), total=len(payload)),
                        {"records": errors})
     return records, True
 
 
-def _item(result, with_probabilities: bool) -> dict[str, Any]:
+def _item(result, with_probabilities: bool, lang: str) -> dict[str, Any]:
     item: dict[str, Any] = {"prediction": result.prediction}
     if with_probabilities:
         item["probabilities"] = [round(1.0 - result.probability, 6), round(result.probability, 6)]
     else:
         item["probability"] = round(result.probability, 6)
     item["risk_level"] = result.risk_level
-    item["message"] = result.message
-    item["factors"] = [_factor(factor) for factor in result.factors]
-    item["warnings"] = list(result.warnings)
+    item["message"] = i18n.localize(result.message, lang)
+    item["factors"] = [_factor(factor, lang) for factor in result.factors]
+    item["warnings"] = [i18n.localize(warning, lang) for warning in result.warnings]
     return item
 
 
-def _factor(factor) -> dict[str, Any]:
+def _factor(factor, lang: str = i18n.DEFAULT) -> dict[str, Any]:
     return {
         "feature": factor.feature,
-        "label": factor.label,
+        "label": factor.label if lang == i18n.DEFAULT else i18n.label(lang, factor.feature),
         "value": factor.value,
         "contribution": round(factor.contribution, 4),
     }
@@ -120,7 +123,7 @@ def _now() -> str:
 
 
 def _log_predictions(records, results, items, model_version: str) -> None:
-    timestamp, latency = _now(), elapsed_ms()
+    timestamp, latency, lang = _now(), elapsed_ms(), request_language()
     prediction_log().record([
         {
             "timestamp": timestamp,
@@ -131,8 +134,9 @@ def _log_predictions(records, results, items, model_version: str) -> None:
             "prediction": result.prediction,
             "probability": round(result.probability, 6),
             "risk_level": result.risk_level,
-            "factors": item["factors"],
-            "warnings": item["warnings"],
+            # the log is read by the operators: English whatever the client's language
+            "factors": item["factors"] if lang == i18n.DEFAULT else [_factor(f) for f in result.factors],
+            "warnings": list(result.warnings),
             "model_version": model_version,
             "latency_ms": latency,
             "errors": None,

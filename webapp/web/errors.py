@@ -10,7 +10,9 @@ from typing import Any
 from flask import Flask, current_app, g, jsonify
 from werkzeug.exceptions import HTTPException
 
+from webapp import i18n
 from webapp.logstore import StoreUnavailable
+from webapp.web.language import request_language
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +55,10 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 
 
 def error_response(error: APIError):
-    response = jsonify(error_body(error.code, error.message, error.details))
+    """The envelope, its sentences in the reader's language (codes and field names stay English)."""
+    lang = request_language()
+    response = jsonify(error_body(error.code, i18n.localize(error.message, lang),
+                                  i18n.localize(error.details, lang)))
     response.status_code = error.status
     response.headers.update(error.headers)
     return response
@@ -71,7 +76,7 @@ def _handle_http_exception(exc: HTTPException):
         details = {"allowed_methods": sorted(exc.valid_methods)}
         headers["Allow"] = ", ".join(sorted(exc.valid_methods))
     if status == 413:
-        message = "Request body is too large."
+        message = i18n.text("en", "api.body_too_large")
     else:
         message = exc.description or exc.name
     return error_response(APIError(status, message, details, headers=headers))

@@ -8,7 +8,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate
 
-from webapp import features
+from webapp import features, i18n
 from webapp.logstore import LogQuery, normalize_timestamp
 from webapp.web.errors import APIError
 
@@ -16,7 +16,7 @@ from webapp.web.errors import APIError
 class StrictInteger(fields.Integer):
     """An integer given as a JSON number: 45 or 45.0, never "45", true or 45.5."""
 
-    default_error_messages = {"invalid": "Must be an integer number."}
+    default_error_messages = {"invalid": i18n.text("en", "validation.integer")}
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -29,7 +29,7 @@ class StrictInteger(fields.Integer):
 class Flag(fields.Field):
     """A yes/no answer: 0 or 1, true or false."""
 
-    default_error_messages = {"invalid": "Must be 0 or 1 (true/false also accepted)."}
+    default_error_messages = {"invalid": i18n.text("en", "validation.flag")}
 
     def _deserialize(self, value, attr, data, **kwargs):
         if value is True or value is False:
@@ -48,7 +48,7 @@ class _PatientKeys(Schema):
     @pre_load
     def canonical_keys(self, data: Any, **kwargs) -> dict[str, Any]:
         if not isinstance(data, dict):
-            raise ValidationError("Each record must be a JSON object with the 15 input fields.", "_schema")
+            raise ValidationError(i18n.text("en", "validation.record_object"), "_schema")
         renamed: dict[str, Any] = {}
         errors: dict[str, list[str]] = {}
         for key, value in data.items():
@@ -56,7 +56,7 @@ class _PatientKeys(Schema):
             if name is None:
                 renamed[key] = value  # left for RAISE to report as unknown
             elif name in renamed:
-                errors[key] = [f"Duplicate of {name!r}: give each field once."]
+                errors[key] = [i18n.text("en", "validation.duplicate", name=name)]
             else:
                 renamed[name] = value
         if errors:
@@ -69,11 +69,11 @@ def _patient_fields() -> dict[str, fields.Field]:
         features.AGE: StrictInteger(
             required=True,
             validate=validate.Range(features.AGE_MIN, features.AGE_MAX,
-                                    error="Must be between {min} and {max}."),
+                                    error=i18n.catalog("en")["validation.age_range"]),
         ),
         features.GENDER: Flag(
             required=True,
-            error_messages={"invalid": "Must be 1 (male) or 0 (female)."},
+            error_messages={"invalid": i18n.text("en", "validation.gender")},
         ),
     }
     for name in features.BINARY_FEATURES:
