@@ -12,7 +12,18 @@ from .handlers import CONSOLE_ENDPOINTS, DEFAULT_AGE, DEFAULT_GENDER, Handlers
 from .settings import UISettings
 
 CSS_PATH = Path(__file__).with_name("theme.css")
-THEME = gr.themes.Soft()
+# Gradio's Soft theme with the indigo accent one step darker and grey help text darkened, so
+# text meets WCAG AA contrast (4.5:1): indigo-500 #6366f1 on its own #e0e7ff is 3.6:1 and white
+# on it 4.46:1; indigo-700 #4338ca gives 6.4:1 and 7.9:1; grey-400 help text (2.5:1) becomes
+# grey-600 (7.6:1).
+ACCENT = gr.themes.Color(name="accessible_indigo", c50="#eef2ff", c100="#e0e7ff", c200="#c7d2fe",
+                         c300="#a5b4fc", c400="#4f46e5", c500="#4338ca", c600="#3730a3", c700="#312e81",
+                         c800="#2e2a6e", c900="#25215a", c950="#1e1b4b")
+THEME = gr.themes.Soft(primary_hue=ACCENT).set(
+    block_info_text_color="*neutral_600",
+    body_text_color_subdued="*neutral_600",
+    block_label_text_color="*primary_500",
+)
 
 SYMPTOMS = ("COUGHING", "WHEEZING", "SHORTNESS OF BREATH", "CHEST PAIN", "SWALLOWING DIFFICULTY",
             "FATIGUE", "YELLOW_FINGERS")
@@ -37,7 +48,7 @@ PAGE_LANGUAGE_JS = "() => document.documentElement.lang || navigator.language"
 # it is below the form) and makes screen readers start reading there.
 SHOW_RESULT_JS = """() => {
   const heading = document.querySelector('#lr-result-heading, #lr-error h2');
-  const target = heading || document.getElementById('result');
+  const target = document.querySelector('#lr-result, #lr-error') || document.getElementById('result');
   if (target) { target.scrollIntoView({behavior: 'smooth', block: 'start'}); }
   if (heading) { heading.focus({preventScroll: true}); }
 }"""
@@ -118,7 +129,7 @@ def build_demo(settings: UISettings | None = None, client: APIProxyClient | None
                 cancel = gr.Button(_("ui.cancel"))
             clear_status = gr.Markdown()
             with gr.Accordion(_("ui.service_status"), open=True):
-                status = gr.Markdown()
+                status = gr.Markdown(elem_id="service-status")
                 status_button = gr.Button(_("ui.refresh_status"))
             page = [token, limit, offset, language]
             page_out = [log_table, caption, offset]
@@ -143,7 +154,7 @@ def build_demo(settings: UISettings | None = None, client: APIProxyClient | None
                 console_offset = gr.Number(value=0, precision=0, label=_("ui.console_offset"))
                 console_token = gr.Textbox(label=_("ui.console_token"), type="password")
             request_body = gr.Code(json.dumps(EXAMPLE_RECORD, indent=2), language="json",
-                                   label=_("ui.request_body"))
+                                   label=_("ui.request_body"), elem_id="console-body")
             send = gr.Button(_("ui.send"), variant="primary")
             with gr.Row():
                 sent = gr.JSON(label=_("ui.request_sent"), open=True)
@@ -151,11 +162,12 @@ def build_demo(settings: UISettings | None = None, client: APIProxyClient | None
             send.click(handlers.console, [endpoint, request_body, console_limit, console_offset, console_token,
                                           language], [sent, answer], **ui_only)
 
-        # Once the page knows its language: the live region, then what the server writes in it.
+        # Once the page knows its language: the live region, then what the server writes in it
+        # (the risk levels last: when they show, the page is complete).
         demo.load(None, None, language, js=PAGE_LANGUAGE_JS).then(None, None, None, js=LIVE_REGION_JS).then(
-            handlers.bands, language, bands, **ui_only).then(
             handlers.empty_tables, language, [table, log_table], api_visibility="private").then(
-            handlers.status, language, status, **ui_only)
+            handlers.status, language, status, **ui_only).then(
+            handlers.bands, language, bands, **ui_only)
 
         _program_access(handlers, limits)
 
