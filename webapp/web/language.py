@@ -6,16 +6,19 @@ which language they are in (`Content-Language`) and that caches must keep one pe
 """
 from __future__ import annotations
 
-from flask import Flask, g, request
+from flask import Flask, request
 
 from webapp import i18n
+
+_ENVIRON_KEY = "lungrisk.language"
 
 
 def request_language() -> str:
     """`en` or `fr`: the supported language this request prefers (English by default)."""
-    lang = g.get("language")
+    # Kept on the request itself: `g` outlives the request when an app context was already pushed.
+    lang = request.environ.get(_ENVIRON_KEY)
     if lang is None:
-        lang = g.language = i18n.negotiate(request.headers.get("Accept-Language"))
+        lang = request.environ[_ENVIRON_KEY] = i18n.negotiate(request.headers.get("Accept-Language"))
     return lang
 
 
