@@ -5,8 +5,10 @@ import logging
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 
+from webapp import i18n
 from webapp.web.auth import log_in, log_out, logged_in, page_access
 from webapp.web.errors import APIError
+from webapp.web.language import request_language
 from webapp.web.security import check_csrf
 
 logger = logging.getLogger(__name__)
@@ -52,5 +54,5 @@ def login():
 def logout():
     check_csrf()
     log_out()
-    flash("You are logged out.")
+    flash(i18n.text(request_language(), "admin_page.logged_out"))
     return redirect(url_for("account.login") if current_app.config.get("ADMIN_TOKEN") else url_for("logs.read"))

@@ -13,13 +13,14 @@ from itertools import islice
 from flask import (Blueprint, Response, current_app, flash, g, redirect, render_template, request,
                    stream_with_context, url_for)
 
-from webapp import features
+from webapp import features, i18n
 from webapp.admin import charts
 from webapp.admin.summary import SUMMARY_CAP, csv_lines, jsonl_lines, read_window, summarize, window
 from webapp.logstore import LogQuery
 from webapp.web.auth import guard_page, page_admin_required
 from webapp.web.errors import APIError
 from webapp.web.extensions import model_service, prediction_log
+from webapp.web.language import request_language
 from webapp.web.schemas import parse_log_query
 from webapp.web.security import check_csrf
 
@@ -66,13 +67,15 @@ def show():
     sample = read_window(log.iter_entries(window(query)))
     model = model_service()
     args = _filter_args()
+    lang = request_language()
     return render_template(
         "admin/logs.html",
         page=page, query=query, error=error, args=args, page_sizes=PAGE_SIZES,
         summary=summarize(sample, page.total), summary_cap=SUMMARY_CAP,
         timeline=charts.timeline(sample),
         histogram=charts.probability_histogram(sample, model.threshold),
-        labels=features.LABELS, feature_names=features.FEATURES,
+        labels={name: i18n.label(lang, name) for name in features.FEATURES}, feature_names=features.FEATURES,
+        risk_names={level: i18n.risk_name(lang, level) for level in ("low", "moderate", "high")},
     ), 422 if error else 200
 
 
@@ -105,5 +108,5 @@ def clear():
     check_csrf()
     removed = log.clear()
     logger.info("Prediction log cleared (%d entries) from the admin page by request %s", removed, g.request_id)
-    flash(f"Deleted {removed} log entries.")
+    flash(i18n.text(request_language(), "admin_page.deleted", count=removed))
     return redirect(url_for("logs.read"))

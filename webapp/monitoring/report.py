@@ -19,6 +19,7 @@ from typing import Any, Sequence
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from webapp import i18n
 from webapp.monitoring import charts as drift_charts
 from webapp.settings import PROJECT_ROOT, Config
 from webapp.monitoring.drift import drift_report, format_p
@@ -38,6 +39,8 @@ def render(report: dict[str, Any], source: str) -> str:
     css = "\n".join(path.read_text() for path in STYLESHEETS if path.is_file())
     requested = report["window"].get("requested") or {}
     window_text = ", ".join(f"{key} {value}" for key, value in requested.items() if value) or "all entries"
+    # The drift macros are shared with the admin page, which is translated; the file is English.
+    environment.globals["_"] = lambda key, **params: i18n.text(i18n.DEFAULT, key, **params)
     return environment.get_template("monitoring/report.html").render(
         report=report, charts=drift_charts.charts(report), format_p=format_p, css=css, source=source,
         window_text=window_text, generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))

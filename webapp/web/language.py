@@ -2,11 +2,12 @@
 
 Field names, codes and keys stay English; only the sentences people read change. Responses say
 which language they are in (`Content-Language`) and that caches must keep one per language
-(`Vary: Accept-Language`). Templates get `_` (this request's translator) and `page_language`.
+(`Vary: Accept-Language`). Templates get `_(key, **params)` and `page_language()`.
 """
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, has_request_context, request
+from markupsafe import Markup
 
 from webapp import i18n
 
@@ -24,8 +25,18 @@ def request_language() -> str:
 
 def init_app(app: Flask) -> None:
     app.after_request(_language_headers)
-    app.context_processor(lambda: {"_": i18n.translator(request_language()),
-                                   "page_language": request_language()})
+    # Globals, not a context processor: imported macros (the drift report's) see them too.
+    app.jinja_env.globals.update(_=translate, page_language=page_language)
+
+
+def page_language() -> str:
+    return request_language() if has_request_context() else i18n.DEFAULT
+
+
+def translate(key: str, **params) -> Markup:
+    """`_` in the templates: the catalogue's text in this request's language. The catalogue is
+    trusted markup; the values put in it are escaped unless they are Markup themselves."""
+    return Markup(i18n.catalog(page_language())[key]).format(**params)
 
 
 def _language_headers(response):
