@@ -107,7 +107,7 @@ def build_demo(settings: UISettings | None = None, client: APIProxyClient | None
             table = gr.Dataframe(label=_("ui.batch_table"), interactive=False, elem_id="batch-table")
             download = gr.File(label=_("ui.download"), interactive=False, elem_id="batch-download")
             score_button.click(handlers.score_csv, [upload, language], [summary, table, download],
-                               api_name="score_csv", **limits)
+                               api_name="score_csv_in_page_language", **ui_only)
 
         with gr.Tab(_("ui.tab_admin")):
             token = gr.Textbox(label=_("ui.admin_token"), type="password",
@@ -183,6 +183,10 @@ def _program_access(handlers: Handlers, limits: dict) -> None:
         api_offset = gr.Number(value=0, precision=0, label="offset")
         api_token = gr.Textbox(value="", label="admin_token")
         json_out = gr.JSON(label="response")
+        csv_in = gr.File(label="path", file_types=[".csv"])
+        # score_csv keeps its one-file signature for programs; it answers in English.
+        gr.Button(visible=False).click(handlers.score_csv, csv_in,
+                                       [gr.Markdown(), gr.Dataframe(), gr.File()], api_name="score_csv", **limits)
         for name, fn, inputs in (
             ("health", handlers.health_api, []),
             ("predict_api", handlers.predict_api, [record_in]),
