@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 
 import pytest
+import requests
 
 from tests.accessibility import KnownViolation, violations
+from tests.helpers import patient
 from tests.processes import ROOT, ServerProcess
 from webapp import i18n
 
@@ -185,4 +187,18 @@ def test_on_a_phone_predict_brings_the_result_into_view_and_start_over_resets_ev
     assert page.locator("#age input[type=number]").input_value() == "50"
     assert page.get_by_label("Female", exact=True).is_checked()
     assert not any(box.is_checked() for box in page.locator(".lr-group input[type=checkbox]").all())
+    page.context.close()
+
+
+def test_the_admin_tables_headers_stay_on_one_line(browser, ui, api):
+    for age in (40, 70):
+        requests.post(api.url + "/predict", json=patient(AGE=age, SMOKING=1), timeout=10).raise_for_status()
+    page = open_page(browser, ui.url, "fr-FR")
+    page.get_by_role("tab", name="Administration").click()
+    page.get_by_role("button", name="Actualiser", exact=True).click()
+    page.get_by_text("Entrées 1 à").wait_for()
+    headers = page.locator("#admin-log-table th").all_inner_texts()
+    assert [text.strip() for text in headers][:4] == ["heure", "point d’accès", "niveau", "prédiction"]
+    heights = page.evaluate("[...document.querySelectorAll('#admin-log-table th')].map(th => th.getBoundingClientRect().height)")
+    assert max(heights) - min(heights) < 2  # no header taller than another: none wraps
     page.context.close()
