@@ -109,21 +109,28 @@ def label(lang: str, name: str) -> str:
 # sentence from the other language's template, with the same values (themselves localized: a
 # message may hold the disclaimer).
 
+#: Sentences written in the reader's language from the start (webapp.wording): never reverse-matched.
+_NATIVE_PREFIXES = ("wording.", "ui.", "admin_")
+
+
 @lru_cache(maxsize=None)
 def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
     found = []
     for key, template in catalog(DEFAULT).items():
-        regex, names = [], set()
+        if key.startswith(_NATIVE_PREFIXES):
+            continue
+        regex, names, fixed = [], set(), 0
         for literal, field, _spec, _conversion in string.Formatter().parse(template):
             regex.append(re.escape(literal))
+            fixed += len(literal)
             if field is None:
                 continue
             regex.append(f"(?P={field})" if field in names else f"(?P<{field}>.+?)")
             names.add(field)
         if names:
-            found.append((re.compile("".join(regex) + r"\Z", re.DOTALL), key))
-    # The longest templates first: the most specific wins.
-    return tuple(sorted(found, key=lambda item: -len(item[0].pattern)))
+            found.append((fixed, re.compile("".join(regex) + r"\Z", re.DOTALL), key))
+    # The templates with the most fixed text first: the most specific wins.
+    return tuple((pattern, key) for _, pattern, key in sorted(found, key=lambda item: -item[0]))
 
 
 @lru_cache(maxsize=None)
