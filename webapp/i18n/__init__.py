@@ -137,7 +137,8 @@ def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
 def _plain(lang: str) -> dict[str, str]:
     """English sentence -> the same sentence in `lang`, for templates without placeholders."""
     english = catalog(DEFAULT)
-    return {value: catalog(lang)[key] for key, value in english.items() if "{" not in value}
+    return {value: catalog(lang)[key] for key, value in english.items()
+            if "{" not in value and not key.startswith(_NATIVE_PREFIXES)}
 
 
 def localize(sentence: Any, lang: str) -> Any:
