@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 WITH_VENV := PATH="$(abspath $(BIN)):$$PATH" VIRTUAL_ENV="$(abspath $(VENV))"
 DATA ?= ../shared/data/survey_lung_cancer.csv
 
-.PHONY: install run api test bench train reference simulate lock space clean
+.PHONY: install run api test lint bench train reference simulate lock space clean
 
 install: $(VENV)/.installed
 
@@ -33,6 +33,9 @@ api: install  ## the JSON API alone, under Gunicorn
 
 test: install
 	$(BIN)/python -m pytest
+
+lint: install  ## ruff (rules in ruff.toml) and the import contracts in .importlinter
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
 
 bench: install  ## throughput and latency figures; not a pass/fail test
 	$(WITH_VENV) $(BIN)/python bench/bench_predict.py

@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,18 +25,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.helpers import SYMPTOMATIC_OLDER_SMOKER  # noqa: E402
+from tests.processes import free_port  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 LUA = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = [[%s]]
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_gunicorn(app: str, port: int, env: dict[str, str], log_path: Path) -> subprocess.Popen:
@@ -101,14 +95,15 @@ def measure(name: str, url: str, script: Path, master: int, connections: int, du
     workers = worker_pids(master)
     before = [cpu_seconds(pid) for pid in workers]
     result = run_wrk(url, script, connections, duration)
-    result["worker_cpu_s"] = [round(cpu_seconds(pid) - b, 2) for pid, b in zip(workers, before)]
+    result["worker_cpu_s"] = [round(cpu_seconds(pid) - b, 2) for pid, b in zip(workers, before, strict=True)]
     result["name"] = name
     result["connections"] = connections
     return result
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--redis-url", help="log to this Redis instead of the embedded SQLite file")

@@ -3,9 +3,9 @@
     python -m deploy.assemble_space build/space      # or: make space DIR=build/space
 
 The folder gets the Dockerfile (Dockerfile.hf), the Space card as README.md, the code, the model
-and a .gitattributes that stores the model through Git LFS. No tests, benchmarks, data, .env or
-local databases. A git clone of the Space may be the target: its .git is left alone and the
-files assembled here replace the previous ones.
+artifacts and a .gitattributes that stores the model through Git LFS. No tests, benchmarks, data,
+training code, .env or local databases. A git clone of the Space may be the target: its .git is
+left alone and the files assembled here replace the previous ones.
 """
 from __future__ import annotations
 
@@ -28,9 +28,9 @@ FILES = {
     "gunicorn.conf.py": "gunicorn.conf.py",
 }
 FOLDERS = ("webapp", "templates", "static", "deploy", "model")
-IGNORED = shutil.ignore_patterns(
-    "__pycache__", "*.pyc", ".env", ".env.*", "*.csv", "*.sqlite3*", "instance", ".DS_Store",
-)
+IGNORED_PATTERNS = ("__pycache__", "*.pyc", ".env", ".env.*", "*.csv", "*.sqlite3*", "instance", ".DS_Store")
+#: model/ ships its artifacts only: training and the reference builder are offline code.
+IGNORED_IN = {"model": ("*.py",)}
 GITATTRIBUTES = "*.joblib filter=lfs diff=lfs merge=lfs -text\n"
 
 
@@ -46,7 +46,8 @@ def assemble(target: Path, source: Path = ROOT) -> list[str]:
     for name, origin in FILES.items():
         shutil.copy2(source / origin, target / name)
     for folder in FOLDERS:
-        shutil.copytree(source / folder, target / folder, ignore=IGNORED)
+        ignored = shutil.ignore_patterns(*IGNORED_PATTERNS, *IGNORED_IN.get(folder, ()))
+        shutil.copytree(source / folder, target / folder, ignore=ignored)
     (target / "deploy" / "start.sh").chmod(0o755)
     if not (target / ".gitattributes").exists():
         (target / ".gitattributes").write_text(GITATTRIBUTES)

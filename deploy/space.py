@@ -14,8 +14,8 @@ import logging
 import os
 import shutil
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import redis
 import requests
@@ -116,7 +116,8 @@ def programs(environ: Mapping[str, str]) -> tuple[list[Program], Path]:
         "nginx",
         [binary("nginx", environ.get("NGINX_BIN")), "-e", "stderr", "-p", str(run_dir / "nginx"),
          "-c", str(nginx_conf)],
-        ready=http_ready(f"http://127.0.0.1:{port}/health/ready"), port=int(port), start_timeout=30))
+        ready=http_ready(f"http://127.0.0.1:{port}/health/ready"), port=int(port), start_timeout=30,
+        pipe_stdout=True))
     return found, run_dir
 
 
@@ -126,7 +127,7 @@ def main() -> int:
     found, run_dir = programs(os.environ)
     supervisor = Supervisor(
         found, run_dir,
-        max_restarts=int(os.environ.get("SUPERVISOR_MAX_RESTARTS", "5")),
+        max_restarts=int(os.environ.get("SUPERVISOR_MAX_RESTARTS", "3")),
         window=float(os.environ.get("SUPERVISOR_WINDOW", "300")),
     )
     return supervisor.run()

@@ -6,7 +6,7 @@ Policy (the README and the Dockerfile say the same):
   starts, so nginx never routes to a backend that is not listening yet.
 - A program that dies is restarted in place (its whole process group is killed first, so a
   Gunicorn master's orphaned workers cannot keep its port), after a back-off that doubles from
-  1 s. A program that dies during its first start is fatal; during a restart it is one more death.
+  0.5 s. A program that dies during its first start is fatal; during a restart it is one more death.
 - A program that dies more than `max_restarts` times within `window` seconds is crash-looping:
   every program is stopped and the supervisor exits 1, so the platform shows the failure and
   restarts the container instead of leaving a UI up in front of a dead API.
@@ -21,11 +21,13 @@ import os
 import signal
 import socket
 import subprocess
+import sys
+import threading
 import time
 from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +45,10 @@ class Program:
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: str | None = None
     start_timeout: float = 60.0
+    # Its stdout is a pipe the supervisor copies to its own. For a program that opens /dev/stdout
+    # by name (nginx's access log): the container's stdout may be a socket or belong to root,
+    # which uid 1000 cannot open, while a pipe the supervisor created always reopens.
+    pipe_stdout: bool = False
     process: subprocess.Popen | None = field(default=None, repr=False)
     deaths: deque = field(default_factory=deque, repr=False)
 
@@ -60,8 +66,8 @@ class DiedStarting(GiveUp):
 
 
 class Supervisor:
-    def __init__(self, programs: Sequence[Program], run_dir: Path, max_restarts: int = 5,
-                 window: float = 300.0, backoff: float = 1.0, stop_timeout: float = 20.0):
+    def __init__(self, programs: Sequence[Program], run_dir: Path, max_restarts: int = 3,
+                 window: float = 300.0, backoff: float = 0.5, stop_timeout: float = 20.0):
         self.programs = list(programs)
         self.run_dir = Path(run_dir)
         self.max_restarts = max_restarts
@@ -104,7 +110,11 @@ class Supervisor:
             raise GiveUp(f"port {program.port} for {program.name} is taken by another process")
         env = {**os.environ, **program.env}
         program.process = subprocess.Popen(list(program.command), env=env, cwd=program.cwd,
-                                           start_new_session=True)
+                                           start_new_session=True,
+                                           stdout=subprocess.PIPE if program.pipe_stdout else None)
+        if program.pipe_stdout:
+            threading.Thread(target=_copy_lines, args=(program.process.stdout,), daemon=True,
+                             name=f"{program.name}-stdout").start()
         (self.run_dir / f"{program.name}.pid").write_text(f"{program.process.pid}\n")
         logger.info("started %s (pid %d)", program.name, program.process.pid)
         deadline = time.monotonic() + program.start_timeout
@@ -180,6 +190,17 @@ def port_in_use(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(1)
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _copy_lines(stream) -> None:
+    """Copy a program's output to ours until it closes; keep draining if ours is gone."""
+    with stream:
+        for line in iter(stream.readline, b""):
+            try:
+                sys.stdout.buffer.write(line)
+                sys.stdout.buffer.flush()
+            except (OSError, ValueError):
+                pass
 
 
 def _kill_group(pgid: int, sig: int) -> None:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -26,10 +27,12 @@ from webapp.monitoring.reference import DEFAULT_MODEL_DIR, YES_NO_FEATURES, Refe
 
 logger = logging.getLogger(__name__)
 
+QUANTILE_NAMES = ("p05", "p25", "p50", "p75", "p95")
+
 
 def _age_counts(ages: np.ndarray) -> dict[str, int]:
     values, counts = np.unique(ages.astype(int), return_counts=True)
-    return {str(int(v)): int(c) for v, c in zip(values, counts)}
+    return {str(int(v)): int(c) for v, c in zip(values, counts, strict=True)}
 
 
 def _rate(values: np.ndarray) -> float:
@@ -50,7 +53,7 @@ def build_reference(X: np.ndarray, y: np.ndarray, predictions: np.ndarray, *,
             "by_class": {key: _rate(column[mask]) for key, mask in classes.items()},
         }
     ages = X[:, FEATURES.index(AGE)]
-    quantiles = np.quantile(ages, [0.05, 0.25, 0.5, 0.75, 0.95])
+    quantiles = np.quantile(ages, [0.05, 0.25, 0.5, 0.75, 0.95])  # QUANTILE_NAMES
     return {
         "description": "Training reference for drift monitoring; regenerate with "
                        "`python -m model.reference --data ../shared/data/survey_lung_cancer.csv`.",
@@ -64,7 +67,7 @@ def build_reference(X: np.ndarray, y: np.ndarray, predictions: np.ndarray, *,
             "by_class": {key: _age_counts(ages[mask]) for key, mask in classes.items()},
             "mean": round(float(ages.mean()), 3),
             "std": round(float(ages.std(ddof=1)), 3),
-            "quantiles": {name: float(q) for name, q in zip(("p05", "p25", "p50", "p75", "p95"), quantiles)},
+            "quantiles": {name: float(q) for name, q in zip(QUANTILE_NAMES, quantiles, strict=True)},
         },
         "predicted_positive": {"count": int(predictions.sum()), "n": int(len(predictions)),
                                "rate": _rate(predictions), "threshold": threshold,

@@ -13,24 +13,36 @@ import json
 import logging
 import math
 import platform
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import joblib
 import numpy as np
 import sklearn
+from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.model_selection import RepeatedStratifiedKFold, cross_val_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import PolynomialFeatures, StandardScaler
+from threadpoolctl import threadpool_limits
 
-from webapp.features import (
-    AGE, AGE_MAX, AGE_MIN, FEATURES, GENDER, LABELS, TARGET, canonical_name, normalize_name,
-)
 from webapp.artifacts import ARTIFACT_FILE, CARD_FILE, sha256_of
+from model import nested_cv
+from model.bounded_logistic import BoundedLogisticRegression
+from webapp.features import (
+    AGE,
+    AGE_MAX,
+    AGE_MIN,
+    FEATURES,
+    GENDER,
+    LABELS,
+    TARGET,
+    canonical_name,
+    normalize_name,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +50,13 @@ BASELINE_AUC_BAR = 0.94
 TARGET_SENSITIVITY = 0.95
 HIGH_RISK_PPV = 0.99
 N_SPLITS, N_REPEATS = 5, 5
+INNER_REPEATS = 1  # inside each outer fold of the nested evaluation (cost: 25 outer selections)
+
+#: Coefficients held >= 0 by the sign-constrained candidates: age, being male, smoking, the
+#: symptoms, alcohol and chronic disease never lower the score. Peer pressure, anxiety and
+#: allergy are left free: medicine gives them no direction for lung cancer.
+NONNEGATIVE = frozenset(FEATURES) - {"PEER_PRESSURE", "ANXIETY", "ALLERGY"}
+AGE_BANDS = (("under 55", 0, 55), ("55 to 64", 55, 65), ("65 and over", 65, 200))
 
 SYMPTOM_CODES = {"1": 0, "2": 1}
 GENDER_CODES = {"M": 1, "F": 0}
@@ -50,11 +69,16 @@ class Candidate:
     description: str
     C: float
     interactions: bool = False
+    signs: bool = False  # hold the NONNEGATIVE coefficients at >= 0 (linear candidates only)
 
     def build(self) -> Pipeline:
         expand = []
         if self.interactions:
             expand = [PolynomialFeatures(2, interaction_only=True, include_bias=False)]
+        if self.signs:
+            nonnegative = tuple(name in NONNEGATIVE for name in FEATURES)
+            return make_pipeline(StandardScaler(), BoundedLogisticRegression(
+                C=self.C, nonnegative=nonnegative, class_weight="balanced"))
         return make_pipeline(
             *expand,
             StandardScaler(),
@@ -72,6 +96,15 @@ CANDIDATES: tuple[Candidate, ...] = (
         0.05,
         interactions=True,
     ),
+)
+
+#: The same selection among sign-constrained candidates (no interactions: an interaction's
+#: sign has no medical reading, and would let a symptom lower the score through the back door).
+SIGNED_CANDIDATES: tuple[Candidate, ...] = (
+    Candidate("lr_signs_c1", "StandardScaler + balanced logistic regression with medical sign "
+              "constraints, C=1", 1.0, signs=True),
+    Candidate("lr_signs_c0.1", "StandardScaler + balanced logistic regression with medical sign "
+              "constraints, C=0.1", 0.1, signs=True),
 )
 
 
@@ -141,22 +174,51 @@ def lowest_probability_with_ppv(y: np.ndarray, p: np.ndarray, floor: float, targ
     return float(candidates.min()) if candidates.size else 1.0
 
 
-def evaluate_candidates(X, y, cv) -> dict[str, dict]:
+def evaluate_candidates(X, y, cv, candidates: Sequence[Candidate] = CANDIDATES) -> dict[str, dict]:
     results = {}
-    for candidate in CANDIDATES:
+    for candidate in candidates:
         scores = cross_val_score(candidate.build(), X, y, cv=cv, scoring="roc_auc")
         results[candidate.name] = {"description": candidate.description, "roc_auc": _mean_std(scores)}
-        logger.info("%s: CV ROC AUC %.4f +- %.4f", candidate.name, scores.mean(), scores.std(ddof=1))
+        logger.debug("%s: CV ROC AUC %.4f +- %.4f", candidate.name, scores.mean(), scores.std(ddof=1))
     return results
 
 
-def choose(results: dict[str, dict]) -> Candidate:
+def choose(results: dict[str, dict], candidates: Sequence[Candidate] = CANDIDATES) -> Candidate:
     """The simplest candidate that beats both the baseline's CV AUC and the 0.94 bar."""
-    bar = max(BASELINE_AUC_BAR, results[CANDIDATES[0].name]["roc_auc"]["mean"])
-    for candidate in CANDIDATES[1:]:
+    bar = max(BASELINE_AUC_BAR, results[candidates[0].name]["roc_auc"]["mean"])
+    for candidate in candidates[1:]:
         if results[candidate.name]["roc_auc"]["mean"] > bar:
             return candidate
-    return CANDIDATES[0]
+    return candidates[0]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The whole selection procedure's outcome on some rows: what the outer folds re-run."""
+    candidate: Candidate
+    candidates: dict
+    evaluation: dict
+    model: CalibratedClassifierCV
+
+    def fitted(self) -> nested_cv.Fitted:
+        return nested_cv.Fitted(lambda rows: self.model.predict_proba(rows)[:, 1],
+                                self.evaluation["threshold"], self.evaluation["high_cut"],
+                                self.candidate.name)
+
+
+def select(X, y, candidates: Sequence[Candidate], cv) -> Selection:
+    """Choose a candidate, its threshold and high cut by CV on these rows, then fit it calibrated."""
+    results = evaluate_candidates(X, y, cv, candidates)
+    chosen = choose(results, candidates)
+    evaluation = cross_validate_calibrated(chosen, X, y, cv)
+    return Selection(chosen, results, evaluation, calibrated(chosen).fit(X, y))
+
+
+def nested_evaluation(X, y, candidates: Sequence[Candidate], seed: int) -> list[nested_cv.OuterFold]:
+    """Outer 5x5 folds; inside each, the full selection on 5 inner folds of its training rows."""
+    outer = RepeatedStratifiedKFold(n_splits=N_SPLITS, n_repeats=N_REPEATS, random_state=seed)
+    inner = RepeatedStratifiedKFold(n_splits=N_SPLITS, n_repeats=INNER_REPEATS, random_state=seed)
+    return nested_cv.run(lambda X_in, y_in: select(X_in, y_in, candidates, inner).fitted(), X, y, outer)
 
 
 def cross_validate_calibrated(candidate: Candidate, X, y, cv) -> dict:
@@ -204,7 +266,7 @@ def serving_parameters(model: CalibratedClassifierCV) -> dict:
     inner = model.calibrated_classifiers_[0]
     pipeline, sigmoid = inner.estimator, inner.calibrators[0]
     scaler = pipeline.named_steps["standardscaler"]
-    logistic = pipeline.named_steps["logisticregression"]
+    logistic = pipeline.steps[-1][1]
     pairs = np.empty((0, 2), dtype=np.int64)
     if "polynomialfeatures" in pipeline.named_steps:
         powers = pipeline.named_steps["polynomialfeatures"].powers_
@@ -239,17 +301,67 @@ def feature_card(X: np.ndarray) -> list[dict]:
     return cards
 
 
+def portable(model: CalibratedClassifierCV) -> CalibratedClassifierCV:
+    """The fitted model with a sign-constrained final step swapped for a plain LogisticRegression
+    holding the same numbers, so the artifact unpickles with scikit-learn alone."""
+    pipeline = model.calibrated_classifiers_[0].estimator
+    name, step = pipeline.steps[-1]
+    if isinstance(step, BoundedLogisticRegression):
+        plain = step.as_logistic_regression()
+        pipeline.steps[-1] = (name, plain)
+        # The unfitted template the calibrator keeps as a parameter, likewise.
+        template = model.estimator
+        model.estimator = Pipeline([*template.steps[:-1], (template.steps[-1][0], clone(plain))])
+    return model
+
+
 def risk_bands(threshold: float, high_cut: float) -> list[dict]:
-    return [
-        {"level": "low", "from": 0.0, "to": threshold,
-         "meaning": "Below the screening threshold: this survey does not point to lung cancer. "
-                    "See a doctor if symptoms appear or persist."},
-        {"level": "moderate", "from": threshold, "to": high_cut,
-         "meaning": "At or above the screening threshold: worth discussing with a doctor."},
-        {"level": "high", "from": high_cut, "to": 1.0,
-         "meaning": f"Answers resemble confirmed cases (about {HIGH_RISK_PPV:.0%} of such survey "
-                    "respondents had lung cancer): please discuss screening with a doctor soon."},
-    ]
+    """Cut points only: /metadata adds each band's title and meaning from webapp/wording.py, so a
+    translation of the words never changes the model's bytes."""
+    cuts = {"low": (0.0, threshold), "moderate": (threshold, high_cut), "high": (high_cut, 1.0)}
+    return [{"level": level, "from": low, "to": high} for level, (low, high) in cuts.items()]
+
+
+def weights(model: CalibratedClassifierCV) -> dict[str, float]:
+    """Each input's change to the model's log-odds per unit (per year for age; yes versus no)."""
+    parameters = serving_parameters(model)
+    if len(parameters["interaction_pairs"]):
+        return {}
+    per_unit = parameters["coef"] / parameters["scaler_scale"]
+    return {name: round(float(w), 4) for name, w in zip(FEATURES, per_unit)}
+
+
+def groups_of(X: np.ndarray) -> dict[str, np.ndarray]:
+    groups = {"women": X[:, FEATURES.index(GENDER)] == 0, "men": X[:, FEATURES.index(GENDER)] == 1}
+    age = X[:, FEATURES.index(AGE)]
+    groups.update({f"age {name}": (age >= low) & (age < high) for name, low, high in AGE_BANDS})
+    return groups
+
+
+def compare_constraints(X, y, seed: int) -> dict:
+    """Nested figures of both candidate families; the sign-constrained one is adopted unless it
+    loses ROC AUC beyond noise (the paired 95% interval of the difference lies below zero)."""
+    test_fraction = 1.0 / N_SPLITS
+    folds = {family: nested_evaluation(X, y, candidates, seed)
+             for family, candidates in (("unconstrained", CANDIDATES), ("sign_constrained", SIGNED_CANDIDATES))}
+    difference = {metric: nested_cv.paired_difference(y, folds["unconstrained"], folds["sign_constrained"],
+                                                      metric, test_fraction)
+                  for metric in ("roc_auc", "brier", "sensitivity", "specificity")}
+    adopted = "sign_constrained" if difference["roc_auc"]["ci95"][1] >= 0 else "unconstrained"
+    families = {}
+    for family, outer in folds.items():
+        chosen = [fold.fitted.name for fold in outer]
+        families[family] = {
+            "metrics": nested_cv.summarize(y, outer, test_fraction),
+            "by_group": nested_cv.by_group(y, outer, groups_of(X)),
+            "bands": nested_cv.band_outcomes(y, outer),
+            "chosen_in_outer_folds": {name: chosen.count(name) for name in sorted(set(chosen))},
+        }
+        logger.info("nested %s: ROC AUC %s, sensitivity %s, specificity %s", family,
+                    families[family]["metrics"]["roc_auc"], families[family]["metrics"]["sensitivity"],
+                    families[family]["metrics"]["specificity"])
+    logger.info("sign-constrained minus unconstrained ROC AUC %s: adopted %s", difference["roc_auc"], adopted)
+    return {"families": families, "difference": difference, "adopted": adopted}
 
 
 DATASET = {
@@ -269,13 +381,16 @@ def train(data: Path, out: Path, seed: int = 42) -> dict:
     logger.info("%d raw rows, %d after dropping exact duplicates", len(X_raw), len(X))
     cv = RepeatedStratifiedKFold(n_splits=N_SPLITS, n_repeats=N_REPEATS, random_state=seed)
 
-    results = evaluate_candidates(X, y, cv)
-    chosen = choose(results)
-    evaluation = cross_validate_calibrated(chosen, X, y, cv)
-    baseline = cross_validate_calibrated(CANDIDATES[0], X, y, cv)
+    # One BLAS thread: five times faster on these tiny matrices, and the same bytes on any machine.
+    with threadpool_limits(limits=1):
+        comparison = compare_constraints(X, y, seed)
+        family = SIGNED_CANDIDATES if comparison["adopted"] == "sign_constrained" else CANDIDATES
+        selection = select(X, y, family, cv)
+    chosen, results, evaluation = selection.candidate, selection.candidates, selection.evaluation
     threshold, high_cut = evaluation["threshold"], evaluation["high_cut"]
+    served = comparison["families"][comparison["adopted"]]
 
-    model = calibrated(chosen).fit(X, y)
+    model = portable(selection.model)
     artifact = {"model_name": chosen.name, "estimator": model, **serving_parameters(model),
                 "threshold": threshold, "high_risk_threshold": high_cut}
     out.mkdir(parents=True, exist_ok=True)
@@ -288,7 +403,7 @@ def train(data: Path, out: Path, seed: int = 42) -> dict:
     card = {
         "model_name": chosen.name,
         "model_version": f"lr-{artifact_sha[:8]}",
-        "description": f"Calibrated ({chosen.description}) + Platt sigmoid; predicts lung cancer "
+        "description": f"Calibrated ({chosen.description}) + Platt sigmoid; a screening score "
                        "from 15 self-reported survey answers.",
         "artifact": {"file": ARTIFACT_FILE, "sha256": artifact_sha},
         "data": {
@@ -313,30 +428,62 @@ def train(data: Path, out: Path, seed: int = 42) -> dict:
         "cv": {"scheme": f"RepeatedStratifiedKFold(n_splits={N_SPLITS}, n_repeats={N_REPEATS}, "
                          f"random_state={seed}) on deduplicated rows",
                "std": "sample standard deviation over the 25 folds"},
-        "baseline": CANDIDATES[0].name,
-        "baseline_metrics": {**baseline["metrics"], "threshold": round(baseline["threshold"], 4),
-                             "note": "calibrated baseline, evaluated exactly like the chosen model"},
+        "baseline": family[0].name,
         "selection_rule": "simplest candidate whose mean CV ROC AUC beats both the baseline and "
                           f"{BASELINE_AUC_BAR}",
         "candidates": results,
         "calibration": "CalibratedClassifierCV(method='sigmoid', cv=5, ensemble=False), "
                        "refitted inside every CV fold",
-        "metrics": evaluation["metrics"],
+        "sign_constraints": {
+            "nonnegative": sorted(NONNEGATIVE),
+            "free": sorted(set(FEATURES) - NONNEGATIVE),
+            "meaning": "age, being male, smoking, every symptom, alcohol and chronic disease may "
+                       "only raise the score (coefficients held >= 0 by L-BFGS-B bounds)",
+            "rule": "adopted unless the paired nested 95% interval of the ROC AUC difference "
+                    "(sign-constrained minus unconstrained) lies below zero",
+            "adopted": comparison["adopted"] == "sign_constrained",
+        },
+        "evaluation": {
+            "scheme": f"nested: outer RepeatedStratifiedKFold(n_splits={N_SPLITS}, n_repeats={N_REPEATS}, "
+                      f"random_state={seed}); inside each outer training set the whole selection "
+                      f"(candidate, calibration, threshold, high cut) on RepeatedStratifiedKFold("
+                      f"n_splits={N_SPLITS}, n_repeats={INNER_REPEATS}); every figure is scored on "
+                      "outer test rows at that fold's own threshold",
+            "interval": "ci95: corrected resampled t interval for the mean of the 25 outer folds "
+                        "(Nadeau and Bengio 2003), not the spread of fold scores",
+            "groups": "by_group: sensitivity and specificity of the outer folds' own decisions "
+                      "pooled over the 5 repeats, with Wilson 95% intervals on the number of people",
+            "families": comparison["families"],
+            "sign_constrained_minus_unconstrained": comparison["difference"],
+        },
+        "metrics": served["metrics"],
+        "by_group": served["by_group"],
+        "band_outcomes": served["bands"],
         "pooled_out_of_fold": evaluation["pooled_oof"],
+        "weights": weights(model),
         "threshold": threshold,
         "threshold_rule": "highest threshold whose pooled out-of-fold sensitivity is >= "
-                          f"{TARGET_SENSITIVITY}; "
-                          "prediction = probability >= threshold. Chosen on the same folds it is "
-                          "evaluated on, so fold metrics at the threshold are slightly optimistic.",
+                          f"{TARGET_SENSITIVITY} on the selection's own folds (pooled_out_of_fold, "
+                          "optimistic); metrics and by_group are the nested, honest figures. "
+                          "prediction = probability >= threshold.",
         "risk_bands": risk_bands(threshold, high_cut),
         "risk_bands_rule": "high from the lowest out-of-fold probability above which precision (PPV) "
-                           f"stays >= {HIGH_RISK_PPV}",
-        "intended_use": "Screening aid that suggests who might discuss lung cancer screening with a doctor. "
-                        "Not a diagnosis and not a substitute for clinical assessment.",
+                           f"stays >= {HIGH_RISK_PPV}; codes low, moderate, high read as not flagged, "
+                           "flagged, flagged strongly (titles and meanings: /metadata)",
+        "intended_use": "Screening aid that suggests who might talk with a doctor about lung cancer. "
+                        "The score ranks answers against an online survey in which most respondents "
+                        "had lung cancer; it is not a person's probability of having lung cancer, "
+                        "not a diagnosis and not a substitute for clinical assessment. Anyone with "
+                        "a cough, wheezing, shortness of breath, chest pain or difficulty swallowing "
+                        "should see a doctor whatever the score.",
         "limitations": [
             f"Trained on {len(X)} self-reported answers to an online survey, not clinically verified.",
             f"{y.mean():.0%} of respondents had lung cancer, far more than in any screening population, "
-            "so probabilities reflect the survey population and overstate risk for the general public.",
+            "so the score is calibrated to the survey and overstates risk for the general public.",
+            f"Only {int(len(y) - y.sum())} respondents without lung cancer: specificity is uncertain "
+            "(see the intervals), and men get more false alarms than women (by_group).",
+            "Some weights are survey artefacts, not medicine: allergy, alcohol and peer pressure "
+            "weigh more than smoking.",
             f"Ages outside {age_low}-{age_high} were never seen in training; estimates there are extrapolations.",
             "No smoking intensity, pack-years, family history or imaging: a coarse yes/no questionnaire.",
         ],
@@ -353,11 +500,12 @@ def main(argv: Sequence[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     card = train(args.data, args.out, args.seed)
     m = card["metrics"]
-    logger.info("chosen %s (%s): AUC %.4f +- %.4f, Brier %.4f +- %.4f, sensitivity %.3f, "
-                "specificity %.3f at threshold %.4f; high risk from %.4f",
-                card["model_name"], card["model_version"], m["roc_auc"]["mean"], m["roc_auc"]["std"],
-                m["brier"]["mean"], m["brier"]["std"], m["sensitivity"]["mean"],
-                m["specificity"]["mean"], card["threshold"], card["risk_bands"][2]["from"])
+    logger.info("chosen %s (%s), nested: AUC %.4f %s, Brier %.4f %s, sensitivity %.3f %s, "
+                "specificity %.3f %s; threshold %.4f, high from %.4f",
+                card["model_name"], card["model_version"], m["roc_auc"]["mean"], m["roc_auc"]["ci95"],
+                m["brier"]["mean"], m["brier"]["ci95"], m["sensitivity"]["mean"], m["sensitivity"]["ci95"],
+                m["specificity"]["mean"], m["specificity"]["ci95"], card["threshold"],
+                card["risk_bands"][2]["from"])
     return card
 
 

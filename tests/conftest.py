@@ -23,9 +23,6 @@ def make_app(tmp_path, request):
         config = {
             "TESTING": True,
             "LOG_DB_PATH": str(tmp_path / f"log-{len(built)}.sqlite3"),
-            "REDIS_URL": None,
-            "ADMIN_TOKEN": None,
-            "SPACE_ID": None,
         }
         if backend == "redis":
             server = request.getfixturevalue("redis_server")

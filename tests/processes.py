@@ -13,8 +13,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import requests
 
@@ -49,7 +49,7 @@ class ServerProcess:
 
     @classmethod
     def gunicorn(cls, workdir: Path, port: int | None = None, env: Mapping[str, str] | None = None,
-                 app: str = "wsgi:app", name: str = "api") -> "ServerProcess":
+                 app: str = "wsgi:app", name: str = "api") -> ServerProcess:
         """The API as the Procfile runs it, on its own port and its own SQLite file."""
         port = port or free_port()
         settings = {
@@ -62,14 +62,14 @@ class ServerProcess:
         return cls(command, port, workdir, settings, name=name)
 
     @classmethod
-    def gradio(cls, workdir: Path, api_url: str, port: int | None = None) -> "ServerProcess":
+    def gradio(cls, workdir: Path, api_url: str, port: int | None = None) -> ServerProcess:
         """The Gradio UI as the Procfile runs it, talking to the API at `api_url`."""
         port = port or free_port()
         env = {"API_URL": api_url, "UI_PORT": str(port), "UI_HOST": "127.0.0.1",
                "GRADIO_ANALYTICS_ENABLED": "False"}
         return cls([sys.executable, "-m", "webapp.ui"], port, workdir, env, ready_path="/", name="ui")
 
-    def start(self) -> "ServerProcess":
+    def start(self) -> ServerProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=log,
@@ -106,7 +106,7 @@ class ServerProcess:
                 process.wait()
         return process.returncode
 
-    def __enter__(self) -> "ServerProcess":
+    def __enter__(self) -> ServerProcess:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:

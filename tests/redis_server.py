@@ -15,14 +15,16 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import pytest
 import redis
+
+from tests.helpers import require
+from tests.processes import free_port
 
 logger = logging.getLogger(__name__)
 
@@ -35,16 +37,7 @@ def redis_server_binary() -> str:
     path = os.environ.get("REDIS_SERVER_BIN") or shutil.which("redis-server")
     if path:
         return path
-    reason = "redis-server not found on PATH (set REDIS_SERVER_BIN or install redis-server)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    require(False, "redis-server not found on PATH (set REDIS_SERVER_BIN or install redis-server)")
 
 
 class RedisServer:
@@ -65,7 +58,7 @@ class RedisServer:
     def client(self, **kwargs) -> redis.Redis:
         return redis.Redis.from_url(self.url, socket_timeout=2, **kwargs)
 
-    def start(self) -> "RedisServer":
+    def start(self) -> RedisServer:
         if self.process is not None:
             return self
         if self.directory is None:
@@ -120,7 +113,7 @@ class RedisServer:
             shutil.rmtree(self.directory, ignore_errors=True)
             self.directory = None
 
-    def __enter__(self) -> "RedisServer":
+    def __enter__(self) -> RedisServer:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from webapp import features
 from tests.helpers import HEALTHY_YOUNG_WOMAN, SYMPTOMATIC_OLDER_SMOKER, patient
+from webapp import features
 
 PREFIXES = ["", "/api"]
 
@@ -27,8 +27,9 @@ def test_predict_answers_the_documented_fields(client, prefix):
     response = client.post(f"{prefix}/predict", json=SYMPTOMATIC_OLDER_SMOKER)
     assert response.status_code == 200
     body = response.get_json()
-    assert set(body) == {"prediction", "probability", "message", "risk_level", "factors",
-                         "warnings", "model_version", "request_id"}
+    assert set(body) == {"prediction", "probability", "score_display", "message", "risk_level",
+                         "factors", "factors_reference", "see_a_doctor_about", "warnings",
+                         "model_version", "request_id"}
     assert body["prediction"] in (0, 1)
     assert 0.0 <= body["probability"] <= 1.0
     assert body["risk_level"] in ("low", "moderate", "high")

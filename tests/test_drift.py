@@ -6,14 +6,14 @@ import json
 import numpy as np
 import pytest
 
+from model.reference import generate
 from tests.helpers import dataset_path
-from webapp.monitoring import drift
+from webapp.artifacts import REFERENCE_FILE
 from webapp.features import to_matrix
 from webapp.model_service import ModelService
-from webapp.tools.population import Drift, PatientSampler
-from model.reference import generate
-from webapp.artifacts import REFERENCE_FILE
+from webapp.monitoring import drift
 from webapp.monitoring.reference import DEFAULT_MODEL_DIR, ReferenceError, load_reference
+from webapp.tools.population import Drift, PatientSampler
 
 N = 400
 
@@ -33,7 +33,7 @@ def logged(model, records) -> list[dict]:
     results = model.predict(to_matrix(records))
     return [{"inputs": record, "prediction": result.prediction, "probability": result.probability,
              "timestamp": f"2026-01-01T00:00:{i % 60:02d}.000Z", "model_version": model.version}
-            for i, (record, result) in enumerate(zip(records, results))]
+            for i, (record, result) in enumerate(zip(records, results, strict=True))]
 
 
 def traffic(reference, model, seed=7, n=N, **changes) -> list[dict]:

@@ -8,7 +8,7 @@ import string
 import pytest
 
 from tests.helpers import SYMPTOMATIC_OLDER_SMOKER, patient
-from webapp import features, i18n
+from webapp import features, i18n, wording
 from webapp.ui import batch, formatting
 from webapp.ui.language import COOKIE, choose, localize_page
 
@@ -78,16 +78,22 @@ def test_localize_walks_details_and_leaves_keys_and_numbers_alone():
 
 # -- the API ---------------------------------------------------------------------------------
 
-def test_predict_answers_its_message_and_labels_in_french_for_a_french_client(app):
-    body = app.test_client().post("/predict", json=SYMPTOMATIC_OLDER_SMOKER,
-                                  headers={"Accept-Language": "fr-FR,fr;q=0.9"})
+def test_predict_answers_its_sentences_in_french_for_a_french_client(app):
+    response = app.test_client().post("/predict", json=SYMPTOMATIC_OLDER_SMOKER,
+                                      headers={"Accept-Language": "fr-FR,fr;q=0.9"})
     english = app.test_client().post("/predict", json=SYMPTOMATIC_OLDER_SMOKER).get_json()
-    french = body.get_json()
-    assert body.headers["Content-Language"] == "fr" and "Accept-Language" in body.headers["Vary"]
-    assert french["message"] == i18n.localize(english["message"], "fr") != english["message"]
-    assert set(french) == set(english) and french["risk_level"] == english["risk_level"]  # codes stay
-    assert [f["feature"] for f in french["factors"]] == [f["feature"] for f in english["factors"]]
-    assert [f["label"] for f in french["factors"]] == [i18n.label("fr", f["feature"]) for f in french["factors"]]
+    french = response.get_json()
+    assert response.headers["Content-Language"] == "fr" and "Accept-Language" in response.headers["Vary"]
+    assert set(french) == set(english)
+    for code in ("prediction", "probability", "risk_level", "see_a_doctor_about"):  # codes stay
+        assert french[code] == english[code]
+    assert french["message"].startswith(wording.band_title(french["risk_level"], "fr"))
+    assert "consultez un médecin" in french["message"] and "doctor" not in french["message"]
+    assert [(f["feature"], f["direction"]) for f in french["factors"]] == \
+        [(f["feature"], f["direction"]) for f in english["factors"]]
+    assert [f["text"] for f in french["factors"]] == \
+        [wording.factor_text(f["feature"], f["value"], f["direction"], "fr") for f in french["factors"]]
+    assert french["factors_reference"] == wording.reference_description(25, "fr")
 
 
 def test_validation_errors_name_fields_in_english_and_explain_in_french(app):
@@ -108,37 +114,43 @@ def test_a_warning_beyond_the_training_ages_is_in_french(app):
 
 def test_metadata_describes_the_risk_bands_in_the_clients_language(app):
     client = app.test_client()
-    english = client.get("/metadata").get_json()["risk_bands"]
-    french = client.get("/metadata", headers={"Accept-Language": "fr"}).get_json()["risk_bands"]
-    assert [band["level"] for band in french] == [band["level"] for band in english]
-    assert all(f["meaning"] != e["meaning"] and f["meaning"] == i18n.localize(e["meaning"], "fr")
-               for f, e in zip(french, english))
+    english = client.get("/metadata").get_json()
+    french = client.get("/metadata", headers={"Accept-Language": "fr"}).get_json()
+    assert [band["level"] for band in french["risk_bands"]] == [band["level"] for band in english["risk_bands"]]
+    for band in french["risk_bands"]:
+        assert band["title"] == wording.band_title(band["level"], "fr")
+        assert band["meaning"] == wording.band_meaning(band["level"], "fr")
+    assert french["purpose"] == wording.text("purpose", "fr") != english["purpose"]
+    assert french["outputs"] == english["outputs"]  # field descriptions for developers stay English
 
 
-def test_every_english_sentence_the_api_writes_has_a_french_one(app):
+def test_no_english_sentence_of_the_wording_reaches_a_french_reader(app):
+    english_sentences = [value for key, value in i18n.catalog("en").items()
+                         if key.startswith("wording.") and "{" not in value and len(value) > 20
+                         and value != i18n.catalog("fr")[key]]
     client = app.test_client()
-    bodies = [client.post("/predict", json=patient(AGE=age, SMOKING=smoke, COUGHING=smoke, CHEST_PAIN=smoke,
-                                                   WHEEZING=smoke)).get_json()
-              for age in (20, 45, 70, 95) for smoke in (0, 1)]
-    sentences = [body["message"] for body in bodies] + [w for body in bodies for w in body["warnings"]]
-    sentences += [band["meaning"] for band in client.get("/metadata").get_json()["risk_bands"]]
-    assert [s for s in sentences if i18n.localize(s, "fr") == s] == []
+    for body in (patient(AGE=age, SMOKING=smoke, COUGHING=smoke, CHEST_PAIN=smoke, WHEEZING=smoke)
+                 for age in (20, 45, 70, 95) for smoke in (0, 1)):
+        answer = client.post("/predict", json=body, headers={"Accept-Language": "fr"}).get_json()
+        text = " ".join([answer["message"], *answer["warnings"], *(f["text"] for f in answer["factors"])])
+        assert [s for s in english_sentences if s in text] == []
 
 
-def test_the_prediction_log_stays_in_english_for_the_operators(app):
+def test_the_prediction_log_keeps_what_the_person_read(app):
     app.test_client().post("/predict", json=SYMPTOMATIC_OLDER_SMOKER, headers={"Accept-Language": "fr"})
     entries = app.test_client().get("/api/logs").get_json()["logs"]
-    assert entries and all(f["label"] == features.LABELS[f["feature"]] for f in entries[0]["factors"])
+    assert entries and entries[0]["message"].startswith("Signalé")
 
 
 # -- the UI's words ---------------------------------------------------------------------------
 
 def test_the_batch_csv_is_titled_in_the_readers_language(tmp_path):
     row = {"line": 2, **{name: 0 for name in features.FEATURES}, "probability": 0.5, "prediction": 0,
-           "risk_level": "faible"}
+           "risk_level": "low", "result": wording.band_title("low", "fr")}
     with open(batch.write_csv([row], "fr"), encoding="utf-8") as handle:
-        header = next(csv.reader(handle))
-    assert header[0] == "ligne" and header[-3:] == ["probabilité", "prédiction", "niveau de risque"]
+        header, values = list(csv.reader(handle))
+    assert header[0] == "ligne" and header[-4:] == ["probabilité", "prédiction", "niveau de risque", "résultat"]
+    assert values[-2:] == ["low", "Non signalé par ce modèle de dépistage"]  # the code stays, the title is read
     assert header[1:16] == list(features.FEATURES)  # the inputs keep their names: the file uploads again
 
 
@@ -149,12 +161,15 @@ def test_bad_csv_rows_are_explained_in_french():
 
 
 def test_the_result_card_is_written_in_the_readers_language():
-    body = {"probability": 0.7, "risk_level": "moderate", "message": "…", "model_version": "m", "request_id": "r",
-            "factors": [{"feature": "COUGHING", "label": "Coughing", "value": 1.0, "contribution": 0.4}],
+    body = {"probability": 0.7, "risk_level": "moderate", "score_display": "70 %", "message": "…",
+            "model_version": "m", "request_id": "r", "see_a_doctor_about": ["COUGHING"],
+            "factors": [{"feature": "COUGHING", "label": "Toux", "value": 1.0, "contribution": 0.4,
+                         "direction": "raises", "text": "Toux : augmente le score"}],
             "warnings": []}
-    card = formatting.result_card(body, {"moderate": "Au-dessus du seuil"}, "fr", threshold=0.63)
-    assert "RISQUE MODÉRÉ" in card and "Toux" in card and "augmente le risque" in card
-    assert re.search(r'role="progressbar" aria-label="Score : 70\.0% \(seuil de dépistage 63%\)"', card)
+    card = formatting.result_card(body, None, "fr")
+    assert "SIGNALÉ" in card and "Toux : augmente le score" in card and "Ce qui augmente le score" in card
+    assert "Consultez un médecin pour vos symptômes" in card and "une toux" in card
+    assert re.search(r'role="progressbar" aria-label="score de dépistage \(pas une probabilité', card)
 
 
 # -- the page's language ------------------------------------------------------------------------

@@ -10,7 +10,8 @@ import re
 import pytest
 
 from tests.helpers import HEALTHY_YOUNG_WOMAN, SYMPTOMATIC_OLDER_SMOKER, patient
-from webapp.admin.summary import CSV_COLUMNS, csv_row, percentile, summarize
+from webapp.admin.export import CSV_COLUMNS, csv_row
+from webapp.admin.summary import percentile, summarize
 
 TOKEN = "page-admin-token"
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
@@ -163,7 +164,8 @@ def test_csv_export_defuses_spreadsheet_formulas(client):
     client.post("/predict", json=HEALTHY_YOUNG_WOMAN, headers={"X-Request-ID": "-1-1"})
     rows = list(csv.DictReader(io.StringIO(client.get("/logs/export.csv").get_data(as_text=True))))
     assert rows[0]["request_id"] == "'-1-1"
-    assert csv_row({"message": "=HYPERLINK(1)", "probability": -0.0})[CSV_COLUMNS.index("message")] == "'=HYPERLINK(1)"
+    row = csv_row({"message": "=HYPERLINK(1)", "probability": -0.0})
+    assert row[CSV_COLUMNS.index("message")] == "'=HYPERLINK(1)"
 
 
 def test_jsonl_export_has_one_entry_per_line(client):

@@ -21,7 +21,7 @@ def samples(text: str) -> dict[tuple, float]:
 
 def value(text: str, name: str, **labels) -> float:
     wanted = tuple(sorted(labels.items()))
-    return sum(v for (n, l), v in samples(text).items() if n == name and set(wanted) <= set(l))
+    return sum(v for (n, labels), v in samples(text).items() if n == name and set(wanted) <= set(labels))
 
 
 def scrape(client, **headers) -> str:

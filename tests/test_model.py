@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import sklearn
 
-from tests.helpers import REPO_ROOT, dataset_path
 from model import train
-from webapp.features import FEATURES, canonical_name
+from tests.helpers import REPO_ROOT, dataset_path
+from webapp.features import FEATURES, REFERENCE, canonical_name
 from webapp.model_service import Factor, ModelLoadError, ModelService, Prediction
 
 MODEL_DIR = REPO_ROOT / "model"
@@ -94,15 +96,51 @@ def test_served_threshold_is_the_card_threshold(service, card):
     assert service.threshold == card["threshold"] == service.metadata()["threshold"]
 
 
-def test_card_threshold_keeps_sensitivity_at_or_above_95_percent(card):
-    assert card["pooled_out_of_fold"]["sensitivity"] >= 0.95
-    assert card["metrics"]["sensitivity"]["mean"] >= 0.95
+def test_card_threshold_keeps_sensitivity_at_95_percent_on_its_own_folds_and_within_noise_nested(card):
+    assert card["pooled_out_of_fold"]["sensitivity"] >= train.TARGET_SENSITIVITY
+    low, high = card["metrics"]["sensitivity"]["ci95"]
+    assert low <= train.TARGET_SENSITIVITY <= high
 
 
-def test_chosen_model_beats_the_baseline(card):
+def test_chosen_model_follows_the_selection_rule(card):
     candidates = card["candidates"]
-    assert candidates[card["model_name"]]["roc_auc"]["mean"] > candidates[card["baseline"]]["roc_auc"]["mean"]
-    assert card["metrics"]["roc_auc"]["mean"] > 0.94
+    rule = train.choose(candidates, [c for c in (*train.CANDIDATES, *train.SIGNED_CANDIDATES)
+                                     if c.name in candidates])
+    assert card["model_name"] == rule.name
+
+
+def test_card_reports_nested_means_with_intervals_not_the_fold_spread(card):
+    for name, figure in card["metrics"].items():
+        low, high = figure["ci95"]
+        assert low < figure["mean"] < high, name
+        assert high - low > 2 * figure["std"] / 5 ** 0.5 * 1.96, name  # wider than the naive interval
+    assert card["metrics"]["roc_auc"]["ci95"][0] > 0.85
+
+
+def test_card_reports_both_models_and_adopts_signs_only_without_a_loss_beyond_noise(card):
+    evaluation = card["evaluation"]
+    assert set(evaluation["families"]) == {"unconstrained", "sign_constrained"}
+    difference = evaluation["sign_constrained_minus_unconstrained"]["roc_auc"]
+    adopted = card["sign_constraints"]["adopted"]
+    assert adopted == (difference["ci95"][1] >= 0)
+    served = "sign_constrained" if adopted else "unconstrained"
+    assert card["metrics"] == evaluation["families"][served]["metrics"]
+
+
+def test_served_weights_respect_the_medical_signs(card):
+    assert card["sign_constraints"]["adopted"]
+    for name in card["sign_constraints"]["nonnegative"]:
+        assert card["weights"][name] >= 0, name
+    assert {"SMOKING", "GENDER", "COUGHING", "CHEST PAIN"} <= set(card["sign_constraints"]["nonnegative"])
+
+
+@pytest.mark.parametrize("group", ["women", "men", "age under 55", "age 55 to 64", "age 65 and over"])
+def test_card_reports_sensitivity_and_specificity_by_group(card, group):
+    figures = card["by_group"][group]
+    assert figures["people_with_cancer"] > 0 and figures["people_without"] > 0
+    for rate in ("sensitivity", "specificity"):
+        low, high = figures[f"{rate}_ci95"]
+        assert low <= figures[rate] <= high
 
 
 def test_prediction_and_risk_level_follow_the_threshold_and_bands(service, card):
@@ -144,12 +182,28 @@ def test_card_version_names_the_artifact_hash(card):
     assert card["model_version"].endswith(card["artifact"]["sha256"][:8])
 
 
-def test_training_twice_gives_identical_cards(tmp_path, card):
-    data = dataset_path()
-    first = train.train(data, tmp_path / "a", seed=42)
-    second = train.train(data, tmp_path / "b", seed=42)
-    assert first == second
-    assert first["metrics"] == card["metrics"] and first["threshold"] == card["threshold"]
+@pytest.mark.timeout(1200)  # nested CV of two model families: about a minute of CPU, more on a busy machine
+def test_make_train_again_gives_the_committed_bytes(tmp_path, card):
+    """`make train` in a fresh process, as the committed artifact was made: same data, same bytes."""
+    subprocess.run([sys.executable, "-m", "model.train", "--data", str(dataset_path()), "--out", str(tmp_path)],
+                   cwd=REPO_ROOT, check=True, capture_output=True)
+    assert (tmp_path / "model.joblib").read_bytes() == (MODEL_DIR / "model.joblib").read_bytes()
+    assert json.loads((tmp_path / "model_card.json").read_text()) == card
+
+
+def test_the_artifact_unpickles_with_scikit_learn_alone(card):
+    """No class of this project is pickled: moving a training module never breaks loading."""
+    import pickletools
+
+    data = (MODEL_DIR / "model.joblib").read_bytes()
+    modules = set()
+    try:
+        for opcode, argument, _ in pickletools.genops(data):
+            if opcode.name in ("SHORT_BINUNICODE", "BINUNICODE") and argument.split(".")[0] in ("webapp", "__main__"):
+                modules.add(argument)
+    except ValueError:
+        pass  # joblib appends raw NumPy buffers after the pickle stream
+    assert modules == set()
 
 
 def test_loading_drops_exact_duplicates_and_codes_answers_as_0_1():
@@ -171,13 +225,31 @@ def test_warns_only_for_ages_outside_the_training_range(service, age, warnings):
     assert service.predict(person(age))[0].warnings == warnings
 
 
-def test_factors_are_the_top_five_by_absolute_contribution_with_canonical_names(service):
+def test_factors_are_the_persons_own_answers_largest_first(service):
     factors = service.predict(person(64, SMOKING=1, COUGHING=1, ALLERGY=1))[0].factors
     sizes = [abs(factor.contribution) for factor in factors]
-    assert len(factors) == 5
     assert sizes == sorted(sizes, reverse=True)
-    assert all(factor.feature in FEATURES for factor in factors)
-    assert len({factor.feature for factor in factors}) == 5
+    assert {factor.feature for factor in factors} == {"AGE", "SMOKING", "COUGHING", "ALLERGY"}
+    assert all(factor.direction == ("raises" if factor.contribution > 0 else "lowers") for factor in factors)
+
+
+def test_factors_add_up_to_the_distance_from_the_reference_person(service):
+    row = person(64, GENDER=1, SMOKING=1, COUGHING=1, ALLERGY=1, FATIGUE=1)
+    reference = service.predict(person(REFERENCE["AGE"]))[0]
+    result = service.predict(row)[0]
+
+    def logit(p):
+        return np.log(p / (1 - p))
+
+    moved = sum(factor.contribution for factor in result.factors)
+    slope = -service._a  # the Platt sigmoid maps model log-odds to the score's log-odds
+    assert logit(result.probability) - logit(reference.probability) == pytest.approx(slope * moved)
+
+
+def test_the_reference_person_has_no_factors_and_a_younger_one_has_age_lowering(service):
+    assert service.predict(person(REFERENCE["AGE"]))[0].factors == ()
+    younger = service.predict(person(21))[0].factors
+    assert [(f.feature, f.direction, f.text) for f in younger] == [("AGE", "lowers", "Age 21: lowers the score")]
 
 
 @pytest.mark.parametrize("bad", [np.zeros(15), np.zeros((1, 14)), np.full((1, 15), np.nan)])

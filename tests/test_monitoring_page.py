@@ -6,8 +6,8 @@ import re
 import pytest
 
 from webapp.monitoring import report as report_command
-from webapp.tools.population import Drift, PatientSampler
 from webapp.monitoring.reference import load_reference
+from webapp.tools.population import Drift, PatientSampler
 
 TOKEN = "monitoring-test-token"
 HTML = {"Accept": "text/html"}

@@ -11,7 +11,8 @@ import pytest
 
 from tests.helpers import HEALTHY_YOUNG_WOMAN, SYMPTOMATIC_OLDER_SMOKER
 from tests.processes import ServerProcess, free_port
-from webapp.proxy import APIProxyClient, default_mode
+from webapp.proxy import APIProxyClient
+from webapp.settings import Settings
 
 pytestmark = pytest.mark.e2e
 
@@ -212,7 +213,8 @@ def test_an_answer_that_is_not_json_gives_a_502_envelope(mode):
 
 
 def test_pooled_mode_retries_a_prediction_after_503():
-    flaky = ScriptedServer([(503, "application/json", b'{"error": {}}'), (200, "application/json", b'{"ok": 1}')])
+    flaky = ScriptedServer([(503, "application/json", b'{"error": {}}'),
+                            (200, "application/json", b'{"ok": 1}')])
     try:
         body, status = APIProxyClient(flaky.url, mode="pooled", backoff_factor=0.01).post_predict({})
         assert (body, status) == ({"ok": 1}, 200) and flaky.requests == ["POST", "POST"]
@@ -260,9 +262,9 @@ def test_simple_mode_opens_a_connection_per_call(api):
     ({"PROXY_MODE": "Pooled"}, "pooled"),
 ])
 def test_the_transport_is_picked_from_the_environment(environ, expected):
-    assert default_mode(environ) == expected
+    assert Settings.from_env(environ).proxy_mode == expected
 
 
 def test_an_unknown_proxy_mode_is_refused():
     with pytest.raises(ValueError, match="PROXY_MODE"):
-        default_mode({"PROXY_MODE": "magic"})
+        Settings.from_env({"PROXY_MODE": "magic"})

@@ -8,9 +8,9 @@ import pytest
 import requests
 
 from tests.processes import ServerProcess, free_port
+from webapp.monitoring.reference import load_reference
 from webapp.tools import simulate
 from webapp.tools.population import Drift, PatientSampler, parse_prevalence
-from webapp.monitoring.reference import load_reference
 
 N = 400
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -200,10 +202,30 @@ def test_nginx_keeps_the_scheme_and_host_the_spaces_own_proxy_forwards(routed):
 @pytest.mark.e2e
 def test_nginx_streams_gradio_events_without_buffering(routed):
     started = time.monotonic()
-    with requests.get(routed.url + "/gradio_api/queue/data?session_hash=x", stream=True, timeout=10) as answer:
+    queue = routed.url + "/gradio_api/queue/data?session_hash=x"
+    with requests.get(queue, stream=True, timeout=10) as answer:
         first = next(answer.iter_lines())
         waited = time.monotonic() - started
     assert first == b"data: first" and waited < 1.5
+
+
+@pytest.mark.e2e
+def test_nginx_answers_503_with_retry_after_while_a_backend_restarts(tmp_path):
+    nginx = require_binary("nginx", "/usr/sbin/nginx")
+    port = free_port()
+    conf = tmp_path / "nginx.conf"  # nothing listens on the API's or the UI's port: both are down
+    conf.write_text(render_nginx_conf({"PORT": port, "LISTEN_HOST": "127.0.0.1", "UI_PORT": free_port(),
+                                       "API_PORT": free_port(), "RUN_DIR": tmp_path, "NGINX_WORKERS": 1}))
+    (tmp_path / "nginx").mkdir()
+    with ServerProcess([nginx, "-e", "stderr", "-p", str(tmp_path / "nginx"), "-c", str(conf)],
+                       port, tmp_path, ready_path="/health/ready", name="nginx") as proxy:
+        api = requests.get(proxy.url + "/api/predict", timeout=5)
+        page = requests.get(proxy.url + "/", timeout=5)
+
+    assert api.status_code == 503 and api.headers["Retry-After"] == "2"
+    assert api.json()["error"]["code"] == "service_unavailable"
+    assert page.status_code == 503 and page.headers["Retry-After"] == "2"
+    assert 'http-equiv="refresh"' in page.text
 
 
 # -- the whole Space: deploy/start.sh with SPACE_ID set, reached through its public port only -------
@@ -294,8 +316,8 @@ def test_the_log_page_asks_for_the_token_then_shows_predictions(space):
     login_page = browser.get(space.url + "/logs", timeout=5)
     assert login_page.url.startswith(space.url + "/admin/login") and 'name="token"' in login_page.text
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', login_page.text).group(1)
-    refused = browser.post(space.url + "/admin/login", data={"csrf_token": csrf, "token": "wrong", "next": "/logs"},
-                           timeout=5)
+    refused = browser.post(space.url + "/admin/login",
+                           data={"csrf_token": csrf, "token": "wrong", "next": "/logs"}, timeout=5)
     assert refused.status_code == 401
 
     browser.post(space.url + "/admin/login", data={"csrf_token": csrf, "token": TOKEN, "next": "/logs"},
@@ -303,7 +325,8 @@ def test_the_log_page_asks_for_the_token_then_shows_predictions(space):
     page = wait_until(lambda: (p := browser.get(space.url + "/logs", timeout=5)).ok and request_id in p.text
                       and p, timeout=10)
     assert page, "the logged prediction never showed on /logs"
-    assert requests.get(space.url + "/admin-static/css/app.css", timeout=5).headers["Content-Type"].startswith("text/css")
+    stylesheet = requests.get(space.url + "/admin-static/css/app.css", timeout=5)
+    assert stylesheet.headers["Content-Type"].startswith("text/css")
 
 
 @pytest.mark.e2e
@@ -358,3 +381,40 @@ def test_without_admin_token_a_space_keeps_the_admin_endpoints_closed(tmp_path):
                                                 timeout=5).status_code,
         }
     assert answers == dict.fromkeys(answers, 403)
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_nginx_comes_up_and_logs_when_the_stacks_stdout_cannot_be_reopened(tmp_path):
+    """A socket as stdout, as some container runtimes give: opening /dev/stdout by name fails."""
+    server = start_space(tmp_path)
+    ours, theirs = socket.socketpair()
+    received = bytearray()
+
+    def drain():  # a full socket buffer would block every program writing to it
+        while chunk := ours.recv(65536):
+            received.extend(chunk)
+
+    threading.Thread(target=drain, daemon=True).start()
+    with open(server.log_path, "ab") as log:
+        server.process = subprocess.Popen(server.command, cwd=ROOT, env=server.env, stdout=theirs.fileno(),
+                                          stderr=log, start_new_session=True)
+    theirs.close()
+    try:
+        ready = wait_until(lambda: server.process.poll() is not None or answers(server.url + "/health/ready"),
+                           timeout=120, interval=0.5)
+        assert ready and server.process.poll() is None, server.log_tail()
+        requests.get(server.url + "/health/live?from=stdout-socket", timeout=5)
+        assert wait_until(lambda: b"GET /health/live?from=stdout-socket" in received, timeout=10), \
+            "nginx's access log line never reached the stack's stdout"
+    finally:
+        code = server.stop(timeout=60)
+        ours.close()
+    assert code == 0, server.log_tail()
+
+
+def answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).ok
+    except requests.RequestException:
+        return False

@@ -1,6 +1,7 @@
 """The Space's files: the image (Dockerfile.hf, read: no Docker engine here), the card, the assembly."""
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 from pathlib import Path
@@ -107,7 +108,7 @@ def test_the_assembled_space_uses_the_space_dockerfile_and_card(assembled):
 
 @pytest.mark.parametrize("pattern", ["tests/*", "bench/*", ".env", "**/.env", "*.csv", "**/*.csv",
                                      "**/*.sqlite3", "**/__pycache__/*", "instance/*", ".ci/*",
-                                     "Dockerfile.hf", "Makefile", "Procfile"])
+                                     "Dockerfile.hf", "Makefile", "Procfile", "model/*.py"])
 def test_the_assembled_space_leaves_out(assembled, pattern):
     _, written = assembled
     assert not [path for path in written if Path(path).match(pattern)]
@@ -133,3 +134,35 @@ def test_the_image_lock_pins_every_runtime_dependency_of_setup_cfg_with_hashes()
     assert declared and set(declared) <= pinned, set(declared) - pinned
     blocks = re.findall(r"^[A-Za-z0-9_.\-]+==[^\n]*\\\n((?:\s+--hash=sha256:[0-9a-f]{64}[ \\]*\n)+)", lock, re.M)
     assert len(blocks) == len(pinned)
+
+
+def dockerignored(path: str) -> bool:
+    """Whether a build from the repository root leaves `path` out: .dockerignore's last matching
+    line wins, and a line matching a folder covers what is inside it (`**/` matches any depth)."""
+    rules = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    parts = Path(path).parts
+    prefixes = ["/".join(parts[:end]) for end in range(1, len(parts) + 1)]
+    ignored = False
+    for rule in rules:
+        pattern = rule.lstrip("!").rstrip("/")
+        candidates = [pattern, pattern[3:]] if pattern.startswith("**/") else [pattern]
+        if any(fnmatch.fnmatchcase(prefix, candidate) for prefix in prefixes for candidate in candidates):
+            ignored = not rule.startswith("!")
+    return ignored
+
+
+@pytest.mark.parametrize("path", [".venv/bin/python", ".git/HEAD", "instance/predictions.sqlite3",
+                                  "test-output/space.png", "tests/test_space.py", "bench/bench_predict.py",
+                                  ".env", "webapp/.env", "webapp/__pycache__/app.cpython-311.pyc",
+                                  "data/survey_lung_cancer.csv", "build/space/Dockerfile", "Makefile"])
+def test_a_build_from_the_repository_root_does_not_send(path):
+    assert dockerignored(path)
+
+
+def test_a_build_from_the_repository_root_sends_what_the_image_copies():
+    sources = [source for step in instruction("COPY") for source in step.split()[1:-1]
+               if not source.startswith("--")]
+    assert sources and not [source for source in sources
+                            if dockerignored(source + "x" if source.endswith("/") else source)]
+    assert not dockerignored("webapp/ui/__main__.py") and not dockerignored("model/model.joblib")

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.processes import free_port
 from webapp import features
 from webapp.proxy import APIProxyClient
-from tests.processes import free_port
 from webapp.ui import batch
 from webapp.ui.handlers import Handlers
 from webapp.ui.settings import UISettings
@@ -28,7 +28,9 @@ def test_the_published_survey_csv_is_read_in_its_own_coding():
     assert any("2 = yes" in note for note in notes)
 
 
-@pytest.mark.parametrize("cell, expected", [("1", 1), ("0", 0), ("yes", 1), ("No", 0), ("TRUE", 1), (" y ", 1)])
+@pytest.mark.parametrize("cell, expected", [
+    ("1", 1), ("0", 0), ("yes", 1), ("No", 0), ("TRUE", 1), (" y ", 1),
+])
 def test_yes_no_cells_accept_numbers_and_words(cell, expected):
     values = ["50", "F"] + [cell] + ["0"] * 12
     records, errors, _ = batch.read_csv(f"{TIDY_HEADER}\n{','.join(values)}\n", max_rows=10)

@@ -90,7 +90,8 @@ def test_a_csv_upload_scores_the_good_rows_and_reports_the_bad_ones(gradio, tmp_
     upload = tmp_path / "survey.csv"
     upload.write_text(
         "GENDER,AGE,SMOKING,YELLOW_FINGERS,ANXIETY,PEER_PRESSURE,CHRONIC DISEASE,FATIGUE ,ALLERGY ,"
-        "WHEEZING,ALCOHOL CONSUMING,COUGHING,SHORTNESS OF BREATH,SWALLOWING DIFFICULTY,CHEST PAIN,LUNG_CANCER\n"
+        "WHEEZING,ALCOHOL CONSUMING,COUGHING,SHORTNESS OF BREATH,SWALLOWING DIFFICULTY,CHEST PAIN,"
+        "LUNG_CANCER\n"
         "M,69,1,2,2,1,1,2,1,2,2,2,2,2,2,YES\n"
         "F,abc,1,1,1,1,1,1,1,1,1,1,1,1,1,NO\n"
         "F,59,1,1,1,1,1,1,1,1,1,1,1,1,1,NO\n")
@@ -113,8 +114,9 @@ def test_the_procfile_runs_api_and_ui_side_by_side_and_ctrl_c_stops_both(tmp_pat
     env = {**os.environ, "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}", "GUNICORN_BIND": f"127.0.0.1:{api_port}", "API_URL": f"http://127.0.0.1:{api_port}",
            "UI_PORT": str(ui_port), "LOG_DB_PATH": str(tmp_path / "log.sqlite3"), "WEB_CONCURRENCY": "1"}
     with open(tmp_path / "honcho.log", "wb") as log:
-        honcho = subprocess.Popen([sys.executable, "-m", "honcho", "start", "--no-colour", "--port", str(api_port)],
-                                  cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        command = [sys.executable, "-m", "honcho", "start", "--no-colour", "--port", str(api_port)]
+        honcho = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
     try:
         deadline = time.monotonic() + 45
         while time.monotonic() < deadline and honcho.poll() is None:

@@ -5,7 +5,7 @@ request schemas, the UI). Pure constants and small helpers: no Flask, no model.
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -55,6 +55,17 @@ LABELS: dict[str, str] = {
     "CHEST PAIN": "Chest pain",
     "CHRONIC DISEASE": "Chronic disease",
 }
+
+
+#: Warning symptoms: whoever reports one is told to see a doctor whatever the score (a rule
+#: outside the model).
+WARNING_SYMPTOMS: tuple[str, ...] = (
+    "COUGHING", "WHEEZING", "SHORTNESS OF BREATH", "CHEST PAIN", "SWALLOWING DIFFICULTY",
+)
+
+#: The reference person every explanation is measured against: a 25-year-old woman who
+#: answered no to every question. A factor is an answer that differs from hers.
+REFERENCE: dict[str, int] = {AGE: 25, GENDER: 0, **{name: 0 for name in BINARY_FEATURES}}
 
 
 def normalize_name(name: str) -> str:

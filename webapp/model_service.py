@@ -7,19 +7,21 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
+from webapp import i18n, wording
 from webapp.artifacts import ARTIFACT_FILE, CARD_FILE, sha256_of
-from webapp.features import FEATURES, LABELS
+from webapp.features import AGE, FEATURES, REFERENCE, WARNING_SYMPTOMS
 
 logger = logging.getLogger(__name__)
 
-TOP_FACTORS = 5
-DISCLAIMER = "This is a screening aid, not a diagnosis."
+# Contributions smaller than this show as 0.0000 in the API: not a reason worth naming.
+NEGLIGIBLE = 5e-5
 
 
 class ModelLoadError(RuntimeError):
@@ -28,10 +30,13 @@ class ModelLoadError(RuntimeError):
 
 @dataclass(frozen=True)
 class Factor:
+    """One of the person's own answers that moved the score away from the reference person's."""
     feature: str
-    label: str
+    label: str  # the answer in plain words: "Coughing", "Age 62"
     value: float
-    contribution: float  # log-odds, signed: coefficient x standardized value
+    contribution: float  # log-odds, signed: this answer's term minus the reference person's
+    direction: str  # "raises" or "lowers"
+    text: str  # "Coughing: raises the score"
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,8 @@ class Prediction:
     message: str
     factors: tuple[Factor, ...]
     warnings: tuple[str, ...]
+    score_display: str  # whole percent kept inside its band, never "0%" or "100%"
+    see_a_doctor_about: tuple[str, ...]  # warning symptoms reported: a rule outside the model
 
 
 class ModelService:
@@ -55,10 +62,14 @@ class ModelService:
         self.version: str = card["model_version"]
         self.threshold: float = float(artifact["threshold"])
         self._high_cut = float(artifact["high_risk_threshold"])
+        self._bands = {"low": (0.0, self.threshold, False),
+                       "moderate": (self.threshold, self._high_cut, False),
+                       "high": (self._high_cut, 1.0, True)}
+        self._survey_share = float(card["data"]["class_balance"]["positive_fraction"])
         self._estimator = artifact["estimator"]
         # Inputs arrive in FEATURES order; pick the model's columns by name.
         self._names = names
-        self._labels = tuple(LABELS[name] for name in names)
+        self._warning_columns = tuple((names.index(name), name) for name in WARNING_SYMPTOMS)
         order = np.array([FEATURES.index(name) for name in names])
         self._order = None if np.array_equal(order, np.arange(len(names))) else order
 
@@ -86,10 +97,14 @@ class ModelService:
         self._range_checks = tuple(
             (i, name, float(ranges[name][0]), float(ranges[name][1])) for i, name in enumerate(names)
             if (ranges[name][0], ranges[name][1]) != (0, 1))
-        self._metadata = self._build_metadata()
+        reference = self._model_columns(np.array([[REFERENCE[name] for name in FEATURES]], dtype=np.float64))
+        self._reference_values = reference[0].tolist()
+        self._reference_contributions = self._contributions(reference)[0].tolist()
+        self._reference_probability = float(self._probability(self._contributions(reference))[0])
+        self._metadata_by_language = {"en": self._build_metadata()}
 
     @classmethod
-    def load(cls, model_dir: str | Path) -> "ModelService":
+    def load(cls, model_dir: str | Path) -> ModelService:
         """Read and check `model_card.json` and `model.joblib`; raise ModelLoadError on any problem."""
         model_dir = Path(model_dir)
         card_path, artifact_path = model_dir / CARD_FILE, model_dir / ARTIFACT_FILE
@@ -153,8 +168,9 @@ class ModelService:
         logit = contributions.sum(axis=1) + self._intercept
         return 1.0 / (1.0 + np.exp(self._a * logit + self._b))
 
-    def predict(self, X: np.ndarray) -> list[Prediction]:
-        """Predictions for the rows of X, shape (n, 15) with columns in features.FEATURES order."""
+    def predict(self, X: np.ndarray, language: str = "en") -> list[Prediction]:
+        """Predictions for the rows of X, shape (n, 15) with columns in features.FEATURES order;
+        their sentences in `language` (`en` or `fr`)."""
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != len(FEATURES):
             raise ValueError(f"expected shape (n, {len(FEATURES)}), got {X.shape}")
@@ -165,51 +181,58 @@ class ModelService:
         probabilities = self._probability(contributions)
 
         results = []
-        for p, values, contribs in zip(probabilities.tolist(), X.tolist(), contributions.tolist()):
+        rows = zip(probabilities.tolist(), X.tolist(), contributions.tolist(), strict=True)
+        for p, values, contribs in rows:
             level = self._risk_level(p)
+            score = wording.score_text(p, *self._bands[level], language)
+            symptoms = tuple(name for i, name in self._warning_columns if values[i] == 1)
             results.append(Prediction(
                 prediction=int(p >= self.threshold),
                 probability=p,
                 risk_level=level,
-                message=self._message(level, p),
-                factors=self._top_factors(values, contribs),
-                warnings=self._warnings(values),
+                message=wording.message(level, score, symptoms, self._survey_share, language),
+                factors=self._factors(values, contribs, language),
+                warnings=self._warnings(values, language),
+                score_display=score,
+                see_a_doctor_about=symptoms,
             ))
         return results
 
-    def _top_factors(self, values: list[float], contributions: list[float]) -> tuple[Factor, ...]:
-        """The largest contributions by absolute value, ties in feature order.
+    def _factors(self, values: list[float], contributions: list[float],
+                 language: str = "en") -> tuple[Factor, ...]:
+        """The person's answers that differ from the reference person's, largest effect first.
 
+        An answer the person did not give (a "no", the reference's own) is never a reason.
         Ranked in Python, not with np.argsort: NumPy's sorts release the GIL, and under
         Gunicorn's threads every release on the request path lets another thread in and
         makes this one queue to get the GIL back (measured: about a fifth of the throughput).
         """
-        ranked = sorted(range(len(contributions)), key=lambda i: -abs(contributions[i]))[:TOP_FACTORS]
-        names, labels = self._names, self._labels
-        return tuple(Factor(names[i], labels[i], values[i], contributions[i]) for i in ranked)
+        reference_values, reference = self._reference_values, self._reference_contributions
+        moved = [(i, contributions[i] - reference[i]) for i in range(len(values))
+                 if values[i] != reference_values[i]]
+        moved = [(i, delta) for i, delta in moved if abs(delta) >= NEGLIGIBLE]
+        moved.sort(key=lambda item: -abs(item[1]))
+        factors = []
+        for i, delta in moved:
+            name, direction = self._names[i], "raises" if delta > 0 else "lowers"
+            factors.append(Factor(name, wording.answer(name, values[i], language), values[i], delta, direction,
+                                  wording.factor_text(name, values[i], direction, language)))
+        return tuple(factors)
 
     def _risk_level(self, p: float) -> str:
         if p < self.threshold:
             return "low"
         return "high" if p >= self._high_cut else "moderate"
 
-    def _message(self, level: str, p: float) -> str:
-        if level == "high":
-            return f"High risk ({p:.0%}): please discuss screening with a doctor. {DISCLAIMER}"
-        if level == "moderate":
-            return f"Moderate risk ({p:.0%}): worth discussing with a doctor. {DISCLAIMER}"
-        return (f"Low risk ({p:.0%}, below this model's {self.threshold:.0%} screening threshold): "
-                f"see a doctor if symptoms appear or persist. {DISCLAIMER}")
-
-    def _warnings(self, values: list[float]) -> tuple[str, ...]:
+    def _warnings(self, values: list[float], language: str = "en") -> tuple[str, ...]:
         """One sentence per input beyond what training saw (values in model order)."""
         return tuple(
-            f"{name} {values[i]:g} is outside the training range {low:g}-{high:g}; "
-            "the estimate is an extrapolation."
+            i18n.text(language, "message.out_of_range", name=name, value=f"{values[i]:g}", low=f"{low:g}",
+                      high=f"{high:g}")
             for i, name, low, high in self._range_checks if not low <= values[i] <= high
         )
 
-    def _build_metadata(self) -> dict[str, Any]:
+    def _build_metadata(self, language: str = "en") -> dict[str, Any]:
         card = self.card
         inputs = []
         for feature in card["features"]:
@@ -217,24 +240,50 @@ class ModelService:
                      "encoding": feature["encoding"], "training_range": feature["training_range"]}
             entry.update(feature["accepted"])
             inputs.append(entry)
+        bands = [{"level": level, "from": low, "to": high, "title": wording.band_title(level, language),
+                  "meaning": wording.band_meaning(level, language),
+                  "score_range": wording.band_range_text(level, low, high, top, language)}
+                 for level, (low, high, top) in self._bands.items()]
+        reference_score = wording.score_text(self._reference_probability,
+                                             *self._bands[self._risk_level(self._reference_probability)], language)
         return {
             "model_name": card["model_name"],
             "version": self.version,
             "description": card["description"],
             "inputs": inputs,
             "outputs": {
-                "prediction": "1 if probability >= threshold, else 0",
-                "probability": "calibrated probability of lung cancer (class 1)",
-                "risk_level": "low, moderate or high; see risk_bands",
-                "message": "a short plain-language sentence",
-                "factors": f"top {TOP_FACTORS} per-feature contributions to the log-odds, signed",
+                "prediction": "1 if probability >= threshold (flagged), else 0",
+                "probability": "the screening score, 0 to 1: calibrated to the survey, in which most "
+                               "respondents had lung cancer; not a person's probability of having it",
+                "score_display": "the score as people should read it: whole percent kept inside its "
+                                 "band, '>99%' and '<1%' at the ends",
+                "risk_level": "machine code of the band: low = not flagged, moderate = flagged, "
+                              "high = flagged strongly; show risk_bands[].title to people, never "
+                              "'low risk'",
+                "message": "plain-language paragraph: band title, score, next step, the symptom rule, "
+                           "what the score is",
+                "factors": "the person's answers that differ from the reference person's, largest "
+                           "effect first: feature, label, value, contribution (log-odds), direction "
+                           "(raises or lowers), text",
+                "factors_reference": "who the factors are measured against (reference_person)",
+                "see_a_doctor_about": "warning symptoms the person reported; whoever reports one is "
+                                      "told to see a doctor whatever the score (a rule outside the model)",
                 "warnings": "inputs outside the training ranges",
             },
             "classes": [0, 1],
             "class_labels": {"0": "no lung cancer", "1": "lung cancer"},
             "threshold": self.threshold,
-            "risk_bands": card["risk_bands"],
+            "risk_bands": bands,
+            "reference_person": {"description": self.reference(language),
+                                 "inputs": dict(REFERENCE), "probability": round(self._reference_probability, 6),
+                                 "score_display": reference_score},
+            "warning_symptoms": {"features": list(WARNING_SYMPTOMS),
+                                 "rule": wording.text("doctor_rule_source", language)},
+            "score_explanation": wording.score_explanation(self._survey_share, language),
+            "purpose": wording.text("purpose", language),
             "metrics": card["metrics"],
+            "evaluation": {key: card[key] for key in ("by_group", "band_outcomes", "weights",
+                                                      "sign_constraints") if key in card},
             "training_ranges": card["training_ranges"],
             "intended_use": card["intended_use"],
             "limitations": card["limitations"],
@@ -242,6 +291,17 @@ class ModelService:
             "licence": card["licence"],
         }
 
-    def metadata(self) -> dict[str, Any]:
-        """What the model expects and returns, for API clients and the UI."""
-        return dict(self._metadata)
+    @property
+    def reference_description(self) -> str:
+        return self.reference()
+
+    def reference(self, language: str = "en") -> str:
+        """Who the factors are measured against, in `language`."""
+        return wording.reference_description(REFERENCE[AGE], language)
+
+    def metadata(self, language: str = "en") -> dict[str, Any]:
+        """What the model expects and returns, for API clients and the UI; its sentences in
+        `language` (field descriptions for developers stay English)."""
+        if language not in self._metadata_by_language:
+            self._metadata_by_language[language] = self._build_metadata(language)
+        return dict(self._metadata_by_language[language])

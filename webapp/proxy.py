@@ -1,6 +1,6 @@
 """The one HTTP client the Gradio UI uses to reach the JSON API.
 
-    client = APIProxyClient()                      # API_URL, PROXY_MODE, PROXY_*_TIMEOUT
+    client = APIProxyClient()                      # API_URL, PROXY_MODE, PROXY_*_TIMEOUT (webapp.settings)
     body, status = client.post_predict(record)     # never raises into the UI
 
 Every method answers `(body, status)`: the API's JSON and HTTP status, or, when the API
@@ -18,55 +18,29 @@ Importable without Flask or Gradio.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 import uuid
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
+from webapp.settings import PROXY_MODES, Settings
+
 logger = logging.getLogger(__name__)
 
-DEFAULT_API_URL = "http://127.0.0.1:8000"
-DEFAULT_CONNECT_TIMEOUT = 3.05
-DEFAULT_READ_TIMEOUT = 30.0
-DEFAULT_POOL_SIZE = 8
-MODES = ("pooled", "simple")
-
 Result = tuple[Any, int]
-
-
-def _float_env(environ: Mapping[str, str], name: str, default: float) -> float:
-    raw = environ.get(name)
-    return float(raw) if raw not in (None, "") else default
-
-
-def default_mode(environ: Mapping[str, str] | None = None) -> str:
-    """PROXY_MODE when set, else `pooled` on a Hugging Face Space and `simple` elsewhere."""
-    environ = os.environ if environ is None else environ
-    mode = (environ.get("PROXY_MODE") or "").strip().lower()
-    if mode:
-        if mode not in MODES:
-            raise ValueError(f"PROXY_MODE must be one of {', '.join(MODES)}, got {mode!r}")
-        return mode
-    return "pooled" if environ.get("SPACE_ID") else "simple"
-
-
-def default_timeout(environ: Mapping[str, str] | None = None) -> tuple[float, float]:
-    environ = os.environ if environ is None else environ
-    return (_float_env(environ, "PROXY_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT),
-            _float_env(environ, "PROXY_READ_TIMEOUT", DEFAULT_READ_TIMEOUT))
 
 
 def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
-def error_envelope(status: int, code: str, message: str, details: Any = None,
+def error_envelope(code: str, message: str, details: Any = None,
                    request_id: str | None = None) -> dict[str, Any]:
     """The envelope the API itself uses, for failures that happen before it can answer."""
     return {"error": {"code": code, "message": message, "details": details}, "request_id": request_id}
@@ -92,12 +66,13 @@ class APIProxyClient:
     def __init__(self, api_url: str | None = None, timeout: float | tuple[float, float] | None = None,
                  mode: str | None = None, pool_size: int | None = None, retries: int = 3,
                  backoff_factor: float = 0.2, admin_token: str | None = None):
-        self.api_url = (api_url or os.environ.get("API_URL") or DEFAULT_API_URL).rstrip("/")
-        self.timeout = timeout if timeout is not None else default_timeout()
-        self.mode = mode or default_mode()
-        if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
-        self.pool_size = pool_size or int(os.environ.get("UI_CONCURRENCY") or DEFAULT_POOL_SIZE)
+        settings = Settings.from_env()  # what is not given: API_URL, PROXY_*, UI_CONCURRENCY
+        self.api_url = (api_url or settings.api_url).rstrip("/")
+        self.timeout = timeout if timeout is not None else settings.proxy_timeout
+        self.mode = mode or settings.proxy_mode
+        if self.mode not in PROXY_MODES:
+            raise ValueError(f"mode must be one of {', '.join(PROXY_MODES)}, got {self.mode!r}")
+        self.pool_size = pool_size or settings.ui_concurrency
         self.admin_token = admin_token
         self._adapter: HTTPAdapter | None = None
         self._local = threading.local()
@@ -171,7 +146,7 @@ class APIProxyClient:
         except requests.RequestException as exc:
             status, code, message = self._failure(exc)
             logger.warning("%s %s failed (%s): %s [request %s]", method, url, status, exc, request_id)
-            return error_envelope(status, code, message,
+            return error_envelope(code, message,
                                   {"api_url": self.api_url, "reason": type(exc).__name__},
                                   request_id), status
         try:
@@ -180,7 +155,7 @@ class APIProxyClient:
             logger.warning("%s %s answered %s with non-JSON content (%s) [request %s]", method, url,
                            response.status_code, response.headers.get("Content-Type"), request_id)
             return error_envelope(
-                502, "bad_gateway", f"The API at {self.api_url} answered with something that is not JSON.",
+                "bad_gateway", f"The API at {self.api_url} answered with something that is not JSON.",
                 {"upstream_status": response.status_code,
                  "content_type": response.headers.get("Content-Type"),
                  "body_excerpt": response.text[:200]},

@@ -169,8 +169,10 @@ def test_iter_entries_yields_every_match_newest_first_ignoring_limit(store, make
         (entry["id"] for entry in warnings), reverse=True)
 
 
-def test_ping_passes_when_the_backend_is_up(store):
-    store.ping()
+def test_ping_passes_when_the_backend_is_up(store, make_entry):
+    assert store.ping() is None
+    store.append([make_entry(request_id="after-ping")])
+    assert [entry["request_id"] for entry in store.query(LogQuery()).entries] == ["after-ping"]
 
 
 def test_query_rejects_a_timestamp_that_is_not_iso_8601():
@@ -179,7 +181,7 @@ def test_query_rejects_a_timestamp_that_is_not_iso_8601():
 
 
 def test_unreachable_redis_raises_store_unavailable():
-    from tests.redis_server import free_port
+    from tests.processes import free_port
     from webapp.logstore import RedisLogStore
 
     store = RedisLogStore(f"redis://127.0.0.1:{free_port()}/0", prefix="nobody")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 
@@ -15,6 +15,7 @@ from webapp.logstore import (
     SQLiteLogStore,
     create_prediction_log,
 )
+from webapp.settings import Settings
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
@@ -178,15 +179,16 @@ def test_a_forked_worker_writes_its_own_entries_with_its_own_thread(sqlite_log, 
     ],
 )
 def test_config_chooses_the_backend(tmp_path, config, kind):
-    log = create_prediction_log({key: value.format(tmp=tmp_path) for key, value in config.items()})
+    settings = Settings().replace({key: value.format(tmp=tmp_path) for key, value in config.items()})
+    log = create_prediction_log(settings)
 
     assert log.kind == kind
 
 
 def test_config_passes_limits_and_prefix_through(tmp_path):
-    log = create_prediction_log({
+    log = create_prediction_log(Settings().replace({
         "REDIS_URL": "redis://127.0.0.1:1/0", "REDIS_KEY_PREFIX": "other",
         "LOG_MAX_ENTRIES": 50, "LOG_BUFFER_SIZE": 7,
-    })
+    }))
 
     assert (log.store.prefix, log.store.max_entries, log.buffer_size) == ("other", 50, 7)

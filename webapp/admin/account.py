@@ -7,8 +7,8 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 
 from webapp import i18n
 from webapp.web.auth import log_in, log_out, logged_in, page_access
-from webapp.web.errors import APIError
 from webapp.web.language import request_language
+from webapp.web.negotiation import page
 from webapp.web.security import check_csrf
 
 logger = logging.getLogger(__name__)
@@ -21,11 +21,6 @@ def _account():
     return {"admin_logged_in": logged_in, "admin_login_needed": lambda: page_access() == "login"}
 
 
-@account.errorhandler(APIError)
-def error_page(error: APIError):
-    return render_template("admin/error.html", error=error), error.status
-
-
 def _safe_next(target: str | None) -> str:
     """Only a path on this site: never an open redirect to another host."""
     if target and target.startswith("/") and not target.startswith(("//", "/\\")):
@@ -34,6 +29,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @account.route("/admin/login", methods=["GET", "POST"])
+@page
 def login():
     if not current_app.config.get("ADMIN_TOKEN"):
         return redirect(url_for("logs.read"))
@@ -51,8 +47,11 @@ def login():
 
 
 @account.post("/admin/logout")
+@page
 def logout():
     check_csrf()
     log_out()
     flash(i18n.text(request_language(), "admin_page.logged_out"))
-    return redirect(url_for("account.login") if current_app.config.get("ADMIN_TOKEN") else url_for("logs.read"))
+    if current_app.config.get("ADMIN_TOKEN"):
+        return redirect(url_for("account.login"))
+    return redirect(url_for("logs.read"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 WIDTH, HEIGHT = 560, 170
 LEFT, RIGHT, TOP, BOTTOM = 40, 10, 10, 26
@@ -78,7 +78,7 @@ def timeline(entries: Sequence[dict]) -> Chart:
     slot = PLOT_W / count
     bars = []
     for index, tally in enumerate(tallies):
-        start = dt.datetime.fromtimestamp((origin + index) * width, dt.timezone.utc)
+        start = dt.datetime.fromtimestamp((origin + index) * width, dt.UTC)
         base = TOP + PLOT_H
         segments = []
         for series, label in SERIES:
@@ -88,13 +88,14 @@ def timeline(entries: Sequence[dict]) -> Chart:
                 segments.append({"y": round(base, 1), "height": round(height, 1),
                                  "css": series, "title": f"{tally[series]} {label}"})
         bar_width = min(slot * 0.8, 48)
-        bars.append({"x": round(LEFT + index * slot + (slot - bar_width) / 2, 1), "width": round(bar_width, 1),
+        bars.append({"x": round(LEFT + index * slot + (slot - bar_width) / 2, 1),
+                     "width": round(bar_width, 1),
                      "segments": segments, "title": f"{_bucket_label(start, width)} UTC"})
     ends = sorted({0, count - 1})
     x_labels = [{"x": round(LEFT + index * slot + slot / 2, 1),
                  "anchor": "start" if index == 0 and count > 1 else ("end" if index else "middle"),
                  "label": _bucket_label(dt.datetime.fromtimestamp((origin + index) * width,
-                                                                  dt.timezone.utc), width)}
+                                                                  dt.UTC), width)}
                 for index in ends]
     return Chart(bars, _y_ticks(peak), x_labels)
 

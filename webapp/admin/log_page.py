@@ -7,20 +7,32 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import islice
 
-from flask import (Blueprint, Response, current_app, flash, g, redirect, render_template, request,
-                   stream_with_context, url_for)
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 
 from webapp import features, i18n
 from webapp.admin import charts
-from webapp.admin.summary import SUMMARY_CAP, csv_lines, jsonl_lines, read_window, summarize, window
+from webapp.admin.export import csv_lines, jsonl_lines
+from webapp.admin.summary import SUMMARY_CAP, read_window, summarize, window
 from webapp.logstore import LogQuery
 from webapp.web.auth import guard_page, page_admin_required
 from webapp.web.errors import APIError
 from webapp.web.extensions import model_service, prediction_log
 from webapp.web.language import request_language
+from webapp.web.negotiation import page
 from webapp.web.schemas import parse_log_query
 from webapp.web.security import check_csrf
 
@@ -37,11 +49,6 @@ FILTERS = ("level", "prediction", "min_probability", "max_probability", "since",
 def _pretty_json(value) -> str:
     """Indented JSON as plain text, so autoescaping shows it exactly (tojson would emit \\u003c)."""
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
-
-
-@log_page.errorhandler(APIError)
-def error_page(error: APIError):
-    return render_template("admin/error.html", error=error), error.status
 
 
 def _page_query() -> tuple[LogQuery, str | None]:
@@ -80,6 +87,7 @@ def show():
 
 
 @log_page.get("/logs/export.<any(csv, jsonl):fmt>")
+@page
 @page_admin_required
 def export(fmt: str):
     query, error = _page_query()
@@ -88,7 +96,7 @@ def export(fmt: str):
     log = prediction_log()
     cap = max(int(current_app.config.get("LOG_MAX_ENTRIES") or 0), SUMMARY_CAP)
     entries = islice(log.iter_entries(window(query)), cap)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     lines, mimetype = (csv_lines(entries), "text/csv") if fmt == "csv" else (jsonl_lines(entries),
                                                                                "application/x-ndjson")
     logger.info("Prediction log exported as %s (request %s)", fmt, g.request_id)
@@ -99,6 +107,7 @@ def export(fmt: str):
 
 
 @log_page.route("/logs/clear", methods=["GET", "POST"])
+@page
 @page_admin_required
 def clear():
     log = prediction_log()
@@ -107,6 +116,7 @@ def clear():
         return render_template("admin/clear.html", total=total)
     check_csrf()
     removed = log.clear()
-    logger.info("Prediction log cleared (%d entries) from the admin page by request %s", removed, g.request_id)
+    logger.info("Prediction log cleared (%d entries) from the admin page by request %s",
+                removed, g.request_id)
     flash(i18n.text(request_language(), "admin_page.deleted", count=removed))
     return redirect(url_for("logs.read"))

@@ -15,19 +15,19 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, render_template, request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
 
-from webapp.monitoring import charts as drift_charts
-from webapp.web.auth import admin_required, check_admin, page_admin_required
-from webapp.monitoring.drift import drift_report, format_p
-from webapp.web.errors import APIError
 from webapp.logstore import LogQuery, normalize_timestamp
+from webapp.monitoring import charts as drift_charts
+from webapp.monitoring.drift import DEFAULT_LAST, drift_report, format_p
 from webapp.monitoring.reference import ReferenceError, load_reference
+from webapp.web.auth import admin_required, check_admin, page_admin_required
+from webapp.web.errors import APIError
 from webapp.web.extensions import prediction_log
+from webapp.web.negotiation import negotiated, wants_html
 
 logger = logging.getLogger(__name__)
 
 monitoring_page = Blueprint("monitoring_page", __name__)
 
-DEFAULT_LAST = 1000
 MAX_LAST = 100_000
 
 
@@ -89,11 +89,6 @@ def _json(window: dict[str, Any]):
     return jsonify(**current_report(window), request_id=g.request_id)
 
 
-def _wants_json() -> bool:
-    best = request.accept_mimetypes.best_match(("text/html", "application/json"))
-    return best == "application/json"
-
-
 @monitoring_page.get("/monitoring/drift")
 @monitoring_page.get("/api/monitoring/drift")
 @admin_required
@@ -102,8 +97,9 @@ def drift_json():
 
 
 @monitoring_page.get("/monitoring")
-def page():
-    if _wants_json():
+@negotiated
+def show():
+    if not wants_html():
         check_admin()
         return _json(parse_window(request.args))
     return _page()

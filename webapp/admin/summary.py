@@ -1,23 +1,20 @@
-"""What the admin log page shows besides the rows: a summary of the filtered window and exports.
+"""What the admin log page shows above the rows: a summary of the filtered window.
 
 Plain functions over entry dicts; no Flask here.
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
-import json
 import math
+from collections.abc import Iterable, Sequence
 from itertools import islice
-from typing import Iterable, Iterator, Sequence
 
-from webapp.features import FEATURES
 from webapp.logstore import LogQuery
+from webapp.settings import DEFAULTS
 
-#: At most this many entries (newest first) feed the summary and charts; the store keeps
-#: LOG_MAX_ENTRIES (10000 by default), so normally the whole filtered window.
-SUMMARY_CAP = 10000
+#: At most this many entries (newest first) feed the summary and charts: the store's default
+#: retention (LOG_MAX_ENTRIES), so normally the whole filtered window.
+SUMMARY_CAP = DEFAULTS.log_max_entries
 
 
 def window(query: LogQuery) -> LogQuery:
@@ -66,53 +63,3 @@ def summarize(entries: Sequence[dict], total: int) -> Summary:
         latency_p50=percentile(latencies, 0.50),
         latency_p95=percentile(latencies, 0.95),
     )
-
-
-CSV_COLUMNS = (
-    "id", "timestamp", "level", "endpoint", "request_id", "prediction", "probability",
-    "risk_level", "latency_ms", "model_version", *FEATURES, "factors", "warnings", "errors", "message",
-)
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value) -> object:
-    """A CSV cell: nested values as JSON; text that a spreadsheet would run as a formula is
-    prefixed with a quote (CSV injection)."""
-    if value is None:
-        return ""
-    if isinstance(value, (dict, list)):
-        value = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
-def csv_row(entry: dict) -> list:
-    inputs = entry.get("inputs") if isinstance(entry.get("inputs"), dict) else {}
-    factors = "; ".join(f"{factor.get('feature')} {factor.get('contribution'):+}"
-                        for factor in entry.get("factors") or []
-                        if isinstance(factor.get("contribution"), (int, float)))
-    row = {**{name: inputs.get(name) for name in FEATURES}, **entry, "factors": factors,
-           "warnings": "; ".join(map(str, entry.get("warnings") or []))}
-    return [_cell(row.get(column)) for column in CSV_COLUMNS]
-
-
-def csv_lines(entries: Iterable[dict]) -> Iterator[str]:
-    """The CSV export, one text chunk per line (header first), for a streamed download."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def line(values) -> str:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow(values)
-        return buffer.getvalue()
-
-    yield line(CSV_COLUMNS)
-    for entry in entries:
-        yield line(csv_row(entry))
-
-
-def jsonl_lines(entries: Iterable[dict]) -> Iterator[str]:
-    for entry in entries:
-        yield json.dumps(entry, ensure_ascii=False) + "\n"

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from flask import Flask
 
@@ -15,12 +16,12 @@ from webapp.api.info import info
 from webapp.api.logs import logs
 from webapp.api.metrics import metrics
 from webapp.api.predict import predict
-from webapp.settings import PROJECT_ROOT, Config
+from webapp.settings import PROJECT_ROOT, Settings
 from webapp.web import extensions, language, request_context, security
 from webapp.web.errors import register_errorhandlers
 from webapp.web.json_provider import OrjsonProvider
+from webapp.web.negotiation import API_PREFIX
 
-API_PREFIX = "/api"
 STATIC_URL_PATH = "/admin-static"
 
 
@@ -33,12 +34,12 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         # Not /static: behind the Space's single port, Gradio owns /static (its fonts and scripts).
         static_url_path=STATIC_URL_PATH,
     )
-    app.config.from_mapping(Config.from_env())
-    if overrides:
-        app.config.from_mapping(overrides)
-    configure_logging(app.config["LOG_LEVEL"])
+    settings = Settings.from_env().replace(overrides or {})
+    app.config.from_mapping(settings.as_config())
+    app.config.from_mapping(overrides or {})  # Flask's own keys too (TESTING, ...)
+    configure_logging(settings.log_level)
     app.json = OrjsonProvider(app)
-    register_extensions(app)
+    register_extensions(app, settings)
     register_blueprints(app)
     register_errorhandlers(app)
     return app
@@ -48,16 +49,17 @@ def configure_logging(level: str) -> None:
     """Configure the root logger once per process (Gunicorn's own loggers are left alone)."""
     root = logging.getLogger()
     if not root.handlers:
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s")
+        logging.basicConfig(level=level,
+                            format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s")
     logging.getLogger("webapp").setLevel(level)
 
 
-def register_extensions(app: Flask) -> None:
+def register_extensions(app: Flask, settings: Settings) -> None:
     request_context.init_app(app)
     security.init_app(app)
     language.init_app(app)
-    extensions.init_app(app)
-    instrumentation.init_app(app)
+    extensions.init_app(app, settings)
+    instrumentation.init_app(app, settings.prometheus_multiproc_dir)
 
 
 def register_blueprints(app: Flask) -> None:

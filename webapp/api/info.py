@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from webapp import i18n
+from webapp.version import __version__
 from webapp.web.extensions import model_service
 from webapp.web.language import request_language
-from webapp.version import __version__
 
 info = Blueprint("info", __name__)
 
@@ -41,9 +40,4 @@ def index():
 
 @info.get("/metadata")
 def metadata():
-    body = model_service().metadata()
-    lang = request_language()
-    if lang != i18n.DEFAULT:
-        body["risk_bands"] = [{**band, "meaning": i18n.localize(band["meaning"], lang)}
-                              for band in body["risk_bands"]]
-    return jsonify({**body, "api_version": __version__})
+    return jsonify({**model_service().metadata(request_language()), "api_version": __version__})

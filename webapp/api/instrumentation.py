@@ -133,9 +133,12 @@ def metrics() -> Metrics:
     return current_app.extensions["metrics"]
 
 
-def init_app(app: Flask) -> None:
-    """Create the app's metrics and hook them to every response."""
-    directory = os.environ.get(MULTIPROC_ENV) or None
+def init_app(app: Flask, multiprocess_dir: str | None) -> None:
+    """Create the app's metrics and hook them to every response.
+
+    `multiprocess_dir` is the PROMETHEUS_MULTIPROC_DIR setting (gunicorn.conf.py sets it).
+    """
+    directory = multiprocess_dir or None
     if directory and not _values_in_files():
         logger.error("%s was set after prometheus_client was imported: metrics count this process only",
                      MULTIPROC_ENV)

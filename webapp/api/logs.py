@@ -9,35 +9,22 @@ import logging
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from webapp.admin.log_page import error_page, show as log_page
+from webapp.admin import log_page
 from webapp.web.auth import admin_required, check_admin
-from webapp.web.errors import APIError, error_response
 from webapp.web.extensions import prediction_log
+from webapp.web.negotiation import negotiated, wants_html
 from webapp.web.schemas import parse_log_query
 
 logger = logging.getLogger(__name__)
 
 logs = Blueprint("logs", __name__)
 
-def wants_html() -> bool:
-    """True for a browser at /logs: text/html ranks above JSON. Never under /api."""
-    if request.blueprint != logs.name:
-        return False
-    accept = request.accept_mimetypes
-    return accept.best_match(["application/json", "text/html"]) == "text/html" and \
-        accept["text/html"] > accept["application/json"]
-
-
-@logs.errorhandler(APIError)
-def _error(error: APIError):
-    """A browser at /logs gets its errors as a page, programs as the JSON envelope."""
-    return error_page(error) if wants_html() else error_response(error)
-
 
 @logs.get("/logs")
+@negotiated
 def read():
     if wants_html():
-        response = log_page()
+        response = log_page.show()
     else:
         check_admin()
         response = _read_json()

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app
 
-from webapp.web.auth import admin_required
 from webapp.api.instrumentation import metrics as app_metrics
+from webapp.web.auth import admin_required
 
 metrics = Blueprint("metrics", __name__)
 

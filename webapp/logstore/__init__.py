@@ -1,17 +1,13 @@
 """The prediction log: every /predict call and rejected request, kept for review.
 
-An entry is a plain JSON-serialisable dict: ``id`` (assigned by the store, increasing across
-processes), ``timestamp`` (ISO 8601 UTC with milliseconds), ``level`` ("INFO" or "WARNING"),
-``endpoint``, ``request_id``, ``inputs``, ``prediction``, ``probability``, ``risk_level``,
-``factors``, ``model_version``, ``latency_ms``, ``errors`` and ``message``. Extra keys are kept.
+An entry is a plain JSON-serialisable dict; ``webapp.logstore.entry`` names its fields and
+builds it. Stores assign the ``id`` (increasing across processes) and keep everything else.
 
-The app holds one PredictionLog per process (``create_prediction_log(app.config)``) and
+The app holds one PredictionLog per process (``create_prediction_log(settings)``) and
 records through it; the store behind it is SQLite (one file shared by the workers) or Redis
 (shared by every instance) when ``REDIS_URL`` is set.
 """
 from __future__ import annotations
-
-from typing import Mapping
 
 from webapp.logstore.base import (
     LogPage,
@@ -23,6 +19,7 @@ from webapp.logstore.base import (
 from webapp.logstore.redis import RedisLogStore
 from webapp.logstore.sqlite import SQLiteLogStore
 from webapp.logstore.writer import PredictionLog
+from webapp.settings import Settings
 
 __all__ = [
     "LogPage",
@@ -37,25 +34,16 @@ __all__ = [
     "normalize_timestamp",
 ]
 
-DEFAULT_MAX_ENTRIES = 10000
-DEFAULT_BUFFER_SIZE = 10000
-DEFAULT_KEY_PREFIX = "lungrisk"
-
-
-def create_store(config: Mapping) -> LogStore:
-    """Redis when ``REDIS_URL`` is set, else SQLite at ``LOG_DB_PATH``. Connects lazily."""
-    max_entries = int(config.get("LOG_MAX_ENTRIES") or DEFAULT_MAX_ENTRIES)
-    redis_url = config.get("REDIS_URL")
-    if redis_url:
-        prefix = config.get("REDIS_KEY_PREFIX") or DEFAULT_KEY_PREFIX
-        return RedisLogStore(redis_url, prefix=prefix, max_entries=max_entries)
-    db_path = config.get("LOG_DB_PATH")
-    if not db_path:
+def create_store(settings: Settings) -> LogStore:
+    """Redis when ``redis_url`` is set, else SQLite at ``log_db_path``. Connects lazily."""
+    if settings.redis_url:
+        return RedisLogStore(settings.redis_url, prefix=settings.redis_key_prefix,
+                             max_entries=settings.log_max_entries)
+    if not settings.log_db_path:
         raise ValueError("Set REDIS_URL or LOG_DB_PATH to choose where predictions are logged")
-    return SQLiteLogStore(db_path, max_entries=max_entries)
+    return SQLiteLogStore(settings.log_db_path, max_entries=settings.log_max_entries)
 
 
-def create_prediction_log(config: Mapping) -> PredictionLog:
-    """The per-process prediction log described by ``config`` (Flask's app.config works)."""
-    buffer_size = int(config.get("LOG_BUFFER_SIZE") or DEFAULT_BUFFER_SIZE)
-    return PredictionLog(create_store(config), buffer_size=buffer_size)
+def create_prediction_log(settings: Settings) -> PredictionLog:
+    """The per-process prediction log the settings describe."""
+    return PredictionLog(create_store(settings), buffer_size=settings.log_buffer_size)

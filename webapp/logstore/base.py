@@ -1,6 +1,6 @@
 """The prediction log store contract: query objects, result pages and the store interface.
 
-Entries are plain JSON-serialisable dicts (see the package docstring). Stores assign the
+Entries are plain JSON-serialisable dicts (their fields: webapp.logstore.entry). Stores assign the
 ``id``; everything else, including keys the store does not know, is kept as given.
 """
 from __future__ import annotations
@@ -8,12 +8,11 @@ from __future__ import annotations
 import abc
 import dataclasses
 import datetime as dt
-import re
-from typing import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import orjson
 
-LEVELS = ("INFO", "WARNING")
+from webapp.logstore.entry import TIMESTAMP, format_timestamp
 
 
 class StoreUnavailable(RuntimeError):
@@ -36,9 +35,6 @@ def entry_json(entry: Mapping) -> str:
                         default=_json_default, option=_JSON_OPTIONS).decode()
 
 
-_NORMALIZED = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
-
-
 def normalize_timestamp(value: str) -> str:
     """Return ``value`` as ISO 8601 UTC with milliseconds ("2026-11-26T11:38:51.123Z").
 
@@ -46,9 +42,8 @@ def normalize_timestamp(value: str) -> str:
     """
     parsed = dt.datetime.fromisoformat(value.strip())
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    parsed = parsed.astimezone(dt.timezone.utc)
-    return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return format_timestamp(parsed)
 
 
 #: Where an entry without a usable timestamp stands: first, so that the order stays total.
@@ -60,7 +55,7 @@ def indexed_timestamp(entry: Mapping) -> str:
     raw = entry.get("timestamp")
     if not isinstance(raw, str):
         return EPOCH
-    if _NORMALIZED.fullmatch(raw):
+    if TIMESTAMP.fullmatch(raw):
         return raw  # the form the app writes: skip the parse on the writer's path
     try:
         return normalize_timestamp(raw)
@@ -75,14 +70,14 @@ def timestamp_ms(stamp: str) -> int:
     except ValueError:
         return 0
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
+        moment = moment.replace(tzinfo=dt.UTC)
     return int(moment.timestamp()) * 1000 + moment.microsecond // 1000
 
 
 def ms_timestamp(ms: int) -> str:
     """The normalised timestamp of a count of milliseconds since the epoch."""
     seconds, millis = divmod(ms, 1000)
-    moment = dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
+    moment = dt.datetime.fromtimestamp(seconds, dt.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis:03d}Z"
 
 
@@ -99,11 +94,11 @@ class Position:
     id: int
 
     @classmethod
-    def of(cls, entry: Mapping) -> "Position":
+    def of(cls, entry: Mapping) -> Position:
         return cls(timestamp_ms(indexed_timestamp(entry)), int(entry["id"]))
 
     @classmethod
-    def parse(cls, cursor: str) -> "Position":
+    def parse(cls, cursor: str) -> Position:
         ms, separator, entry_id = str(cursor).partition("-")
         if not (separator and ms.isdigit() and entry_id.isdigit()):
             raise ValueError(f"not a log cursor: {cursor!r}")

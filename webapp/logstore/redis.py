@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import orjson
 import redis
@@ -28,6 +28,7 @@ from webapp.logstore.base import (
     page_from_matches,
     timestamp_ms,
 )
+from webapp.settings import DEFAULTS
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +77,8 @@ class RedisLogStore(LogStore):
 
     kind = "redis"
 
-    def __init__(self, url: str, prefix: str = "lungrisk", max_entries: int = 10000) -> None:
+    def __init__(self, url: str, prefix: str = DEFAULTS.redis_key_prefix,
+                 max_entries: int = DEFAULTS.log_max_entries) -> None:
         self.url = url
         self.prefix = prefix
         self.max_entries = max_entries

@@ -12,7 +12,8 @@ import os
 import pathlib
 import sqlite3
 import threading
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import orjson
 
@@ -26,6 +27,7 @@ from webapp.logstore.base import (
     indexed_timestamp,
     page_from_matches,
 )
+from webapp.settings import DEFAULTS
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +104,7 @@ class SQLiteLogStore(LogStore):
 
     kind = "sqlite"
 
-    def __init__(self, path: str | os.PathLike, max_entries: int = 10000) -> None:
+    def __init__(self, path: str | os.PathLike, max_entries: int = DEFAULTS.log_max_entries) -> None:
         self.path = pathlib.Path(path)
         self.max_entries = max_entries
         self._local = threading.local()
@@ -190,7 +192,7 @@ class SQLiteLogStore(LogStore):
             chunk_query = dataclasses.replace(query, cursor=cursor)
             where, params = _where(chunk_query, with_cursor=True)
             rows = self._run(
-                lambda connection: connection.execute(
+                lambda connection, where=where, params=params: connection.execute(
                     f"SELECT id, body FROM prediction_log{where} {ORDER} LIMIT ?",
                     [*params, ITER_CHUNK],
                 ).fetchall()

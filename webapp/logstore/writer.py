@@ -15,9 +15,10 @@ import os
 import threading
 import time
 import weakref
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from webapp.logstore.base import LogPage, LogQuery, LogStore, StoreUnavailable
+from webapp.settings import DEFAULTS
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def _reset_in_child(ref: weakref.ref) -> None:
 class PredictionLog:
     """Buffered, non-blocking front of a LogStore. One per process."""
 
-    def __init__(self, store: LogStore, buffer_size: int = 10000,
+    def __init__(self, store: LogStore, buffer_size: int = DEFAULTS.log_buffer_size,
                  retry_interval: float = 1.0, linger: float = LINGER) -> None:
         if buffer_size < 1:
             raise ValueError("buffer_size must be at least 1")
@@ -53,7 +54,8 @@ class PredictionLog:
         self.linger = linger
         self._reset_state()
         # Entries buffered by the parent are the parent's to write; the child starts clean.
-        os.register_at_fork(after_in_child=lambda ref=weakref.ref(self): _reset_in_child(ref))
+        ref = weakref.ref(self)  # not self: the fork hook must not keep the log alive
+        os.register_at_fork(after_in_child=lambda: _reset_in_child(ref))
 
     def _reset_state(self) -> None:
         self._condition = threading.Condition()

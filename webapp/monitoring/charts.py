@@ -5,7 +5,9 @@ need no chart library, no script and no network.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from itertools import pairwise
+from typing import Any
 
 WIDTH = 640
 LABEL_W, RIGHT = 170, 46
@@ -51,7 +53,7 @@ def age_chart(age: Mapping[str, Any], height: int = 200) -> dict[str, Any]:
     top = max(ref_share + cur_share + [0.05])
     left, plot_w, plot_h = 40, WIDTH - 50, height - TOP - BOTTOM
     slot = plot_w / len(ref)
-    names = [f"<={edges[0]:g}"] + [f"{a:g}-{b:g}" for a, b in zip(edges, edges[1:])] + [f">{edges[-1]:g}"]
+    names = [f"<={edges[0]:g}"] + [f"{a:g}-{b:g}" for a, b in pairwise(edges)] + [f">{edges[-1]:g}"]
     bars, labels = [], []
     for i, name in enumerate(names):
         for offset, share, css, who in ((0.1, ref_share[i], "drift-ref", "training"),

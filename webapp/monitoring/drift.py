@@ -11,8 +11,9 @@ small windows (noisy PSI) and very large ones (tiny but significant changes) fro
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -23,6 +24,8 @@ from webapp.monitoring.reference import YES_NO_FEATURES
 OK, WATCH, DRIFT, INSUFFICIENT = "ok", "watch", "drift", "insufficient_data"
 _SEVERITY = {OK: 0, INSUFFICIENT: 0, WATCH: 1, DRIFT: 2}
 PREDICTED_POSITIVE = "PREDICTED_POSITIVE"
+#: A window is the newest this many logged predictions unless asked otherwise.
+DEFAULT_LAST = 1000
 #: PSI floors empty bins at this share so ln(actual / expected) stays finite.
 PSI_EPSILON = 1e-4
 #: GENDER is compared as the share of men.

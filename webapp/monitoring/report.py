@@ -11,20 +11,21 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-from datetime import datetime, timezone
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
+from dotenv import load_dotenv
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from webapp import i18n
-from webapp.monitoring import charts as drift_charts
-from webapp.settings import PROJECT_ROOT, Config
-from webapp.monitoring.drift import drift_report, format_p
 from webapp.logstore import LogQuery, create_store
+from webapp.monitoring import charts
+from webapp.monitoring.drift import DEFAULT_LAST, drift_report, format_p
 from webapp.monitoring.reference import load_reference
+from webapp.settings import PROJECT_ROOT, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -42,18 +43,18 @@ def render(report: dict[str, Any], source: str) -> str:
     # The drift macros are shared with the admin page, which is translated; the file is English.
     environment.globals["_"] = lambda key, **params: i18n.text(i18n.DEFAULT, key, **params)
     return environment.get_template("monitoring/report.html").render(
-        report=report, charts=drift_charts.charts(report), format_p=format_p, css=css, source=source,
-        window_text=window_text, generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+        report=report, charts=charts.charts(report), format_p=format_p, css=css, source=source,
+        window_text=window_text, generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
 
 
-def report_from_store(config: dict[str, Any], last: int, since: str | None,
+def report_from_store(settings: Settings, last: int, since: str | None,
                       until: str | None) -> dict[str, Any]:
-    store = create_store(config)
+    store = create_store(settings)
     try:
         entries = list(islice(store.iter_entries(LogQuery(level="INFO", since=since, until=until)), last))
     finally:
         store.close()
-    report = drift_report(load_reference(config["MODEL_DIR"]), entries)
+    report = drift_report(load_reference(settings.model_dir), entries)
     report["window"]["requested"] = {"last": last, "since": since, "until": until}
     return report
 
@@ -76,20 +77,22 @@ def report_from_api(api_url: str, token: str | None, last: int, since: str | Non
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="the HTML file to write")
-    parser.add_argument("--last", type=int, default=1000, help="newest logged predictions to compare (1000)")
+    parser.add_argument("--last", type=int, default=DEFAULT_LAST,
+                        help=f"newest logged predictions to compare ({DEFAULT_LAST})")
     parser.add_argument("--since", help="only entries at or after this time (ISO 8601, UTC)")
     parser.add_argument("--until", help="only entries at or before this time (ISO 8601, UTC)")
     parser.add_argument("--api-url", help="read the report from a running service instead of the local log")
-    parser.add_argument("--token", default=os.environ.get("ADMIN_TOKEN"), help="admin token (ADMIN_TOKEN)")
+    parser.add_argument("--token", help="admin token (default: ADMIN_TOKEN)")
     args = parser.parse_args(argv)
+    settings = Settings.from_env()
     try:
         if args.api_url:
-            report = report_from_api(args.api_url, args.token, args.last, args.since, args.until)
+            token = args.token or settings.admin_token
+            report = report_from_api(args.api_url, token, args.last, args.since, args.until)
             source = args.api_url
         else:
-            config = Config.from_env()
-            report = report_from_store(config, args.last, args.since, args.until)
-            source = f"the {'Redis' if config['REDIS_URL'] else 'SQLite'} prediction log"
+            report = report_from_store(settings, args.last, args.since, args.until)
+            source = f"the {'Redis' if settings.redis_url else 'SQLite'} prediction log"
     except (RuntimeError, ValueError, OSError) as error:  # store, reference, network: say which
         logger.error("Could not build the report: %s", error)
         return 1
@@ -100,5 +103,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    load_dotenv(PROJECT_ROOT / ".env", override=False)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     raise SystemExit(main())

@@ -6,8 +6,9 @@ the class, so every marginal share (what the drift report compares) matches the 
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -34,10 +35,6 @@ class Drift:
                 raise ValueError(f"the prevalence of {name} must be between 0 and 1, got {share}")
         if self.positive_rate is not None and not 0.0 <= self.positive_rate <= 1.0:
             raise ValueError(f"the positive rate must be between 0 and 1, got {self.positive_rate}")
-
-    @property
-    def active(self) -> bool:
-        return bool(self.age_shift or self.prevalence or self.positive_rate is not None)
 
     def describe(self) -> dict[str, Any]:
         return {"age_shift": self.age_shift, "prevalence": dict(self.prevalence),

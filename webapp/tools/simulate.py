@@ -16,16 +16,20 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
+from dotenv import load_dotenv
 from tqdm import tqdm
 
-from webapp.tools.population import Drift, PatientSampler, parse_prevalence
 from webapp.monitoring.reference import DEFAULT_MODEL_DIR, load_reference
+from webapp.proxy import APIProxyClient  # the one HTTP client for the API
+from webapp.settings import PROJECT_ROOT
+from webapp.tools.population import Drift, PatientSampler, parse_prevalence
 
 logger = logging.getLogger(__name__)
 
@@ -194,8 +198,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from webapp.proxy import APIProxyClient  # the one HTTP client for the API
-
     args = parse_args(argv)
     try:
         drift = Drift(age_shift=args.age_shift, positive_rate=args.positive_rate,
@@ -218,5 +220,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    load_dotenv(PROJECT_ROOT / ".env", override=False)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     raise SystemExit(main())

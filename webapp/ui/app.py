@@ -65,7 +65,7 @@ def build_demo(settings: UISettings | None = None, client: APIProxyClient | None
     limits = {"concurrency_limit": settings.concurrency, "concurrency_id": API_GROUP}
     ui_only = {"api_visibility": "private", **limits}
 
-    with gr.Blocks(title="Lung cancer risk screening · Dépistage du risque de cancer du poumon") as demo:
+    with gr.Blocks(title="Lung cancer screening score · Score de dépistage du cancer du poumon") as demo:
         language = gr.Textbox(visible=False, elem_id="lr-page-language")
         gr.HTML(_("ui.language_switch"), elem_classes="lr-lang-row")
         gr.Markdown(_("ui.intro"))

@@ -20,16 +20,16 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import features, i18n
+from .. import features, i18n, wording
 from ..proxy import APIProxyClient, new_request_id
 
 logger = logging.getLogger(__name__)
 
-OUTPUT_COLUMNS = ["line", *features.FEATURES, "probability", "prediction", "risk_level"]
-TABLE_COLUMNS = ["line", "AGE", "GENDER", "probability", "prediction", "risk_level"]
+OUTPUT_COLUMNS = ["line", *features.FEATURES, "probability", "prediction", "risk_level", "result"]
+TABLE_COLUMNS = ["line", "AGE", "GENDER", "probability", "prediction", "risk_level", "result"]
 #: Columns people read under a title in their language; the 15 inputs keep their names (codes a
 #: file can be uploaded again with).
-_TITLED = ("line", "probability", "prediction", "risk_level")
+_TITLED = ("line", "probability", "prediction", "risk_level", "result")
 
 
 def column_titles(columns: list[str], lang: str) -> list[str]:
@@ -173,9 +173,11 @@ def score(client: APIProxyClient, records: list[tuple[int, dict[str, int]]], chu
             result.api_error = (body, status)
             logger.warning("Batch scoring stopped at row %d: API answered %s", start, status)
             return
-        for (line, record), item in zip(pending, body["predictions"]):
+        for (line, record), item in zip(pending, body["predictions"], strict=False):
             result.rows.append({"line": line, **record, "probability": item["probability"],
-                                "prediction": item["prediction"], "risk_level": item["risk_level"]})
+                                "prediction": item["prediction"], "risk_level": item["risk_level"],
+                                "result": wording.band_title(item["risk_level"], lang)
+                                if item["risk_level"] in wording.LEVELS else item["risk_level"]})
 
 
 def _rejected_indexes(body: dict[str, Any]) -> dict[int, str]:

@@ -61,12 +61,11 @@ class Handlers:
     def predict(self, age: float, gender: str, *checks_then_language: Any) -> str:
         *checks, language = checks_then_language
         lang = i18n.negotiate(language)
-        record = record_from_form(age, gender, dict(zip(features.BINARY_FEATURES, checks)))
+        record = record_from_form(age, gender, dict(zip(features.BINARY_FEATURES, checks, strict=True)))
         body, status = self.client.post_predict(record, language=lang)
         if status != 200:
             return formatting.error_card(body, status, lang)
-        metadata = self.metadata(lang) or {}
-        return formatting.result_card(body, formatting.band_meanings(metadata), lang, metadata.get("threshold"))
+        return formatting.result_card(body, self.metadata(lang), lang)
 
     def start_over(self, language: str) -> list[Any]:
         """Every input back to its starting answer, and the empty result."""
@@ -107,7 +106,7 @@ class Handlers:
             lines += [_("batch.line", line=line, reason=reason) for line, reason in result.errors[:200]]
             if len(result.errors) > 200:
                 lines.append(_("batch.more", count=len(result.errors) - 200))
-        rows = [{**row, "risk_level": i18n.risk_name(lang, row["risk_level"])} for row in result.rows]
+        rows = result.rows
         table = {"headers": batch.column_titles(batch.TABLE_COLUMNS, lang),
                  "data": [[row[column] for column in batch.TABLE_COLUMNS] for row in rows]}
         download = batch.write_csv(rows, lang) if rows else None

@@ -1,4 +1,5 @@
-"""One JSON error envelope for every error the API returns.
+"""Every error leaves through one handler: the JSON envelope, or the error page for a browser
+at an admin page (webapp.web.negotiation decides which).
 
     {"error": {"code": ..., "message": ..., "details": ...}, "request_id": ...}
 """
@@ -7,12 +8,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, current_app, g, jsonify
+from flask import Flask, g, jsonify, render_template
 from werkzeug.exceptions import HTTPException
 
 from webapp import i18n
 from webapp.logstore import StoreUnavailable
 from webapp.web.language import request_language
+from webapp.web.negotiation import wants_html
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +66,12 @@ def error_response(error: APIError):
     return response
 
 
+def error_page(error: APIError):
+    return render_template("admin/error.html", error=error), error.status, error.headers
+
+
 def _handle_api_error(error: APIError):
-    return error_response(error)
+    return error_page(error) if wants_html() else error_response(error)
 
 
 def _handle_http_exception(exc: HTTPException):
@@ -79,18 +85,17 @@ def _handle_http_exception(exc: HTTPException):
         message = i18n.text("en", "api.body_too_large")
     else:
         message = exc.description or exc.name
-    return error_response(APIError(status, message, details, headers=headers))
+    return _handle_api_error(APIError(status, message, details, headers=headers))
 
 
 def _handle_store_unavailable(exc: Exception):
-    """A log store that is down is a 503 wherever it is read; pages answer it in their own way."""
-    return current_app.handle_user_exception(
-        APIError(503, f"The prediction log store is unavailable: {exc}"))
+    """A log store that is down is a 503 wherever it is read."""
+    return _handle_api_error(APIError(503, f"The prediction log store is unavailable: {exc}"))
 
 
 def _handle_unexpected(exc: Exception):
     logger.exception("Unhandled error while serving request %s", g.get("request_id"))
-    return error_response(APIError(500, "Internal server error."))
+    return _handle_api_error(APIError(500, "Internal server error."))
 
 
 def register_errorhandlers(app: Flask) -> None:

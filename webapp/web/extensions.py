@@ -7,19 +7,20 @@ from flask import Flask, current_app
 
 from webapp.logstore import PredictionLog, create_prediction_log
 from webapp.model_service import ModelService
+from webapp.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, settings: Settings) -> None:
     """Load the model (once, before Gunicorn forks) and set up the prediction log.
 
     A model that fails its checks raises ModelLoadError here, so the service refuses to start.
     The log store connects lazily, so each forked worker opens its own connections.
     """
-    model = app.config.get("MODEL_SERVICE") or ModelService.load(app.config["MODEL_DIR"])
+    model = ModelService.load(settings.model_dir)
     app.extensions["model_service"] = model
-    app.extensions["prediction_log"] = create_prediction_log(app.config)
+    app.extensions["prediction_log"] = create_prediction_log(settings)
     logger.info("Model %s loaded; prediction log backend: %s",
                 model.version, app.extensions["prediction_log"].kind)
 

@@ -62,7 +62,8 @@ def check_csrf() -> None:
     expected = session.get(CSRF_FIELD)
     given = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
-        raise APIError(400, "The form has expired or did not come from this site: reload the page and try again.",
+        raise APIError(400, "The form has expired or did not come from this site: reload the page and try "
+                            "again.",
                        code="csrf_failed")
 
 
