@@ -102,14 +102,25 @@ def _plain(template: str) -> list[str]:
     return [" ".join(part.split()) for part in re.split(r"\{[^}]*\}", text)]
 
 
+# Keys of the Flask admin pages and of the API's own sentences: not on the Gradio page.
+NOT_ON_THE_PAGE = ("admin_", "api.", "validation.")
+
+
 def foreign_sentences(lang: str, other: str) -> set[str]:
-    """The fixed words of `other`'s catalogue that `lang`'s says differently."""
+    """The fixed words of `other`'s catalogue (the page's keys) that `lang` says differently.
+
+    Words that `lang` uses too ("score" is French as well) are left out, and so are words of
+    four letters or fewer: Gradio's own untranslated labels (CodeMirror's "Fold line") would
+    match the catalogue's "line" column title.
+    """
+    own_text = " ".join(i18n.catalog(lang).values())
     found = set()
     for key, template in i18n.catalog(other).items():
+        if key.startswith(NOT_ON_THE_PAGE):
+            continue
         own = set(_plain(i18n.catalog(lang)[key]))
-        # Words of four letters or fewer are left out: Gradio's own untranslated labels (CodeMirror's
-        # "Fold line") would match the catalogue's "line" column title.
-        found.update(part for part in _plain(template) if len(part) >= 5 and part not in own)
+        found.update(part for part in _plain(template) if len(part) >= 5 and part not in own
+                     and not re.search(r"(?<!\w)" + re.escape(part) + r"(?!\w)", own_text))
     return found
 
 
