@@ -63,7 +63,8 @@ def test_admin_pages_speak_the_browsers_language_and_pass_axe(browser, api, loca
     assert page.get_by_role("heading", level=1).inner_text() == HEADINGS[lang][2]
     found["monitoring"] = violations(page)
     # Chart labels are drawn in the SVG's units: on screen they must stay readable (>= 11 px).
-    heights = page.evaluate("[...document.querySelectorAll('.drift-chart text')].map(t => t.getBoundingClientRect().height)")
+    heights = page.evaluate(
+        "[...document.querySelectorAll('.drift-chart text')].map(t => t.getBoundingClientRect().height)")
     assert heights and min(heights) >= 11
     OUTPUT.mkdir(exist_ok=True)
     page.screenshot(path=str(OUTPUT / f"monitoring-page-{lang}.png"), full_page=True)

@@ -108,7 +108,8 @@ def test_validation_errors_name_fields_in_english_and_explain_in_french(app):
 
 
 def test_a_warning_beyond_the_training_ages_is_in_french(app):
-    body = app.test_client().post("/predict", json=patient(AGE=95), headers={"Accept-Language": "fr"}).get_json()
+    body = app.test_client().post("/predict", json=patient(AGE=95),
+                                  headers={"Accept-Language": "fr"}).get_json()
     assert body["warnings"] and all("hors de la plage" in warning for warning in body["warnings"])
 
 
@@ -116,7 +117,7 @@ def test_metadata_describes_the_risk_bands_in_the_clients_language(app):
     client = app.test_client()
     english = client.get("/metadata").get_json()
     french = client.get("/metadata", headers={"Accept-Language": "fr"}).get_json()
-    assert [band["level"] for band in french["risk_bands"]] == [band["level"] for band in english["risk_bands"]]
+    assert [b["level"] for b in french["risk_bands"]] == [b["level"] for b in english["risk_bands"]]
     for band in french["risk_bands"]:
         assert band["title"] == wording.band_title(band["level"], "fr")
         assert band["meaning"] == wording.band_meaning(band["level"], "fr")
@@ -149,8 +150,10 @@ def test_the_batch_csv_is_titled_in_the_readers_language(tmp_path):
            "risk_level": "low", "result": wording.band_title("low", "fr")}
     with open(batch.write_csv([row], "fr"), encoding="utf-8") as handle:
         header, values = list(csv.reader(handle))
-    assert header[0] == "ligne" and header[-4:] == ["probabilité", "prédiction", "niveau de risque", "résultat"]
-    assert values[-2:] == ["low", "Non signalé par ce modèle de dépistage"]  # the code stays, the title is read
+    assert header[0] == "ligne"
+    assert header[-4:] == ["probabilité", "prédiction", "niveau de risque", "résultat"]
+    # the code stays, the title is what people read
+    assert values[-2:] == ["low", "Non signalé par ce modèle de dépistage"]
     assert header[1:16] == list(features.FEATURES)  # the inputs keep their names: the file uploads again
 
 
@@ -181,12 +184,14 @@ def test_the_result_card_is_written_in_the_readers_language():
     (b"lang=xx", b"", b"de", ("en", False)),
     (b"", b"bad cookie;;==", b"fr", ("fr", False)),
 ])
-def test_the_page_language_comes_from_the_switch_then_the_cookie_then_the_browser(query, cookie, accept, expected):
+def test_the_page_language_comes_from_the_switch_then_the_cookie_then_the_browser(query, cookie, accept,
+                                                                                   expected):
     assert choose(query, {b"cookie": cookie, b"accept-language": accept}) == expected
 
 
 def test_the_page_says_its_language_before_gradio_starts():
-    page = localize_page(b'<!doctype html>\n<html\n\tlang="en"\n\tstyle="margin: 0">\n\t<head>\n<title>x</title>', "fr")
+    gradio_page = b'<!doctype html>\n<html\n\tlang="en"\n\tstyle="margin: 0">\n\t<head>\n<title>x</title>'
+    page = localize_page(gradio_page, "fr")
     assert b'lang="fr"' in page and b'lang="en"' not in page
     head = page.index(b"<head>") + len(b"<head>")
     assert page[head:].startswith(b"<script>") and b'var l="fr"' in page

@@ -210,6 +210,7 @@ def test_the_admin_tables_headers_stay_on_one_line(browser, ui, api):
     page.get_by_text("Entrées 1 à").wait_for()
     headers = page.locator("#admin-log-table th").all_inner_texts()
     assert [text.strip() for text in headers][:4] == ["heure", "point d’accès", "niveau", "prédiction"]
-    heights = page.evaluate("[...document.querySelectorAll('#admin-log-table th')].map(th => th.getBoundingClientRect().height)")
+    heights = page.evaluate(
+        "[...document.querySelectorAll('#admin-log-table th')].map(th => th.getBoundingClientRect().height)")
     assert max(heights) - min(heights) < 2  # no header taller than another: none wraps
     page.context.close()

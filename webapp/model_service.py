@@ -215,8 +215,8 @@ class ModelService:
         factors = []
         for i, delta in moved:
             name, direction = self._names[i], "raises" if delta > 0 else "lowers"
-            factors.append(Factor(name, wording.answer(name, values[i], language), values[i], delta, direction,
-                                  wording.factor_text(name, values[i], direction, language)))
+            factors.append(Factor(name, wording.answer(name, values[i], language), values[i], delta,
+                                  direction, wording.factor_text(name, values[i], direction, language)))
         return tuple(factors)
 
     def _risk_level(self, p: float) -> str:
@@ -244,8 +244,8 @@ class ModelService:
                   "meaning": wording.band_meaning(level, language),
                   "score_range": wording.band_range_text(level, low, high, top, language)}
                  for level, (low, high, top) in self._bands.items()]
-        reference_score = wording.score_text(self._reference_probability,
-                                             *self._bands[self._risk_level(self._reference_probability)], language)
+        reference_band = self._bands[self._risk_level(self._reference_probability)]
+        reference_score = wording.score_text(self._reference_probability, *reference_band, language)
         return {
             "model_name": card["model_name"],
             "version": self.version,

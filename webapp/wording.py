@@ -19,8 +19,8 @@ from webapp import i18n
 LEVELS = ("low", "moderate", "high")
 WARNING_SYMPTOM_KEYS = ("COUGHING", "WHEEZING", "SHORTNESS OF BREATH", "CHEST PAIN", "SWALLOWING DIFFICULTY")
 ANSWER_FEATURES = ("GENDER", "SMOKING", "ALCOHOL CONSUMING", "PEER_PRESSURE", "YELLOW_FINGERS", "ANXIETY",
-                   "FATIGUE", "ALLERGY", "WHEEZING", "COUGHING", "SHORTNESS OF BREATH", "SWALLOWING DIFFICULTY",
-                   "CHEST PAIN", "CHRONIC DISEASE")
+                   "FATIGUE", "ALLERGY", "WHEEZING", "COUGHING", "SHORTNESS OF BREATH",
+                   "SWALLOWING DIFFICULTY", "CHEST PAIN", "CHRONIC DISEASE")
 
 
 def text(key: str, lang: str = i18n.DEFAULT, **params) -> str:
@@ -156,7 +156,8 @@ def doctor_advice(symptoms: Sequence[str], lang: str = i18n.DEFAULT) -> str:
     if not symptoms:
         return ""
     template = "doctor_rule_one" if len(symptoms) == 1 else "doctor_rule_many"
-    named = text(template, lang, symptoms=join([text(f"symptom.{_slug(name)}", lang) for name in symptoms], lang))
+    phrases = [text(f"symptom.{_slug(name)}", lang) for name in symptoms]
+    named = text(template, lang, symptoms=join(phrases, lang))
     return f"{named} {text('doctor_urgent', lang)} {text('doctor_rule_source', lang)}"
 
 

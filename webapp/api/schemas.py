@@ -106,10 +106,12 @@ def load_records(payload: Any, max_batch_size: int) -> tuple[list[dict[str, int]
         try:
             return [load_patient(payload)], False
         except ValidationError as exc:
-            raise APIError(422, i18n.text("en", "api.invalid_input", fields=", ".join(map(str, exc.messages))),
+            fields_named = ", ".join(map(str, exc.messages))
+            raise APIError(422, i18n.text("en", "api.invalid_input", fields=fields_named),
                            exc.messages) from exc
     if len(payload) > max_batch_size:
-        raise APIError(413, i18n.text("en", "api.batch_too_large", limit=max_batch_size, received=len(payload)),
+        raise APIError(413, i18n.text("en", "api.batch_too_large", limit=max_batch_size,
+                                      received=len(payload)),
                        {"max_batch_size": max_batch_size, "received": len(payload)})
     if not payload:
         raise APIError(422, i18n.text("en", "validation.batch_empty"),

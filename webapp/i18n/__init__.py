@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import re
 import string
-from functools import lru_cache
+from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 LANGUAGES: tuple[str, ...] = ("en", "fr")
 DEFAULT = "en"
@@ -27,7 +28,7 @@ NATIVE_NAMES = {"en": "English", "fr": "Français"}
 _FOLDER = Path(__file__).parent
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalog(lang: str) -> Mapping[str, str]:
     """The catalogue of one supported language (key -> text)."""
     if lang not in LANGUAGES:
@@ -113,7 +114,7 @@ def label(lang: str, name: str) -> str:
 _NATIVE_PREFIXES = ("wording.", "ui.", "admin_")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
     found = []
     for key, template in catalog(DEFAULT).items():
@@ -133,7 +134,7 @@ def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
     return tuple((pattern, key) for _, pattern, key in sorted(found, key=lambda item: -item[0]))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _plain(lang: str) -> dict[str, str]:
     """English sentence -> the same sentence in `lang`, for templates without placeholders."""
     english = catalog(DEFAULT)

@@ -159,8 +159,9 @@ def build_demo(settings: UISettings | None = None, client: APIProxyClient | None
             with gr.Row():
                 sent = gr.JSON(label=_("ui.request_sent"), open=True)
                 answer = gr.JSON(label=_("ui.response"), open=True)
-            send.click(handlers.console, [endpoint, request_body, console_limit, console_offset, console_token,
-                                          language], [sent, answer], **ui_only)
+            send.click(handlers.console,
+                       [endpoint, request_body, console_limit, console_offset, console_token, language],
+                       [sent, answer], **ui_only)
 
         # Once the page knows its language: the live region, then what the server writes in it
         # (the risk levels last: when they show, the page is complete).
@@ -185,8 +186,8 @@ def _program_access(handlers: Handlers, limits: dict) -> None:
         json_out = gr.JSON(label="response")
         csv_in = gr.File(label="path", file_types=[".csv"])
         # score_csv keeps its one-file signature for programs; it answers in English.
-        gr.Button(visible=False).click(handlers.score_csv, csv_in,
-                                       [gr.Markdown(), gr.Dataframe(), gr.File()], api_name="score_csv", **limits)
+        gr.Button(visible=False).click(handlers.score_csv, csv_in, [gr.Markdown(), gr.Dataframe(), gr.File()],
+                                       api_name="score_csv", **limits)
         for name, fn, inputs in (
             ("health", handlers.health_api, []),
             ("predict_api", handlers.predict_api, [record_in]),

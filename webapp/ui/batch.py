@@ -164,7 +164,8 @@ def score(client: APIProxyClient, records: list[tuple[int, dict[str, int]]], chu
             rejected = _rejected_indexes(body)
             if rejected:
                 for index, reason in rejected.items():
-                    result.errors.append((pending[index][0], i18n.text(lang, "batch.rejected", reason=reason)))
+                    reason = i18n.text(lang, "batch.rejected", reason=reason)
+                    result.errors.append((pending[index][0], reason))
                 pending = [item for index, item in enumerate(pending) if index not in rejected]
                 if not pending:
                     continue

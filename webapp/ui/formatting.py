@@ -106,22 +106,26 @@ def result_card(body: dict[str, Any], metadata: Any = None, lang: str = i18n.DEF
     score = str(body.get("score_display") or wording.percent(wording.whole_percent(probability), lang))
     color = RISK_COLORS.get(level, "#555")
     bar = min(max(probability, 0.01), 0.99)  # the bar, like the number, never reads as 0% or 100%
-    meaning = band_meanings(metadata).get(level) or wording.band_meaning(level, lang) or body.get("message", "")
+    meaning = (band_meanings(metadata).get(level) or wording.band_meaning(level, lang)
+               or body.get("message", ""))
     explanation = metadata.get("score_explanation") if isinstance(metadata, dict) else None
-    meta = wording.text("ui_meta", lang, model=body.get("model_version", ""), request=body.get("request_id", ""))
+    meta = wording.text("ui_meta", lang, model=body.get("model_version", ""),
+                        request=body.get("request_id", ""))
     caption = wording.text("ui_score_caption", lang)
+    heading = i18n.text(lang, "result.heading")
     title = wording.band_title(level, lang) if level in wording.LEVELS else level
     pill = wording.band_pill(level, lang) if level in wording.LEVELS else level.upper()
     return f"""
 <div class="lr-card" id="lr-result" data-risk="{escape(level)}" style="border-left:8px solid {color}">
-  <h2 class="lr-card-title" id="lr-result-heading" tabindex="-1">{escape(i18n.text(lang, "result.heading"))}</h2>
+  <h2 class="lr-card-title" id="lr-result-heading" tabindex="-1">{escape(heading)}</h2>
   <div class="lr-headline">
     <span class="lr-pill" id="lr-risk-level" style="background:{color}">{escape(pill)}</span>
     <span class="lr-probability" id="lr-probability">{escape(score)}</span>
     <span class="lr-caption">{escape(caption)}</span>
   </div>
   <div class="lr-bar" role="progressbar" aria-label="{escape(caption)}" aria-valuenow="{bar * 100:.0f}"
-       aria-valuemin="0" aria-valuemax="100" aria-valuetext="{escape(score)}"><div style="width:{bar:.0%};background:{color}"></div></div>
+       aria-valuemin="0" aria-valuemax="100" aria-valuetext="{escape(score)}">
+    <div style="width:{bar:.0%};background:{color}"></div></div>
   <p class="lr-title" id="lr-title"><strong>{escape(title)}</strong></p>
   <p class="lr-meaning">{escape(meaning)}</p>
   {_doctor_html(body.get("see_a_doctor_about") or [], lang)}
@@ -137,7 +141,8 @@ def _doctor_html(symptoms: list[str], lang: str) -> str:
     known = [name for name in symptoms if name in wording.SYMPTOM_PHRASES]
     if not known:
         return ""
-    return (f'<div class="lr-doctor" id="lr-doctor"><h3>{escape(wording.text("ui_doctor_heading", lang))}</h3>'
+    heading = wording.text("ui_doctor_heading", lang)
+    return (f'<div class="lr-doctor" id="lr-doctor"><h3>{escape(heading)}</h3>'
             f"<p>{escape(wording.doctor_advice(known, lang))}</p></div>")
 
 
@@ -153,9 +158,11 @@ def _factors_html(factors: list[dict[str, Any]], reference: Any, lang: str) -> s
                          f'<ul class="lr-factors" id="lr-{direction}">{"".join(items)}</ul>')
     intro = ""
     if reference:
-        intro = f'<p class="lr-note">{escape(wording.text("ui_factors_intro", lang, reference=reference))}</p>'
+        intro = wording.text("ui_factors_intro", lang, reference=reference)
+        intro = f'<p class="lr-note">{escape(intro)}</p>'
     body = "".join(lists) or f'<p class="lr-note">{escape(wording.text("no_factors", lang))}</p>'
-    return f'<div id="lr-factors"><h3>{escape(wording.text("ui_factors_heading", lang))}</h3>{intro}{body}</div>'
+    heading = wording.text("ui_factors_heading", lang)
+    return f'<div id="lr-factors"><h3>{escape(heading)}</h3>{intro}{body}</div>'
 
 
 def _warnings_html(warnings: list[str], lang: str) -> str:

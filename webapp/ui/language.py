@@ -47,8 +47,8 @@ def choose(query_string: bytes, headers: dict[bytes, bytes]) -> tuple[str, bool]
 
 
 def localize_page(body: bytes, lang: str) -> bytes:
-    body = _HTML_LANG.sub(lambda m: m.group(0)[: m.group(0).rfind(b"lang=")] + b'lang="' + lang.encode() + b'"',
-                          body, count=1)
+    tag = b'lang="' + lang.encode() + b'"'
+    body = _HTML_LANG.sub(lambda m: m.group(0)[: m.group(0).rfind(b"lang=")] + tag, body, count=1)
     return _HEAD.sub(lambda m: m.group(0) + boot_script(lang).encode(), body, count=1)
 
 
@@ -82,10 +82,11 @@ class PageLanguage:
             kinds = {k.lower(): v for k, v in response_headers}
             if kinds.get(b"content-type", b"").startswith(b"text/html") and b"content-encoding" not in kinds:
                 body = localize_page(body, lang)
-                response_headers += [(b"content-language", lang.encode()), (b"vary", b"Accept-Language, Cookie")]
+                response_headers += [(b"content-language", lang.encode()),
+                                     (b"vary", b"Accept-Language, Cookie")]
                 if switched:
-                    response_headers.append((b"set-cookie", f"{COOKIE}={lang}; Path=/; Max-Age={COOKIE_MAX_AGE}; "
-                                                            "SameSite=Lax".encode()))
+                    cookie = f"{COOKIE}={lang}; Path=/; Max-Age={COOKIE_MAX_AGE}; SameSite=Lax"
+                    response_headers.append((b"set-cookie", cookie.encode()))
             response_headers.append((b"content-length", str(len(body)).encode()))
             await send({**start, "headers": response_headers})
             await send({"type": "http.response.body", "body": body})
