@@ -47,7 +47,7 @@ def predict(api, body, request_id, path="/predict"):
 
 
 def rows(page):
-    return page.locator("details.entry")
+    return page.locator("tbody.entry")
 
 
 def reload_until_rows(page, count, timeout=10.0):
@@ -73,11 +73,11 @@ def test_admin_sees_predictions_appear_filters_and_pages(api, admin):
     expect(admin.locator("#stat-count")).to_have_text("8")
     expect(admin.locator(".chart svg")).to_have_count(2)
 
-    rejected = admin.locator("details.entry", has_text="too-old")
-    rejected.locator("summary").click()
+    rejected = admin.locator("tbody.entry", has_text="too-old")
+    rejected.locator("button.expand").click()
     expect(rejected.locator(".errors")).to_contain_text("AGE")
-    smoker = admin.locator("details.entry", has_text="smoker-3")
-    smoker.locator("summary").click()
+    smoker = admin.locator("tbody.entry", has_text="smoker-3")
+    smoker.locator("button.expand").click()
     expect(smoker.locator("table.inputs")).to_contain_text("Chest pain")
     expect(smoker.locator("table.factors")).to_be_visible()
     OUTPUT.mkdir(exist_ok=True)
@@ -100,7 +100,7 @@ def test_admin_sees_predictions_appear_filters_and_pages(api, admin):
     expect(rows(admin)).to_have_count(3)
     seen = []
     while True:
-        seen += [text.split()[2] for text in rows(admin).locator("summary").all_inner_texts()]
+        seen += [text.split()[2] for text in rows(admin).locator("tr.row").all_inner_texts()]
         if admin.locator("#older").count() == 0:
             break
         admin.click("#older")
@@ -150,10 +150,10 @@ def test_script_text_in_a_rejected_request_is_shown_not_run(api, admin):
                   timeout=10)
     reload_until_rows(admin, 1)
     entry = rows(admin).first
-    entry.locator("summary").click()
+    entry.locator("button.expand").click()
     expect(entry).to_contain_text("<script>alert(1)</script>")
     expect(entry).to_contain_text("<img src=x onerror=alert(2)>")
-    assert admin.locator("details.entry script, details.entry img").count() == 0
+    assert admin.locator("tbody.entry script, tbody.entry img").count() == 0
     assert dialogs == []
 
 

@@ -27,7 +27,7 @@ def page(client, **query):
 
 
 def row_count(response) -> int:
-    return response.get_data(as_text=True).count('<details class="entry')
+    return response.get_data(as_text=True).count('<tbody class="entry')
 
 
 @pytest.fixture

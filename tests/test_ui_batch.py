@@ -74,7 +74,7 @@ def test_semicolon_separated_files_with_a_bom_are_read():
 def test_an_unreachable_api_shows_a_readable_message_not_a_stack_trace():
     settings = UISettings(api_url=f"http://127.0.0.1:{free_port()}")
     handlers = Handlers(APIProxyClient(settings.api_url, mode="simple"), settings)
-    card = handlers.predict(50, "Female", *([False] * 13))
+    card = handlers.predict(50, "female", *([False] * 13), "en")
     assert "cannot be reached" in card and "Traceback" not in card
     table, caption, _ = handlers.logs("", 20, 0)
     assert table["data"] == [] and "cannot be reached" in caption

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from webapp import wording
+from webapp import i18n, wording
 from webapp.artifacts import ARTIFACT_FILE, CARD_FILE, sha256_of
 from webapp.features import AGE, FEATURES, REFERENCE, WARNING_SYMPTOMS
 
@@ -101,7 +101,7 @@ class ModelService:
         self._reference_values = reference[0].tolist()
         self._reference_contributions = self._contributions(reference)[0].tolist()
         self._reference_probability = float(self._probability(self._contributions(reference))[0])
-        self._metadata = self._build_metadata()
+        self._metadata_by_language = {"en": self._build_metadata()}
 
     @classmethod
     def load(cls, model_dir: str | Path) -> ModelService:
@@ -168,8 +168,9 @@ class ModelService:
         logit = contributions.sum(axis=1) + self._intercept
         return 1.0 / (1.0 + np.exp(self._a * logit + self._b))
 
-    def predict(self, X: np.ndarray) -> list[Prediction]:
-        """Predictions for the rows of X, shape (n, 15) with columns in features.FEATURES order."""
+    def predict(self, X: np.ndarray, language: str = "en") -> list[Prediction]:
+        """Predictions for the rows of X, shape (n, 15) with columns in features.FEATURES order;
+        their sentences in `language` (`en` or `fr`)."""
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != len(FEATURES):
             raise ValueError(f"expected shape (n, {len(FEATURES)}), got {X.shape}")
@@ -183,21 +184,22 @@ class ModelService:
         rows = zip(probabilities.tolist(), X.tolist(), contributions.tolist(), strict=True)
         for p, values, contribs in rows:
             level = self._risk_level(p)
-            score = wording.score_text(p, *self._bands[level])
+            score = wording.score_text(p, *self._bands[level], language)
             symptoms = tuple(name for i, name in self._warning_columns if values[i] == 1)
             results.append(Prediction(
                 prediction=int(p >= self.threshold),
                 probability=p,
                 risk_level=level,
-                message=wording.message(level, score, symptoms, self._survey_share),
-                factors=self._factors(values, contribs),
-                warnings=self._warnings(values),
+                message=wording.message(level, score, symptoms, self._survey_share, language),
+                factors=self._factors(values, contribs, language),
+                warnings=self._warnings(values, language),
                 score_display=score,
                 see_a_doctor_about=symptoms,
             ))
         return results
 
-    def _factors(self, values: list[float], contributions: list[float]) -> tuple[Factor, ...]:
+    def _factors(self, values: list[float], contributions: list[float],
+                 language: str = "en") -> tuple[Factor, ...]:
         """The person's answers that differ from the reference person's, largest effect first.
 
         An answer the person did not give (a "no", the reference's own) is never a reason.
@@ -213,8 +215,8 @@ class ModelService:
         factors = []
         for i, delta in moved:
             name, direction = self._names[i], "raises" if delta > 0 else "lowers"
-            factors.append(Factor(name, wording.answer(name, values[i]), values[i], delta, direction,
-                                  wording.factor_text(name, values[i], direction)))
+            factors.append(Factor(name, wording.answer(name, values[i], language), values[i], delta,
+                                  direction, wording.factor_text(name, values[i], direction, language)))
         return tuple(factors)
 
     def _risk_level(self, p: float) -> str:
@@ -222,15 +224,15 @@ class ModelService:
             return "low"
         return "high" if p >= self._high_cut else "moderate"
 
-    def _warnings(self, values: list[float]) -> tuple[str, ...]:
+    def _warnings(self, values: list[float], language: str = "en") -> tuple[str, ...]:
         """One sentence per input beyond what training saw (values in model order)."""
         return tuple(
-            f"{name} {values[i]:g} is outside the training range {low:g}-{high:g}; "
-            "the estimate is an extrapolation."
+            i18n.text(language, "message.out_of_range", name=name, value=f"{values[i]:g}", low=f"{low:g}",
+                      high=f"{high:g}")
             for i, name, low, high in self._range_checks if not low <= values[i] <= high
         )
 
-    def _build_metadata(self) -> dict[str, Any]:
+    def _build_metadata(self, language: str = "en") -> dict[str, Any]:
         card = self.card
         inputs = []
         for feature in card["features"]:
@@ -238,12 +240,12 @@ class ModelService:
                      "encoding": feature["encoding"], "training_range": feature["training_range"]}
             entry.update(feature["accepted"])
             inputs.append(entry)
-        bands = [{"level": level, "from": low, "to": high, "title": wording.BAND_TITLES[level],
-                  "meaning": wording.BAND_MEANINGS[level],
-                  "score_range": wording.band_range_text(level, low, high, top)}
+        bands = [{"level": level, "from": low, "to": high, "title": wording.band_title(level, language),
+                  "meaning": wording.band_meaning(level, language),
+                  "score_range": wording.band_range_text(level, low, high, top, language)}
                  for level, (low, high, top) in self._bands.items()]
-        reference_score = wording.score_text(self._reference_probability,
-                                             *self._bands[self._risk_level(self._reference_probability)])
+        reference_band = self._bands[self._risk_level(self._reference_probability)]
+        reference_score = wording.score_text(self._reference_probability, *reference_band, language)
         return {
             "model_name": card["model_name"],
             "version": self.version,
@@ -272,13 +274,13 @@ class ModelService:
             "class_labels": {"0": "no lung cancer", "1": "lung cancer"},
             "threshold": self.threshold,
             "risk_bands": bands,
-            "reference_person": {"description": self.reference_description,
+            "reference_person": {"description": self.reference(language),
                                  "inputs": dict(REFERENCE), "probability": round(self._reference_probability, 6),
                                  "score_display": reference_score},
             "warning_symptoms": {"features": list(WARNING_SYMPTOMS),
-                                 "rule": wording.DOCTOR_RULE_SOURCE},
-            "score_explanation": wording.score_explanation(self._survey_share),
-            "purpose": wording.PURPOSE,
+                                 "rule": wording.text("doctor_rule_source", language)},
+            "score_explanation": wording.score_explanation(self._survey_share, language),
+            "purpose": wording.text("purpose", language),
             "metrics": card["metrics"],
             "evaluation": {key: card[key] for key in ("by_group", "band_outcomes", "weights",
                                                       "sign_constraints") if key in card},
@@ -291,8 +293,15 @@ class ModelService:
 
     @property
     def reference_description(self) -> str:
-        return wording.reference_description(REFERENCE[AGE])
+        return self.reference()
 
-    def metadata(self) -> dict[str, Any]:
-        """What the model expects and returns, for API clients and the UI."""
-        return dict(self._metadata)
+    def reference(self, language: str = "en") -> str:
+        """Who the factors are measured against, in `language`."""
+        return wording.reference_description(REFERENCE[AGE], language)
+
+    def metadata(self, language: str = "en") -> dict[str, Any]:
+        """What the model expects and returns, for API clients and the UI; its sentences in
+        `language` (field descriptions for developers stay English)."""
+        if language not in self._metadata_by_language:
+            self._metadata_by_language[language] = self._build_metadata(language)
+        return dict(self._metadata_by_language[language])

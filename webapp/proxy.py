@@ -94,17 +94,17 @@ class APIProxyClient:
     def get_health(self, request_id: str | None = None) -> Result:
         return self.request("GET", "/health", request_id=request_id)
 
-    def get_metadata(self, request_id: str | None = None) -> Result:
-        return self.request("GET", "/metadata", request_id=request_id)
+    def get_metadata(self, request_id: str | None = None, language: str | None = None) -> Result:
+        return self.request("GET", "/metadata", request_id=request_id, language=language)
 
     def post_predict(self, records: Mapping[str, Any] | Sequence[Mapping[str, Any]],
-                     request_id: str | None = None) -> Result:
-        """One record (a dict) or a batch (a list of dicts)."""
-        return self.request("POST", "/predict", json=records, request_id=request_id)
+                     request_id: str | None = None, language: str | None = None) -> Result:
+        """One record (a dict) or a batch (a list of dicts); `language` asks for its sentences in it."""
+        return self.request("POST", "/predict", json=records, request_id=request_id, language=language)
 
     def post_predict_proba(self, records: Mapping[str, Any] | Sequence[Mapping[str, Any]],
-                           request_id: str | None = None) -> Result:
-        return self.request("POST", "/predict_proba", json=records, request_id=request_id)
+                           request_id: str | None = None, language: str | None = None) -> Result:
+        return self.request("POST", "/predict_proba", json=records, request_id=request_id, language=language)
 
     def get_logs(self, limit: int = 50, offset: int = 0, token: str | None = None,
                  request_id: str | None = None, **filters: Any) -> Result:
@@ -129,9 +129,13 @@ class APIProxyClient:
     # -- transport -------------------------------------------------------------------------
 
     def request(self, method: str, path: str, *, json: Any = None, params: Mapping[str, Any] | None = None,
-                token: str | None = None, request_id: str | None = None) -> Result:
+                token: str | None = None, request_id: str | None = None,
+                language: str | None = None) -> Result:
+        """`language` (a language tag) is sent as Accept-Language: the API answers its sentences in it."""
         request_id = request_id or new_request_id()
         headers = {"Accept": "application/json", "X-Request-ID": request_id}
+        if language:
+            headers["Accept-Language"] = language
         token = token or self.admin_token
         if token:
             headers["Authorization"] = f"Bearer {token.strip()}"

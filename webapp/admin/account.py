@@ -8,10 +8,12 @@ from urllib.parse import urlsplit
 from flask import (Blueprint, Flask, current_app, flash, g, redirect, render_template, request,
                    url_for)
 
+from webapp import i18n
 from webapp.web.auth import log_in, log_out, logged_in, page_access
 from webapp.web.errors import APIError
 from webapp.web.limits import rate_limiter
 from webapp.web.negotiation import negotiated
+from webapp.web.language import request_language
 from webapp.web.security import check_csrf
 
 logger = logging.getLogger(__name__)
@@ -74,7 +76,7 @@ def login():
 def logout():
     check_csrf()
     log_out()
-    flash("You are logged out.")
+    flash(i18n.text(request_language(), "admin_page.logged_out"))
     if current_app.config.get("ADMIN_TOKEN"):
         return redirect(url_for("account.login"))
     return redirect(url_for("logs.read"))

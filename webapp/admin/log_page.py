@@ -23,7 +23,7 @@ from flask import (
     url_for,
 )
 
-from webapp import features
+from webapp import features, i18n
 from webapp.admin import charts
 from webapp.admin.export import csv_lines, jsonl_lines
 from webapp.admin.summary import SUMMARY_CAP, summarize, window
@@ -32,6 +32,7 @@ from webapp.logstore.base import bulk_read
 from webapp.web.auth import guard_page, page_admin_required
 from webapp.web.errors import APIError
 from webapp.web.extensions import model_service, prediction_log
+from webapp.web.language import request_language
 from webapp.web.negotiation import negotiated
 from webapp.web.schemas import parse_log_query
 from webapp.web.security import check_csrf
@@ -73,6 +74,7 @@ def show():
     page = log.query(query)
     model = model_service()
     args = _filter_args()
+    lang = request_language()
     with bulk_read():
         sample = log.summary_entries(query, SUMMARY_CAP)
         summary = summarize(sample, page.total)
@@ -82,7 +84,8 @@ def show():
         "admin/logs.html",
         page=page, query=query, error=error, args=args, page_sizes=PAGE_SIZES,
         summary=summary, summary_cap=SUMMARY_CAP, timeline=timeline, histogram=histogram,
-        labels=features.LABELS, feature_names=features.FEATURES,
+        labels={name: i18n.label(lang, name) for name in features.FEATURES}, feature_names=features.FEATURES,
+        risk_names={level: i18n.risk_name(lang, level) for level in ("low", "moderate", "high")},
     ), 422 if error else 200
 
 
@@ -118,5 +121,5 @@ def clear():
     removed = log.clear()
     logger.info("Prediction log cleared (%d entries) from the admin page by request %s",
                 removed, g.request_id)
-    flash(f"Deleted {removed} log entries.")
+    flash(i18n.text(request_language(), "admin_page.deleted", count=removed))
     return redirect(url_for("logs.read"))

@@ -19,7 +19,7 @@ from webapp.api.metrics import metrics
 from webapp.api.openapi import build_spec
 from webapp.api.predict import predict
 from webapp.settings import PROJECT_ROOT, Settings
-from webapp.web import cors, extensions, limits, request_context, security
+from webapp.web import cors, extensions, language, limits, request_context, security
 from webapp.web.errors import register_errorhandlers
 from webapp.web.json_provider import OrjsonProvider
 from webapp.web.negotiation import API_PREFIX
@@ -59,7 +59,8 @@ def configure_logging(level: str) -> None:
 def register_extensions(app: Flask, settings: Settings) -> None:
     request_context.init_app(app)
     security.init_app(app)
-    cors.init_app(app)
+    language.init_app(app)
+    cors.init_app(app)  # after language: its Vary: Origin comes first, Accept-Language is added to it
     extensions.init_app(app, settings)
     instrumentation.init_app(app, settings.prometheus_multiproc_dir)
     limits.init_app(app)

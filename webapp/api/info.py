@@ -5,6 +5,7 @@ from flask import Blueprint, jsonify, request
 
 from webapp.version import __version__
 from webapp.web.extensions import model_service
+from webapp.web.language import request_language
 
 info = Blueprint("info", __name__)
 
@@ -39,4 +40,4 @@ def index():
 
 @info.get("/metadata")
 def metadata():
-    return jsonify({**model_service().metadata(), "api_version": __version__})
+    return jsonify({**model_service().metadata(request_language()), "api_version": __version__})

@@ -6,7 +6,7 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from webapp import features
+from webapp import features, i18n
 from webapp.api import responses
 from webapp.api.instrumentation import metrics
 from webapp.api.schemas import ignored_key_warnings, load_records
@@ -15,6 +15,7 @@ from webapp.web.errors import APIError
 from webapp.web.json_keys import loads as load_json
 from webapp.web.limits import spend
 from webapp.web.extensions import model_service, prediction_log
+from webapp.web.language import request_language
 from webapp.web.request_context import elapsed_ms
 
 predict = Blueprint("predict", __name__)
@@ -41,27 +42,29 @@ def _serve(with_probabilities: bool):
         raise
     spend("PREDICT_ROWS_RATE_LIMIT", len(records), "predicted rows")
     model = model_service()
-    results = model.predict(features.to_matrix(records))
+    lang = request_language()  # the sentences people read; codes and field names stay English
+    results = model.predict(features.to_matrix(records), language=lang)
     metrics().observe_predictions(results)
-    items = [responses.item(result, with_probabilities, model.reference_description) for result in results]
+    reference = model.reference(lang)
+    items = [responses.item(result, with_probabilities, reference) for result in results]
     for record, item in zip(records, items, strict=True):
         if getattr(record, "ignored", ()):
-            item["warnings"] += ignored_key_warnings(record)
+            item["warnings"] += i18n.localize(ignored_key_warnings(record), lang)
     _log_predictions(records, results, items, model.version)
     return jsonify(responses.body(items, is_batch, model.version, g.request_id))
 
 
 def _read_json() -> Any:
     if not request.is_json:
-        raise APIError(415, "Send the record as JSON with 'Content-Type: application/json'.",
+        raise APIError(415, i18n.text("en", "api.content_type"),
                        {"content_type": request.mimetype or None})
     raw = request.get_data()  # kept: a rejection logs it as bounded text
     if not raw.strip():
-        raise APIError(400, "Request body is empty: send a JSON object with the 15 input fields.")
+        raise APIError(400, i18n.text("en", "api.empty_body"))
     try:
         return load_json(raw)  # orjson, keeping the evidence of a key given twice
     except (ValueError, UnicodeDecodeError) as exc:
-        raise APIError(400, f"Malformed JSON: {exc}.") from exc
+        raise APIError(400, i18n.text("en", "api.malformed_json", reason=exc)) from exc
 
 
 def _log_predictions(records, results, items, model_version: str) -> None:

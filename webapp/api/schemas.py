@@ -17,15 +17,15 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate
 
-from webapp import features
+from webapp import features, i18n
 from webapp.web.errors import APIError
 from webapp.web.json_keys import repeated_keys
 
 # A whole number written plainly: "65", " 65 ", "0" (no sign or leading zeros), so that what is
 # accepted is exactly what the OpenAPI document says (`json_schema` below).
 _DIGITS = re.compile(r"\s*(0|[1-9][0-9]{0,5})\s*")
-IGNORED_LABEL = f"{features.TARGET} ignored: it is the survey's answer, not an input."
-UNKNOWN_KEY = "Not one of the 15 inputs: ignored."
+IGNORED_LABEL = i18n.text("en", "warning.label_ignored", name=features.TARGET)
+UNKNOWN_KEY = i18n.text("en", "validation.not_an_input")
 
 
 def _whole_number(value: Any) -> int | None:
@@ -44,7 +44,7 @@ def _whole_number(value: Any) -> int | None:
 class StrictInteger(fields.Integer):
     """A whole number: 45, 45.0 or "45" (as CSV rows send it), never true, 45.5 or "45.5"."""
 
-    default_error_messages = {"invalid": "Must be a whole number (45 or \"45\")."}
+    default_error_messages = {"invalid": i18n.text("en", "validation.integer")}
     #: What `_deserialize` accepts (with the age range), for the OpenAPI document: change both together.
     json_schema = {"type": ["integer", "string"], "pattern": r"^\s*(0|[1-9][0-9]?|1[01][0-9]|120)\s*$"}  # 0 to AGE_MAX
 
@@ -58,7 +58,7 @@ class StrictInteger(fields.Integer):
 class Flag(fields.Field):
     """A yes/no answer: 0 or 1 (also "0" or "1"), true or false."""
 
-    default_error_messages = {"invalid": "Must be 0 or 1 (true/false also accepted)."}
+    default_error_messages = {"invalid": i18n.text("en", "validation.flag")}
     #: What `_deserialize` accepts, for the OpenAPI document: change both together.
     json_schema = {"enum": [0, 1, True, False, "0", "1"]}
 
@@ -80,18 +80,18 @@ class _PatientKeys(Schema):
     @pre_load
     def canonical_keys(self, data: Any, **kwargs) -> dict[str, Any]:
         if not isinstance(data, dict):
-            raise ValidationError("Each record must be a JSON object with the 15 input fields.", "_schema")
+            raise ValidationError(i18n.text("en", "validation.record_object"), "_schema")
         renamed: dict[str, Any] = {}
         errors: dict[str, list[str]] = {}
         for key in repeated_keys(data):
             if features.canonical_name(key) is not None:
-                errors[key] = ["Given twice: give each field once."]
+                errors[key] = [i18n.text("en", "validation.given_twice")]
         for key, value in data.items():
             name = features.canonical_name(key) if isinstance(key, str) else None
             if name is None:
                 continue  # ignored, named by ignored_keys()
             if name in renamed:
-                errors[key] = [f"Duplicate of {name!r}: give each field once."]
+                errors[key] = [i18n.text("en", "validation.duplicate", name=name)]
             else:
                 renamed[name] = value
         if errors:
@@ -120,7 +120,7 @@ def ignored_keys(data: dict[str, Any]) -> tuple[str, ...]:
 def ignored_key_warnings(record: dict[str, int]) -> list[str]:
     """The `warnings` of a record's answer that name the keys it ignored."""
     return [IGNORED_LABEL if features.normalize_name(str(key)) == features.normalize_name(features.TARGET)
-            else f"{key!r} ignored: not one of the 15 inputs." for key in getattr(record, "ignored", ())]
+            else i18n.text("en", "warning.key_ignored", field=repr(key)) for key in getattr(record, "ignored", ())]
 
 
 def _patient_fields() -> dict[str, fields.Field]:
@@ -128,11 +128,11 @@ def _patient_fields() -> dict[str, fields.Field]:
         features.AGE: StrictInteger(
             required=True,
             validate=validate.Range(features.AGE_MIN, features.AGE_MAX,
-                                    error="Must be between {min} and {max}."),
+                                    error=i18n.catalog("en")["validation.age_range"]),
         ),
         features.GENDER: Flag(
             required=True,
-            error_messages={"invalid": "Must be 1 (male) or 0 (female)."},
+            error_messages={"invalid": i18n.text("en", "validation.gender")},
         ),
     }
     for name in features.BINARY_FEATURES:
@@ -200,20 +200,23 @@ def load_records(payload: Any, max_batch_size: int) -> tuple[list[dict[str, int]
     """
     if isinstance(payload, dict) and "records" in payload:
         if set(payload) != {"records"} or not isinstance(payload["records"], list) or repeated_keys(payload):
-            raise APIError(422, "A batch is {\"records\": [ ... ]} with a list of records.",
-                           {"records": ["Must be a list of records and the only key."]})
+            raise APIError(422, i18n.text("en", "validation.batch_shape"),
+                           {"records": [i18n.text("en", "validation.records_list")]})
         payload = payload["records"]
     if not isinstance(payload, list):
         try:
             return [load_patient(payload)], False
         except ValidationError as exc:
-            raise APIError(422, "Invalid input: " + ", ".join(map(str, exc.messages)) + ".",
+            fields_named = ", ".join(map(str, exc.messages))
+            raise APIError(422, i18n.text("en", "api.invalid_input", fields=fields_named),
                            exc.messages) from exc
     if len(payload) > max_batch_size:
-        raise APIError(413, f"A batch holds at most {max_batch_size} records; this one has {len(payload)}.",
+        raise APIError(413, i18n.text("en", "api.batch_too_large", limit=max_batch_size,
+                                      received=len(payload)),
                        {"max_batch_size": max_batch_size, "received": len(payload)})
     if not payload:
-        raise APIError(422, "The batch is empty.", {"records": ["Must hold at least one record."]})
+        raise APIError(422, i18n.text("en", "validation.batch_empty"),
+                       {"records": [i18n.text("en", "validation.batch_min")]})
     records, errors = [], {}
     for index, record in enumerate(payload):
         try:
@@ -221,6 +224,6 @@ def load_records(payload: Any, max_batch_size: int) -> tuple[list[dict[str, int]
         except ValidationError as exc:
             errors[str(index)] = exc.messages
     if errors:
-        raise APIError(422, f"Invalid input in {len(errors)} of {len(payload)} records.",
+        raise APIError(422, i18n.text("en", "api.invalid_batch", bad=len(errors), total=len(payload)),
                        {"records": errors})
     return records, True

@@ -20,6 +20,7 @@ from typing import Any
 from dotenv import load_dotenv
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from webapp import i18n
 from webapp.logstore import LogQuery, create_store
 from webapp.monitoring import charts
 from webapp.monitoring.drift import DEFAULT_LAST, drift_report, format_p
@@ -39,6 +40,8 @@ def render(report: dict[str, Any], source: str) -> str:
     css = "\n".join(path.read_text() for path in STYLESHEETS if path.is_file())
     requested = report["window"].get("requested") or {}
     window_text = ", ".join(f"{key} {value}" for key, value in requested.items() if value) or "all entries"
+    # The drift macros are shared with the admin page, which is translated; the file is English.
+    environment.globals["_"] = lambda key, **params: i18n.text(i18n.DEFAULT, key, **params)
     return environment.get_template("monitoring/report.html").render(
         report=report, charts=charts.charts(report), format_p=format_p, css=css, source=source,
         window_text=window_text, generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))

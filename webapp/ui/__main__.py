@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import logging
 
-import gradio as gr
 from dotenv import load_dotenv
+from starlette.middleware import Middleware
 
 from webapp.settings import PROJECT_ROOT, Settings
 
-from .app import CSS_PATH, build_demo
+from .app import CSS_PATH, I18N, THEME, build_demo
+from .language import PageLanguage
 from .settings import UISettings
 
 logger = logging.getLogger("webapp.ui")
@@ -25,7 +26,8 @@ def main() -> None:
     logger.info("Gradio UI listening on http://%s:%d (API at %s, proxy %s, concurrency %d)",
                 settings.host, settings.port, settings.api_url, settings.proxy_mode, settings.concurrency)
     demo.launch(server_name=settings.host, server_port=settings.port, share=False,
-                theme=gr.themes.Soft(), css_paths=[CSS_PATH], footer_links=["api"],
+                theme=THEME, css_paths=[CSS_PATH], footer_links=["api"], i18n=I18N,
+                app_kwargs={"middleware": [Middleware(PageLanguage)]},
                 show_error=False, max_threads=max(40, settings.concurrency * 2))
 
 

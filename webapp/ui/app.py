@@ -6,25 +6,57 @@ from pathlib import Path
 
 import gradio as gr
 
-from .. import features, wording
+from .. import features, i18n
 from ..proxy import APIProxyClient
-from .batch import TABLE_COLUMNS
-from .formatting import DISCLAIMER, LOG_COLUMNS
-from .handlers import CONSOLE_ENDPOINTS, Handlers
+from .handlers import CONSOLE_ENDPOINTS, DEFAULT_AGE, DEFAULT_GENDER, Handlers
 from .settings import UISettings
 
 CSS_PATH = Path(__file__).with_name("theme.css")
+# Gradio's Soft theme with the indigo accent one step darker and grey help text darkened, so
+# text meets WCAG AA contrast (4.5:1): indigo-500 #6366f1 on its own #e0e7ff is 3.6:1 and white
+# on it 4.46:1; indigo-700 #4338ca gives 6.4:1 and 7.9:1; grey-400 help text (2.5:1) becomes
+# grey-600 (7.6:1).
+ACCENT = gr.themes.Color(name="accessible_indigo", c50="#eef2ff", c100="#e0e7ff", c200="#c7d2fe",
+                         c300="#a5b4fc", c400="#4f46e5", c500="#4338ca", c600="#3730a3", c700="#312e81",
+                         c800="#2e2a6e", c900="#25215a", c950="#1e1b4b")
+THEME = gr.themes.Soft(primary_hue=ACCENT).set(
+    block_info_text_color="*neutral_600",
+    body_text_color_subdued="*neutral_600",
+    block_label_text_color="*primary_500",
+)
 
-SYMPTOMS = ("YELLOW_FINGERS", "FATIGUE", "WHEEZING", "COUGHING", "SHORTNESS OF BREATH",
-            "SWALLOWING DIFFICULTY", "CHEST PAIN")
-HABITS_AND_HISTORY = ("SMOKING", "ALCOHOL CONSUMING", "PEER_PRESSURE", "ANXIETY", "ALLERGY",
-                      "CHRONIC DISEASE")
+SYMPTOMS = ("COUGHING", "WHEEZING", "SHORTNESS OF BREATH", "CHEST PAIN", "SWALLOWING DIFFICULTY",
+            "FATIGUE", "YELLOW_FINGERS")
+HABITS = ("SMOKING", "ALCOHOL CONSUMING", "PEER_PRESSURE")
+CONDITIONS = ("ANXIETY", "ALLERGY", "CHRONIC DISEASE")
 EXAMPLE_RECORD = {name: 0 for name in features.FEATURES} | {"AGE": 62, "GENDER": 1, "SMOKING": 1,
                                                            "COUGHING": 1}
 
 # Every event that calls the API shares one concurrency group, so at most `concurrency`
 # handlers talk to the API at once: exactly the number of connections the pooled proxy keeps.
 API_GROUP = "api"
+
+#: The static text of the page, translated by Gradio's front end in the browser's language
+#: (or the one chosen with the switch, see webapp.ui.language).
+I18N = gr.I18n(**i18n.gradio_translations())
+_ = I18N
+
+# The page's language as Gradio's front end chose it, read once the page has loaded; handlers
+# take it as their last input and answer in it.
+PAGE_LANGUAGE_JS = "() => document.documentElement.lang || navigator.language"
+# After "Predict": the result's heading takes the focus, which brings it into view (on a phone
+# it is below the form) and makes screen readers start reading there.
+SHOW_RESULT_JS = """() => {
+  const heading = document.querySelector('#lr-result-heading, #lr-error h2');
+  const target = document.querySelector('#lr-result, #lr-error') || document.getElementById('result');
+  if (target) { target.scrollIntoView({behavior: 'smooth', block: 'start'}); }
+  if (heading) { heading.focus({preventScroll: true}); }
+}"""
+# The result's container is a polite live region: a new result is announced to screen readers.
+LIVE_REGION_JS = """() => {
+  const box = document.getElementById('result');
+  if (box) { box.setAttribute('aria-live', 'polite'); box.setAttribute('aria-atomic', 'true'); }
+}"""
 
 
 def build_demo(settings: UISettings | None = None, client: APIProxyClient | None = None) -> gr.Blocks:
@@ -33,109 +65,110 @@ def build_demo(settings: UISettings | None = None, client: APIProxyClient | None
     limits = {"concurrency_limit": settings.concurrency, "concurrency_id": API_GROUP}
     ui_only = {"api_visibility": "private", **limits}
 
-    with gr.Blocks(title="Lung cancer risk screening") as demo:
-        gr.Markdown(wording.UI_INTRO)
-        gr.HTML(f'<div class="lr-disclaimer-banner">{DISCLAIMER}</div>')
+    with gr.Blocks(title="Lung cancer screening score · Score de dépistage du cancer du poumon") as demo:
+        language = gr.Textbox(visible=False, elem_id="lr-page-language")
+        gr.HTML(_("ui.language_switch"), elem_classes="lr-lang-row")
+        gr.Markdown(_("ui.intro"))
+        gr.HTML(_("ui.disclaimer_banner"))
 
-        with gr.Tab("Risk check"):
+        with gr.Tab(_("ui.tab_risk")):
             with gr.Row():
                 with gr.Column(scale=5):
-                    age = gr.Slider(features.AGE_MIN, features.AGE_MAX, value=50, step=1, label="Age (years)",
-                                    info=f"The survey covered ages {features.TRAIN_AGE_MIN} to "
-                                         f"{features.TRAIN_AGE_MAX}; outside them the estimate is "
-                                         "an extrapolation.", elem_id="age")
-                    gender = gr.Radio(["Female", "Male"], value="Female", label="Gender", elem_id="gender")
+                    age = gr.Slider(features.AGE_MIN, features.AGE_MAX, value=DEFAULT_AGE, step=1,
+                                    label=_("ui.age"), info=_("ui.age_info"), elem_id="age")
+                    gender = gr.Radio([(_("ui.female"), "female"), (_("ui.male"), "male")],
+                                      value=DEFAULT_GENDER, label=_("ui.gender"), elem_id="gender")
                     checks = {}
                     with gr.Row():
-                        with gr.Group(elem_classes="lr-group"):
-                            gr.Markdown("**Symptoms**", padding=True)
-                            for name in SYMPTOMS:
-                                checks[name] = gr.Checkbox(label=features.LABELS[name], elem_id=_slug(name))
-                        with gr.Group(elem_classes="lr-group"):
-                            gr.Markdown("**Habits and history**", padding=True)
-                            for name in HABITS_AND_HISTORY:
-                                checks[name] = gr.Checkbox(label=features.LABELS[name], elem_id=_slug(name))
+                        for title, names in (("ui.group_symptoms", SYMPTOMS), ("ui.group_habits", HABITS),
+                                             ("ui.group_conditions", CONDITIONS)):
+                            with gr.Group(elem_classes="lr-group"):
+                                gr.Markdown(_(title), padding=True)
+                                for name in names:
+                                    checks[name] = gr.Checkbox(label=_(i18n.feature_key(name)),
+                                                               elem_id=_slug(name))
                     with gr.Row():
-                        predict_button = gr.Button("Predict", variant="primary", elem_id="predict")
-                        reset_button = gr.ClearButton(value="Start over")
+                        predict_button = gr.Button(_("ui.predict"), variant="primary", elem_id="predict")
+                        reset_button = gr.Button(_("ui.start_over"), elem_id="start-over")
                 with gr.Column(scale=4):
-                    result = gr.HTML('<div class="lr-card lr-empty">Your result will show here.</div>',
-                                     elem_id="result")
-                    with gr.Accordion(wording.UI_LEVELS_ACCORDION, open=True):
-                        bands = gr.HTML()
+                    result = gr.HTML(_("ui.result_placeholder"), elem_id="result")
+                    with gr.Accordion(_("ui.bands_title"), open=True):
+                        bands = gr.HTML(_("ui.bands_placeholder"), elem_id="bands")
             inputs = [age, gender, *(checks[name] for name in features.BINARY_FEATURES)]
-            reset_button.add([*inputs[2:], result])
-            predict_button.click(handlers.predict, inputs, result, **ui_only)
-            demo.load(handlers.bands, None, bands, **ui_only)
+            predict_button.click(handlers.predict, [*inputs, language], result, **ui_only).then(
+                None, None, None, js=SHOW_RESULT_JS)
+            reset_button.click(handlers.start_over, language, [*inputs, result], api_visibility="private")
 
-        with gr.Tab("Batch (CSV)"):
-            gr.Markdown(
-                "Upload a CSV with the 15 input columns (`AGE`, `GENDER`, `SMOKING`, ... any case, "
-                "spaces or underscores). GENDER is M/F or 1/0 (1 = male). Yes/no columns accept yes/no, "
-                "0/1 (1 = yes), or the published survey's coding 1/2 (2 = yes). A `LUNG_CANCER` column "
-                "is ignored. Rows with problems are listed by line number; the others are scored.")
-            upload = gr.File(label="CSV file", file_types=[".csv"], elem_id="batch-upload")
-            score_button = gr.Button("Score file", variant="primary", elem_id="batch-score")
+        with gr.Tab(_("ui.tab_batch")):
+            gr.Markdown(_("ui.batch_help"))
+            upload = gr.File(label=_("ui.csv_file"), file_types=[".csv"], elem_id="batch-upload")
+            score_button = gr.Button(_("ui.score_file"), variant="primary", elem_id="batch-score")
             summary = gr.Markdown(elem_id="batch-summary")
-            table = gr.Dataframe(headers=TABLE_COLUMNS, label="Scores", interactive=False,
-                                 elem_id="batch-table")
-            download = gr.File(label="Download the scores (CSV)", interactive=False, elem_id="batch-download")
-            # Private, under its own name: programs call `score_csv`, which raises on failures.
-            score_button.click(handlers.score_csv, upload, [summary, table, download],
-                               api_name="score_csv_tab", **ui_only)
+            table = gr.Dataframe(label=_("ui.batch_table"), interactive=False, elem_id="batch-table")
+            download = gr.File(label=_("ui.download"), interactive=False, elem_id="batch-download")
+            score_button.click(handlers.score_csv, [upload, language], [summary, table, download],
+                               api_name="score_csv_in_page_language", **ui_only)
 
-        with gr.Tab("Admin"):
-            token = gr.Textbox(label="Admin token", type="password", placeholder="ADMIN_TOKEN of the API",
-                               elem_id="admin-token")
+        with gr.Tab(_("ui.tab_admin")):
+            token = gr.Textbox(label=_("ui.admin_token"), type="password",
+                               placeholder=_("ui.admin_token_placeholder"), elem_id="admin-token")
             with gr.Row():
-                limit = gr.Dropdown([10, 20, 50, 100, 500], value=20, label="Entries per page", scale=1)
-                offset = gr.Number(value=0, precision=0, label="Offset", interactive=False, scale=1)
-                refresh = gr.Button("Refresh", scale=1)
-                previous = gr.Button("Newer", scale=1)
-                following = gr.Button("Older", scale=1)
+                limit = gr.Dropdown([10, 20, 50, 100, 500], value=20, label=_("ui.entries_per_page"), scale=1)
+                offset = gr.Number(value=0, precision=0, label=_("ui.offset"), interactive=False, scale=1)
+                refresh = gr.Button(_("ui.refresh"), scale=1)
+                previous = gr.Button(_("ui.newer"), scale=1)
+                following = gr.Button(_("ui.older"), scale=1)
             caption = gr.Markdown()
-            log_table = gr.Dataframe(headers=LOG_COLUMNS, label="Recent predictions", interactive=False,
-                                     wrap=True)
+            log_table = gr.Dataframe(label=_("ui.log_table"), interactive=False, wrap=True,
+                                     elem_id="admin-log-table")
             with gr.Row():
-                clear_button = gr.Button("Clear the log...", variant="stop")
+                clear_button = gr.Button(_("ui.clear_log"), variant="stop")
             with gr.Row(visible=False) as confirm_row:
-                gr.Markdown("**Delete every entry of the prediction log?** This cannot be undone.")
-                confirm = gr.Button("Yes, clear the log", variant="stop")
-                cancel = gr.Button("Cancel")
+                gr.Markdown(_("ui.clear_question"))
+                confirm = gr.Button(_("ui.clear_confirm"), variant="stop")
+                cancel = gr.Button(_("ui.cancel"))
             clear_status = gr.Markdown()
-            with gr.Accordion("Service status", open=True):
-                status = gr.Markdown()
-                status_button = gr.Button("Refresh status")
-            page = [token, limit, offset]
+            with gr.Accordion(_("ui.service_status"), open=True):
+                status = gr.Markdown(elem_id="service-status")
+                status_button = gr.Button(_("ui.refresh_status"))
+            page = [token, limit, offset, language]
             page_out = [log_table, caption, offset]
             refresh.click(handlers.logs, page, page_out, **ui_only)
-            limit.change(lambda t, n: handlers.logs(t, n, 0), [token, limit], page_out, **ui_only)
+            limit.change(lambda t, n, lang: handlers.logs(t, n, 0, lang), [token, limit, language], page_out,
+                         **ui_only)
             following.click(handlers.next_page, page, page_out, **ui_only)
             previous.click(handlers.previous_page, page, page_out, **ui_only)
             clear_button.click(lambda: gr.Row(visible=True), None, confirm_row, api_visibility="private")
             cancel.click(lambda: gr.Row(visible=False), None, confirm_row, api_visibility="private")
-            confirm.click(handlers.clear, token, clear_status, **ui_only).then(
+            confirm.click(handlers.clear, [token, language], clear_status, **ui_only).then(
                 lambda: gr.Row(visible=False), None, confirm_row, api_visibility="private").then(
                 handlers.logs, page, page_out, **ui_only)
-            status_button.click(handlers.status, None, status, **ui_only)
-            demo.load(handlers.status, None, status, **ui_only)
+            status_button.click(handlers.status, language, status, **ui_only)
 
-        with gr.Tab("Developer console"):
-            gr.Markdown(f"Raw requests to the API at `{settings.api_url}` and its raw answers.")
+        with gr.Tab(_("ui.tab_console")):
+            gr.Markdown(_("ui.console_intro"))
+            gr.Markdown(f"API: `{settings.api_url}`")
             with gr.Row():
-                endpoint = gr.Dropdown(list(CONSOLE_ENDPOINTS), value="GET /health", label="Endpoint")
-                console_limit = gr.Number(value=20, precision=0, label="limit (logs)")
-                console_offset = gr.Number(value=0, precision=0, label="offset (logs)")
-                console_token = gr.Textbox(label="Admin token (logs)", type="password")
+                endpoint = gr.Dropdown(list(CONSOLE_ENDPOINTS), value="GET /health", label=_("ui.endpoint"))
+                console_limit = gr.Number(value=20, precision=0, label=_("ui.console_limit"))
+                console_offset = gr.Number(value=0, precision=0, label=_("ui.console_offset"))
+                console_token = gr.Textbox(label=_("ui.console_token"), type="password")
             request_body = gr.Code(json.dumps(EXAMPLE_RECORD, indent=2), language="json",
-                                   label="Request body (POST)")
-            send = gr.Button("Send", variant="primary")
+                                   label=_("ui.request_body"), elem_id="console-body")
+            send = gr.Button(_("ui.send"), variant="primary")
             with gr.Row():
-                sent = gr.JSON(label="Request sent", open=True)
-                answer = gr.JSON(label="Response", open=True)
+                sent = gr.JSON(label=_("ui.request_sent"), open=True)
+                answer = gr.JSON(label=_("ui.response"), open=True)
             send.click(handlers.console,
-                       [endpoint, request_body, console_limit, console_offset, console_token],
+                       [endpoint, request_body, console_limit, console_offset, console_token, language],
                        [sent, answer], **ui_only)
+
+        # Once the page knows its language: the live region, then what the server writes in it
+        # (the risk levels last: when they show, the page is complete).
+        demo.load(None, None, language, js=PAGE_LANGUAGE_JS).then(None, None, None, js=LIVE_REGION_JS).then(
+            handlers.empty_tables, language, [table, log_table], api_visibility="private").then(
+            handlers.status, language, status, **ui_only).then(
+            handlers.bands, language, bands, **ui_only)
 
         _program_access(handlers, limits)
 
@@ -175,7 +208,7 @@ def _program_access(handlers: Handlers, limits: dict) -> None:
         csv_in = gr.File(label="csv_file", file_types=[".csv"])
         gr.Button(visible=False).click(
             handlers.score_csv_api, csv_in,
-            [gr.Markdown(), gr.Dataframe(headers=TABLE_COLUMNS), gr.File()],
+            [gr.Markdown(), gr.Dataframe(), gr.File()],
             api_name="score_csv", **limits)
 
 

@@ -20,13 +20,21 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import features, wording
+from .. import features, i18n, wording
 from ..proxy import APIProxyClient, new_request_id
 
 logger = logging.getLogger(__name__)
 
 OUTPUT_COLUMNS = ["line", *features.FEATURES, "probability", "prediction", "risk_level", "result"]
 TABLE_COLUMNS = ["line", "AGE", "GENDER", "probability", "prediction", "risk_level", "result"]
+#: Columns people read under a title in their language; the 15 inputs keep their names (codes a
+#: file can be uploaded again with).
+_TITLED = ("line", "probability", "prediction", "risk_level", "result")
+
+
+def column_titles(columns: list[str], lang: str) -> list[str]:
+    """The titles of `columns` (OUTPUT_COLUMNS or TABLE_COLUMNS) in `lang`."""
+    return [i18n.text(lang, f"batch.col.{name}") if name in _TITLED else name for name in columns]
 
 _YES = {"YES", "Y", "TRUE", "T"}
 _NO = {"NO", "N", "FALSE", "F"}
@@ -46,34 +54,35 @@ class BatchResult:
     api_error: tuple[Any, int] | None = None  # (envelope, status) when the API itself failed
 
 
-def read_csv(text: str,
-             max_rows: int) -> tuple[list[tuple[int, dict[str, int]]], list[tuple[int, str]], list[str]]:
+def read_csv(text: str, max_rows: int, lang: str = i18n.DEFAULT
+             ) -> tuple[list[tuple[int, dict[str, int]]], list[tuple[int, str]], list[str]]:
     """Parse CSV text into (line, record) pairs, (line, reason) errors and notes for the user."""
+    _ = i18n.translator(lang)
     text = text.lstrip("\ufeff")
     if not text.strip():
-        raise BatchFileError("The file is empty.")
+        raise BatchFileError(_("batch.empty"))
     try:
         dialect = csv.Sniffer().sniff(text.splitlines()[0], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
     reader = csv.reader(io.StringIO(text), dialect)
     header = next(reader)
-    columns, notes = _map_columns(header)
+    columns, notes = _map_columns(header, lang)
     raw_rows = []
     for row in reader:
         if not any(cell.strip() for cell in row):
             continue
         raw_rows.append((reader.line_num, row))
         if len(raw_rows) > max_rows:
-            raise BatchFileError(f"The file has more than {max_rows} rows; split it into smaller files.")
+            raise BatchFileError(_("batch.too_many_rows", max_rows=max_rows))
     if not raw_rows:
-        raise BatchFileError("The file has a header but no rows.")
+        raise BatchFileError(_("batch.no_rows"))
     survey = _uses_survey_coding(raw_rows, columns)
     if survey:
-        notes.append("Yes/no columns read in the survey's coding: 1 = no, 2 = yes.")
+        notes.append(_("batch.survey_coding"))
     records, errors = [], []
     for line, row in raw_rows:
-        record, problems = _parse_row(row, columns, survey)
+        record, problems = _parse_row(row, columns, survey, lang)
         if problems:
             errors.append((line, "; ".join(problems)))
         else:
@@ -81,7 +90,8 @@ def read_csv(text: str,
     return records, errors, notes
 
 
-def _map_columns(header: list[str]) -> tuple[dict[str, int], list[str]]:
+def _map_columns(header: list[str], lang: str) -> tuple[dict[str, int], list[str]]:
+    _ = i18n.translator(lang)
     columns: dict[str, int] = {}
     ignored = []
     for index, name in enumerate(header):
@@ -91,13 +101,12 @@ def _map_columns(header: list[str]) -> tuple[dict[str, int], list[str]]:
                 ignored.append(name.strip())
             continue
         if canonical in columns:
-            raise BatchFileError(f"Two columns mean {canonical}: keep one.")
+            raise BatchFileError(_("batch.duplicate_column", name=canonical))
         columns[canonical] = index
     missing = [name for name in features.FEATURES if name not in columns]
     if missing:
-        raise BatchFileError("Missing columns: " + ", ".join(missing) + ". The header must name the "
-                             "15 inputs (any case, spaces or underscores).")
-    notes = [f"Ignored unknown columns: {', '.join(ignored)}."] if ignored else []
+        raise BatchFileError(_("batch.missing_columns", names=", ".join(missing)))
+    notes = [_("batch.ignored_columns", names=", ".join(ignored))] if ignored else []
     return columns, notes
 
 
@@ -110,7 +119,9 @@ def _uses_survey_coding(raw_rows, columns: dict[str, int]) -> bool:
     return "2" in values and "0" not in values
 
 
-def _parse_row(row: list[str], columns: dict[str, int], survey: bool) -> tuple[dict[str, int], list[str]]:
+def _parse_row(row: list[str], columns: dict[str, int], survey: bool,
+               lang: str) -> tuple[dict[str, int], list[str]]:
+    _ = i18n.translator(lang)
     record, problems = {}, []
     age = _cell(row, columns[features.AGE])
     try:
@@ -119,15 +130,16 @@ def _parse_row(row: list[str], columns: dict[str, int], survey: bool) -> tuple[d
             raise ValueError
         record[features.AGE] = int(value)
     except ValueError:
-        problems.append(f"AGE {age!r} is not a whole number from {features.AGE_MIN} to {features.AGE_MAX}"
-                        if age else "AGE is empty")
+        problems.append(_("batch.bad_age", value=repr(age), low=features.AGE_MIN, high=features.AGE_MAX)
+                        if age else _("batch.empty_cell", name=features.AGE))
     gender = _cell(row, columns[features.GENDER])
     if gender in _MALE:
         record[features.GENDER] = 1
     elif gender in _FEMALE:
         record[features.GENDER] = 0
     else:
-        problems.append(f"GENDER {gender!r} is not M/F or 1/0" if gender else "GENDER is empty")
+        problems.append(_("batch.bad_gender", value=repr(gender)) if gender
+                            else _("batch.empty_cell", name=features.GENDER))
     yes, no = ("2", "1") if survey else ("1", "0")
     for name in features.BINARY_FEATURES:
         cell = _cell(row, columns[name])
@@ -136,25 +148,28 @@ def _parse_row(row: list[str], columns: dict[str, int], survey: bool) -> tuple[d
         elif cell in _NO or cell == no:
             record[name] = 0
         else:
-            problems.append(f"{name} {cell!r} is not yes/no or {no}/{yes}" if cell else f"{name} is empty")
+            problems.append(_("batch.bad_flag", name=name, value=repr(cell), no=no, yes=yes) if cell
+                            else _("batch.empty_cell", name=name))
     return record, problems
 
 
 def score(client: APIProxyClient, records: list[tuple[int, dict[str, int]]], chunk: int,
-          result: BatchResult) -> None:
+          result: BatchResult, lang: str = i18n.DEFAULT) -> None:
     """Score the records through the API, `chunk` per call; rows the API rejects become errors."""
     for start in range(0, len(records), chunk):
         pending = records[start:start + chunk]
-        body, status = client.post_predict([record for _, record in pending], request_id=new_request_id())
+        body, status = client.post_predict([record for _, record in pending], request_id=new_request_id(),
+                                           language=lang)
         if status == 422 and isinstance(body, dict):
             rejected = _rejected_indexes(body)
             if rejected:
                 for index, reason in rejected.items():
-                    result.errors.append((pending[index][0], f"rejected by the API: {reason}"))
+                    reason = i18n.text(lang, "batch.rejected", reason=reason)
+                    result.errors.append((pending[index][0], reason))
                 pending = [item for index, item in enumerate(pending) if index not in rejected]
                 if not pending:
                     continue
-                body, status = client.post_predict([record for _, record in pending])
+                body, status = client.post_predict([record for _, record in pending], language=lang)
         if status != 200:
             result.api_error = (body, status)
             logger.warning("Batch scoring stopped at row %d: API answered %s", start, status)
@@ -162,7 +177,8 @@ def score(client: APIProxyClient, records: list[tuple[int, dict[str, int]]], chu
         for (line, record), item in zip(pending, body["predictions"], strict=False):
             result.rows.append({"line": line, **record, "probability": item["probability"],
                                 "prediction": item["prediction"], "risk_level": item["risk_level"],
-                                "result": wording.BAND_TITLES.get(item["risk_level"], item["risk_level"])})
+                                "result": wording.band_title(item["risk_level"], lang)
+                                if item["risk_level"] in wording.LEVELS else item["risk_level"]})
 
 
 def _rejected_indexes(body: dict[str, Any]) -> dict[int, str]:
@@ -175,21 +191,22 @@ def _rejected_indexes(body: dict[str, Any]) -> dict[int, str]:
             for index, problems in records.items() if str(index).isdigit()}
 
 
-def run(client: APIProxyClient, text: str, chunk: int, max_rows: int) -> BatchResult:
-    records, errors, notes = read_csv(text, max_rows)
+def run(client: APIProxyClient, text: str, chunk: int, max_rows: int,
+        lang: str = i18n.DEFAULT) -> BatchResult:
+    records, errors, notes = read_csv(text, max_rows, lang)
     result = BatchResult(errors=errors, notes=notes)
     if records:
-        score(client, records, chunk, result)
+        score(client, records, chunk, result, lang)
     result.rows.sort(key=lambda row: row["line"])
     result.errors.sort()
     return result
 
 
-def write_csv(rows: list[dict[str, Any]]) -> str:
-    """The scored rows as a CSV file in a fresh temporary folder; returns its path."""
+def write_csv(rows: list[dict[str, Any]], lang: str = i18n.DEFAULT) -> str:
+    """The scored rows as a CSV file in a fresh temporary folder, titled in `lang`; returns its path."""
     path = os.path.join(tempfile.mkdtemp(prefix="lung-risk-"), "lung-risk-scores.csv")
     with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=OUTPUT_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
+        writer = csv.writer(handle)
+        writer.writerow(column_titles(OUTPUT_COLUMNS, lang))
+        writer.writerows([row[name] for name in OUTPUT_COLUMNS] for row in rows)
     return path

@@ -8,7 +8,7 @@ from typing import Any
 
 import gradio as gr
 
-from .. import features
+from .. import features, i18n
 from ..proxy import APIProxyClient
 from . import batch, formatting
 from .settings import UISettings
@@ -23,12 +23,19 @@ CONSOLE_ENDPOINTS = {
     "POST /predict_proba": ("POST", "/predict_proba"),
     "GET /logs": ("GET", "/logs"),
     "DELETE /logs (clear)": ("DELETE", "/logs"),
-    "connection check": ("GET", "/health/live"),
+    "GET /health/live": ("GET", "/health/live"),
 }
+#: The console entry that also measures the round trip.
+CONNECTION_CHECK = "GET /health/live"
+
+#: The form's starting answers, which "Start over" restores.
+DEFAULT_AGE = 50
+DEFAULT_GENDER = "female"
 
 
 def record_from_form(age: float, gender: str, answers: dict[str, bool]) -> dict[str, int]:
-    record = {features.AGE: int(age), features.GENDER: 1 if gender == "Male" else 0}
+    """The API record of the form's answers; gender is the radio's value (`male` or `female`)."""
+    record = {features.AGE: int(age), features.GENDER: 1 if str(gender).lower() == "male" else 0}
     record.update({name: int(bool(answers.get(name))) for name in features.BINARY_FEATURES})
     return record
 
@@ -39,92 +46,117 @@ class Handlers:
     def __init__(self, client: APIProxyClient, settings: UISettings):
         self.client = client
         self.settings = settings
-        self._metadata: dict[str, Any] | None = None
+        self._metadata: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
 
-    def metadata(self) -> dict[str, Any] | None:
-        """The model metadata, fetched once it is available (it changes only with a redeploy)."""
+    def metadata(self, lang: str = i18n.DEFAULT) -> dict[str, Any] | None:
+        """The model metadata in `lang`, fetched once it is available (it changes only with a redeploy)."""
         with self._lock:
-            if self._metadata is None:
-                body, status = self.client.get_metadata()
+            if lang not in self._metadata:
+                body, status = self.client.get_metadata(language=lang)
                 if status == 200:
-                    self._metadata = body
-            return self._metadata
+                    self._metadata[lang] = body
+            return self._metadata.get(lang)
 
     # -- prediction tab --------------------------------------------------------------------
 
-    def predict(self, age: float, gender: str, *checks: bool) -> str:
+    def predict(self, age: float, gender: str, *checks_then_language: Any) -> str:
+        *checks, language = checks_then_language
+        lang = i18n.negotiate(language)
         record = record_from_form(age, gender, dict(zip(features.BINARY_FEATURES, checks, strict=True)))
-        body, status = self.client.post_predict(record)
+        body, status = self.client.post_predict(record, language=lang)
         if status != 200:
-            return formatting.error_card(body, status)
-        return formatting.result_card(body, self.metadata())
+            return formatting.error_card(body, status, lang)
+        return formatting.result_card(body, self.metadata(lang), lang)
 
-    def bands(self) -> str:
-        return formatting.bands_html(self.metadata())
+    def start_over(self, language: str) -> list[Any]:
+        """Every input back to its starting answer, and the empty result."""
+        return [DEFAULT_AGE, DEFAULT_GENDER, *(False for _ in features.BINARY_FEATURES),
+                i18n.text(i18n.negotiate(language), "ui.result_placeholder")]
+
+    def bands(self, language: str) -> str:
+        lang = i18n.negotiate(language)
+        return formatting.bands_html(self.metadata(lang), lang)
+
+    def empty_tables(self, language: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The batch and admin tables' headers in the page's language, before any data."""
+        lang = i18n.negotiate(language)
+        return ({"headers": batch.column_titles(batch.TABLE_COLUMNS, lang), "data": []},
+                {"headers": formatting.log_columns(lang), "data": []})
 
     # -- batch tab -------------------------------------------------------------------------
 
-    def score_csv(self, path: str | None) -> tuple[str, dict[str, Any], str | None]:
-        empty = {"headers": batch.TABLE_COLUMNS, "data": []}
+    def score_csv(self, path: str | None, language: str = i18n.DEFAULT
+                  ) -> tuple[str, dict[str, Any], str | None]:
+        lang = i18n.negotiate(language)
+        _ = i18n.translator(lang)
+        empty = {"headers": batch.column_titles(batch.TABLE_COLUMNS, lang), "data": []}
         if not path:
-            return "Choose a CSV file first.", empty, None
+            return _("batch.choose_file"), empty, None
         try:
-            result = self._score_file(path)
+            result = self._score_file(path, lang)
         except batch.BatchFileError as exc:
-            return f"**The file could not be used.** {exc}", empty, None
-        return self._batch_outputs(result)
+            return _("batch.unusable", reason=exc), empty, None
+        return self._batch_outputs(result, lang)
 
-    def _score_file(self, path: str) -> batch.BatchResult:
+    def _score_file(self, path: str, lang: str = i18n.DEFAULT) -> batch.BatchResult:
         with open(path, encoding="utf-8-sig", errors="replace") as handle:
-            return batch.run(self.client, handle.read(), self.settings.batch_chunk, self.settings.batch_max_rows)
+            return batch.run(self.client, handle.read(), self.settings.batch_chunk,
+                             self.settings.batch_max_rows, lang)
 
-    def _batch_outputs(self, result: batch.BatchResult) -> tuple[str, dict[str, Any], str | None]:
-        lines = [f"**{len(result.rows)} rows scored**, {len(result.errors)} rows with problems."]
+    def _batch_outputs(self, result: batch.BatchResult,
+                       lang: str = i18n.DEFAULT) -> tuple[str, dict[str, Any], str | None]:
+        _ = i18n.translator(lang)
+        lines = [_("batch.summary", scored=len(result.rows), problems=len(result.errors))]
         lines += result.notes
         if result.api_error is not None:
-            lines.append("**Scoring stopped:** " + formatting.error_message(*result.api_error))
+            lines.append(_("batch.stopped", reason=formatting.error_message(*result.api_error, lang)))
         if result.errors:
-            lines.append("Rows not scored:")
-            lines += [f"- line {line}: {reason}" for line, reason in result.errors[:200]]
+            lines.append(_("batch.not_scored"))
+            lines += [_("batch.line", line=line, reason=reason) for line, reason in result.errors[:200]]
             if len(result.errors) > 200:
-                lines.append(f"- ... and {len(result.errors) - 200} more.")
-        table = {"headers": batch.TABLE_COLUMNS,
-                 "data": [[row[column] for column in batch.TABLE_COLUMNS] for row in result.rows]}
-        download = batch.write_csv(result.rows) if result.rows else None
+                lines.append(_("batch.more", count=len(result.errors) - 200))
+        rows = result.rows
+        table = {"headers": batch.column_titles(batch.TABLE_COLUMNS, lang),
+                 "data": [[row[column] for column in batch.TABLE_COLUMNS] for row in rows]}
+        download = batch.write_csv(rows, lang) if rows else None
         return "\n".join(lines), table, download
 
     # -- admin tab -------------------------------------------------------------------------
 
-    def logs(self, token: str, limit: float, offset: float) -> tuple[dict[str, Any], str, int]:
+    def logs(self, token: str, limit: float, offset: float,
+             language: str = i18n.DEFAULT) -> tuple[dict[str, Any], str, int]:
+        lang = i18n.negotiate(language)
         limit, offset = int(limit or 20), max(0, int(offset or 0))
         body, status = self.client.get_logs(limit=limit, offset=offset, token=token or None)
         if status != 200:
-            return ({"headers": formatting.LOG_COLUMNS, "data": []},
-                    formatting.error_message(body, status), offset)
-        table = {"headers": formatting.LOG_COLUMNS, "data": formatting.log_rows(body["logs"])}
-        return table, formatting.page_caption(body), offset
+            return ({"headers": formatting.log_columns(lang), "data": []},
+                    formatting.error_message(body, status, lang), offset)
+        table = {"headers": formatting.log_columns(lang), "data": formatting.log_rows(body["logs"], lang)}
+        return table, formatting.page_caption(body, lang), offset
 
-    def next_page(self, token: str, limit: float, offset: float):
-        return self.logs(token, limit, int(offset or 0) + int(limit or 20))
+    def next_page(self, token: str, limit: float, offset: float, language: str = i18n.DEFAULT):
+        return self.logs(token, limit, int(offset or 0) + int(limit or 20), language)
 
-    def previous_page(self, token: str, limit: float, offset: float):
-        return self.logs(token, limit, max(0, int(offset or 0) - int(limit or 20)))
+    def previous_page(self, token: str, limit: float, offset: float, language: str = i18n.DEFAULT):
+        return self.logs(token, limit, max(0, int(offset or 0) - int(limit or 20)), language)
 
-    def clear(self, token: str) -> str:
+    def clear(self, token: str, language: str = i18n.DEFAULT) -> str:
+        lang = i18n.negotiate(language)
         body, status = self.client.delete_logs(token=token or None)
         if status != 200:
-            return formatting.error_message(body, status)
-        return f"Prediction log cleared: {body.get('deleted', 0)} entries deleted."
+            return formatting.error_message(body, status, lang)
+        return i18n.text(lang, "admin.cleared", deleted=body.get("deleted", 0))
 
-    def status(self) -> str:
-        return formatting.status_markdown(self.client.get_health(), self.client.get_metadata(),
-                                          self.client.api_url)
+    def status(self, language: str = i18n.DEFAULT) -> str:
+        lang = i18n.negotiate(language)
+        return formatting.status_markdown(self.client.get_health(), self.client.get_metadata(language=lang),
+                                          self.client.api_url, lang)
 
     # -- developer console -----------------------------------------------------------------
 
     def console(self, endpoint: str, body_text: str, limit: float, offset: float,
-                token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+                token: str, language: str = i18n.DEFAULT) -> tuple[dict[str, Any], dict[str, Any]]:
         method, path = CONSOLE_ENDPOINTS[endpoint]
         sent: dict[str, Any] = {"method": method, "url": self.client.api_url + path}
         payload = None
@@ -132,13 +164,14 @@ class Handlers:
             try:
                 payload = json.loads(body_text or "null")
             except ValueError as exc:
-                return sent, {"status": None, "body": f"The request body is not valid JSON: {exc}"}
+                return sent, {"status": None,
+                              "body": i18n.text(i18n.negotiate(language), "console.bad_json", error=exc)}
             sent["json"] = payload
         if path == "/logs" and method == "GET":
             sent["params"] = {"limit": int(limit or 20), "offset": int(offset or 0)}
         if path == "/logs":
             sent["headers"] = {"Authorization": "Bearer ***" if token else "(none)"}
-        if endpoint == "connection check":
+        if endpoint == CONNECTION_CHECK:
             body, status = self.client.check_connection()
         elif method == "POST":
             body, status = self.client.request(method, path, json=payload)

@@ -11,7 +11,9 @@ from typing import Any
 from flask import Flask, g, jsonify, render_template
 from werkzeug.exceptions import HTTPException
 
+from webapp import i18n
 from webapp.logstore import StoreUnavailable
+from webapp.web.language import request_language
 from webapp.web.negotiation import wants_html
 
 logger = logging.getLogger(__name__)
@@ -64,7 +66,10 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 
 
 def error_response(error: APIError):
-    response = jsonify(error_body(error.code, error.message, error.details))
+    """The envelope, its sentences in the reader's language (codes and field names stay English)."""
+    lang = request_language()
+    response = jsonify(error_body(error.code, i18n.localize(error.message, lang),
+                                  i18n.localize(error.details, lang)))
     response.status_code = error.status
     response.headers.update(error.headers)
     return response
@@ -86,7 +91,7 @@ def _handle_http_exception(exc: HTTPException):
         details = {"allowed_methods": sorted(exc.valid_methods)}
         headers["Allow"] = ", ".join(sorted(exc.valid_methods))
     if status == 413:
-        message = "Request body is too large."
+        message = i18n.text("en", "api.body_too_large")
     else:
         message = exc.description or exc.name
     return _handle_api_error(APIError(status, message, details, headers=headers))
