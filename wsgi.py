@@ -1,4 +1,5 @@
 """WSGI entry point: `gunicorn wsgi:app` (settings in gunicorn.conf.py, the environment and `.env`)."""
+
 from dotenv import load_dotenv
 
 from webapp.api import create_app

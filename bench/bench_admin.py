@@ -8,6 +8,7 @@ and request ids and spread one a second back from now.
 
     python bench/bench_admin.py [--sizes 10000 100000] [--backends sqlite redis] [--repeat 5]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -110,8 +111,14 @@ def run(backends: list[str], sizes: list[int], repeat: int, redis_url: str | Non
     rows = []
     workdir = Path(tempfile.mkdtemp(prefix="bench-admin-"))
     for backend in backends:
-        config = {"LOG_DB_PATH": str(workdir / "log.sqlite3"), "REDIS_URL": None, "ADMIN_TOKEN": None,
-                  "SPACE_ID": None, "LOG_MAX_ENTRIES": max(sizes), "LOG_LEVEL": "WARNING"}
+        config = {
+            "LOG_DB_PATH": str(workdir / "log.sqlite3"),
+            "REDIS_URL": None,
+            "ADMIN_TOKEN": None,
+            "SPACE_ID": None,
+            "LOG_MAX_ENTRIES": max(sizes),
+            "LOG_LEVEL": "WARNING",
+        }
         if backend == "redis":
             config.update(REDIS_URL=redis_url, REDIS_KEY_PREFIX=f"bench-admin-{uuid.uuid4().hex[:8]}")
         app = create_app(config)
@@ -122,9 +129,17 @@ def run(backends: list[str], sizes: list[int], repeat: int, redis_url: str | Non
                 fill(app, template, size)
                 for name, path, headers in pages(client):
                     ms, cpu_ms, status = server_ms(client, path, headers, repeat)
-                    rows.append({"backend": backend, "entries": size, "page": name, "ms": round(ms, 1),
-                                 "cpu_ms": round(cpu_ms, 1), "status": status,
-                                 "target_ms": TARGETS_MS.get(size)})
+                    rows.append(
+                        {
+                            "backend": backend,
+                            "entries": size,
+                            "page": name,
+                            "ms": round(ms, 1),
+                            "cpu_ms": round(cpu_ms, 1),
+                            "status": status,
+                            "target_ms": TARGETS_MS.get(size),
+                        }
+                    )
                     print(f"  {backend} {size} {name}: {ms:.1f} ms", file=sys.stderr, flush=True)
         finally:
             try:
@@ -156,12 +171,16 @@ def print_table(rows: list[dict]) -> None:
         status = "" if row["status"] == 200 else f" (status {row['status']})"
         if target is not None and row["ms"] >= target:
             verdict += f": {_reason(row)}"
-        print(f"{row['backend']:<8}{row['entries']:>8}  {row['page']:<36}{row['ms']:>8.1f}{row['cpu_ms']:>8.1f}"
-              f"  {verdict}{status}")
+        print(
+            f"{row['backend']:<8}{row['entries']:>8}  {row['page']:<36}{row['ms']:>8.1f}{row['cpu_ms']:>8.1f}"
+            f"  {verdict}{status}"
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--backends", nargs="+", default=["sqlite", "redis"], choices=["sqlite", "redis"])
     parser.add_argument("--repeat", type=int, default=5)

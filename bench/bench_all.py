@@ -7,6 +7,7 @@ figures taken side by side.
 
     python bench/bench_all.py [--duration 15] [--quick]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,12 +39,19 @@ def load() -> str:
 
 
 def bench_predict(duration: int, redis_url: str | None) -> list[dict]:
-    command = [sys.executable, str(ROOT / "bench" / "bench_predict.py"), "--duration", str(duration),
-               "--concurrency", *map(str, CONCURRENCY), "--json"]
+    command = [
+        sys.executable,
+        str(ROOT / "bench" / "bench_predict.py"),
+        "--duration",
+        str(duration),
+        "--concurrency",
+        *map(str, CONCURRENCY),
+        "--json",
+    ]
     if redis_url:
         command += ["--redis-url", redis_url]
     output = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=True).stdout
-    return json.loads(output[output.index("\n[") + 1:])
+    return json.loads(output[output.index("\n[") + 1 :])
 
 
 def cell(results: list[dict], name: str, connections: int) -> dict:
@@ -62,33 +70,55 @@ def print_predict(runs: dict[str, list[dict]], duration: int) -> None:
         echo = [cell(results, "echo", c)["rps"] for c in CONCURRENCY]
         predict = [cell(results, "predict", c)["rps"] for c in CONCURRENCY]
         print(f"| echo req/s ({backend} run) | " + " | ".join(f"{value:,.0f}" for value in echo) + " |")
-        print(f"| `/predict` req/s, {backend} log | " + " | ".join(f"{value:,.0f}" for value in predict) + " |")
-        print(f"| ratio to echo ({backend}) | " + " | ".join(
-            f"{p / e:.2f}" + ("" if c == 1 or p / e >= TARGET_RATIO else " (below 0.65)")
-            for p, e, c in zip(predict, echo, CONCURRENCY)) + " |")
-        print(f"| worker CPU ms per request, echo / `/predict` ({backend}) | " + " | ".join(
-            f"{cpu_ms_per_request(cell(results, 'echo', c), duration):.2f} / "
-            f"{cpu_ms_per_request(cell(results, 'predict', c), duration):.2f}" for c in CONCURRENCY) + " |")
-        print(f"| `/predict` p50 / p99 ms ({backend}) | " + " | ".join(
-            f"{cell(results, 'predict', c)['p50_ms']:.1f} / {cell(results, 'predict', c)['p99_ms']:.1f}"
-            for c in CONCURRENCY) + " |")
+        print(
+            f"| `/predict` req/s, {backend} log | " + " | ".join(f"{value:,.0f}" for value in predict) + " |"
+        )
+        print(
+            f"| ratio to echo ({backend}) | "
+            + " | ".join(
+                f"{p / e:.2f}" + ("" if c == 1 or p / e >= TARGET_RATIO else " (below 0.65)")
+                for p, e, c in zip(predict, echo, CONCURRENCY, strict=False)
+            )
+            + " |"
+        )
+        print(
+            f"| worker CPU ms per request, echo / `/predict` ({backend}) | "
+            + " | ".join(
+                f"{cpu_ms_per_request(cell(results, 'echo', c), duration):.2f} / "
+                f"{cpu_ms_per_request(cell(results, 'predict', c), duration):.2f}"
+                for c in CONCURRENCY
+            )
+            + " |"
+        )
+        print(
+            f"| `/predict` p50 / p99 ms ({backend}) | "
+            + " | ".join(
+                f"{cell(results, 'predict', c)['p50_ms']:.1f} / {cell(results, 'predict', c)['p99_ms']:.1f}"
+                for c in CONCURRENCY
+            )
+            + " |"
+        )
     print()
     for backend, results in runs.items():
         batch = next(row for row in results if row["name"] == "batch")
         memory = next(row for row in results if row["name"] == "memory")
         p99 = cell(results, "predict", 8)["p99_ms"]
         batch_cpu = cpu_ms_per_request(batch, duration)
-        print(f"- {backend}: batches of 1,000 at concurrency {batch['connections']}: "
-              f"{batch['rows_per_s']:,.0f} rows/s (target {TARGET_ROWS_PER_S:,}), {batch_cpu:.0f} ms of "
-              f"worker CPU a batch ({2 * 1000 * 1000 / batch_cpu:,.0f} rows/s if both cores were the "
-              f"workers' alone); "
-              f"p99 at c=8 {p99:.1f} ms (target under {TARGET_P99_MS:.0f}); "
-              f"PSS of the API's master and 2 workers {memory['pss_mib']:.0f} MiB "
-              f"(target under {TARGET_PSS_MIB}; the echo's {memory['echo_pss_mib']:.0f} MiB)")
+        print(
+            f"- {backend}: batches of 1,000 at concurrency {batch['connections']}: "
+            f"{batch['rows_per_s']:,.0f} rows/s (target {TARGET_ROWS_PER_S:,}), {batch_cpu:.0f} ms of "
+            f"worker CPU a batch ({2 * 1000 * 1000 / batch_cpu:,.0f} rows/s if both cores were the "
+            f"workers' alone); "
+            f"p99 at c=8 {p99:.1f} ms (target under {TARGET_P99_MS:.0f}); "
+            f"PSS of the API's master and 2 workers {memory['pss_mib']:.0f} MiB "
+            f"(target under {TARGET_PSS_MIB}; the echo's {memory['echo_pss_mib']:.0f} MiB)"
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--duration", type=int, default=15, help="seconds per wrk measurement")
     parser.add_argument("--quick", action="store_true", help="3 s per measurement, 10,000 entries only")
     args = parser.parse_args()

@@ -7,6 +7,7 @@ its connections alive. Per-worker CPU time shows whether both Gunicorn workers d
 
     python bench/bench_predict.py [--duration 10] [--concurrency 1 8 32] [--redis-url URL]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,9 @@ wrk.body = [[%s]]
 ECHO_OPTIONS = ("--worker-class", "gthread", "--workers", "2", "--threads", "4")
 
 
-def start_gunicorn(app: str, port: int, env: dict[str, str], log_path: Path,
-                   options: tuple[str, ...] = ()) -> subprocess.Popen:
+def start_gunicorn(
+    app: str, port: int, env: dict[str, str], log_path: Path, options: tuple[str, ...] = ()
+) -> subprocess.Popen:
     env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
     command = [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"), *options, app]
     with open(log_path, "ab") as log:
@@ -86,8 +88,21 @@ def to_ms(text: str) -> float:
 def run_wrk(url: str, script: Path, connections: int, duration: int) -> dict[str, float]:
     threads = min(connections, 2)
     output = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "--latency", "-s", str(script), url],
-        capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--timeout",
+            "10s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     requests_per_s = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", output, re.M))
@@ -132,13 +147,18 @@ def measure(name: str, url: str, script: Path, master: int, connections: int, du
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--redis-url", help="log to this Redis instead of the embedded SQLite file")
-    parser.add_argument("--no-access-log", dest="access_log", action="store_false",
-                        help="switch Gunicorn's access log off (a deployment keeps it on)")
+    parser.add_argument(
+        "--no-access-log",
+        dest="access_log",
+        action="store_false",
+        help="switch Gunicorn's access log off (a deployment keeps it on)",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON too")
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -174,8 +194,13 @@ def main() -> None:
         batch = measure("batch", url, batch_script, servers["predict"].pid, BATCH_CONCURRENCY, args.duration)
         batch["rows_per_s"] = batch["rps"] * BATCH_SIZE
         results.append(batch)
-        results.append({"name": "memory", "pss_mib": round(pss_mib(servers["predict"].pid), 1),
-                        "echo_pss_mib": round(pss_mib(servers["echo"].pid), 1)})
+        results.append(
+            {
+                "name": "memory",
+                "pss_mib": round(pss_mib(servers["predict"].pid), 1),
+                "echo_pss_mib": round(pss_mib(servers["echo"].pid), 1),
+            }
+        )
     finally:
         for process in servers.values():
             process.send_signal(signal.SIGTERM)
@@ -185,12 +210,16 @@ def main() -> None:
     for row in results:
         if row["name"] == "memory":
             continue
-        print(f"{row['name']:<9}{row['connections']:>5}{row['rps']:>10.0f}{row['p50_ms']:>9.2f}"
-              f"{row['p99_ms']:>9.2f}{row['non_2xx']:>9}  {row['worker_cpu_s']}")
+        print(
+            f"{row['name']:<9}{row['connections']:>5}{row['rps']:>10.0f}{row['p50_ms']:>9.2f}"
+            f"{row['p99_ms']:>9.2f}{row['non_2xx']:>9}  {row['worker_cpu_s']}"
+        )
     print("\npredict / echo throughput:")
     for connections in args.concurrency:
-        echo, predict = (next(r for r in results if r["name"] == n and r["connections"] == connections)
-                         for n in ("echo", "predict"))
+        echo, predict = (
+            next(r for r in results if r["name"] == n and r["connections"] == connections)
+            for n in ("echo", "predict")
+        )
         print(f"  concurrency {connections:>3}: {predict['rps'] / echo['rps']:.2f}")
     batch = next(r for r in results if r["name"] == "batch")
     memory = next(r for r in results if r["name"] == "memory")

@@ -3,6 +3,7 @@ the record validation. Not a test: it prints figures (CPU time, best of several 
 
     python bench/bench_request_parsing.py [--rounds 30]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,8 +17,8 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from webapp import features  # noqa: E402
-from webapp.web.json_keys import loads  # noqa: E402
 from webapp.api.schemas import load_patient  # noqa: E402
+from webapp.web.json_keys import loads  # noqa: E402
 
 RECORD = {name: 1 for name in features.FEATURES} | {"AGE": 70}
 
@@ -50,7 +51,11 @@ def main() -> None:
         ("json_keys.loads, a colon in a string (exact path)", lambda: loads(colon_in_string), 5000),
         ("json_keys.loads, a repeated key (exact path)", lambda: loads(repeated), 5000),
         ("load_patient, one record", lambda: load_patient(RECORD), 2000),
-        ("load_patient, one record with LUNG_CANCER", lambda: load_patient({**RECORD, "LUNG_CANCER": 1}), 2000),
+        (
+            "load_patient, one record with LUNG_CANCER",
+            lambda: load_patient({**RECORD, "LUNG_CANCER": 1}),
+            2000,
+        ),
     ]
     for name, fn, calls in cases:
         best, median = cpu_us(fn, calls, rounds)

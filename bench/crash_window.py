@@ -4,6 +4,7 @@ many reached the SQLite log and how recently the lost ones were answered.
 
     python bench/crash_window.py [runs]
 """
+
 from __future__ import annotations
 
 import os
@@ -31,11 +32,20 @@ def free_port() -> int:
 
 def run_once(workdir: Path, run: int) -> str:
     port, database = free_port(), workdir / f"crash-{run}.sqlite3"
-    env = {**os.environ, "LOG_DB_PATH": str(database), "GUNICORN_BIND": f"127.0.0.1:{port}",
-           "GUNICORN_ACCESS_LOG": ""}
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py",
-                               "wsgi:app"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)
+    env = {
+        **os.environ,
+        "LOG_DB_PATH": str(database),
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_ACCESS_LOG": "",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     while True:
         try:
@@ -46,8 +56,9 @@ def run_once(workdir: Path, run: int) -> str:
     answered = []
     with requests.Session() as session:
         for index in range(100):
-            session.post(f"{url}/predict", json=patient(), timeout=5,
-                         headers={"X-Request-ID": f"crash-{index}"})
+            session.post(
+                f"{url}/predict", json=patient(), timeout=5, headers={"X-Request-ID": f"crash-{index}"}
+            )
             answered.append(time.monotonic())
     os.killpg(server.pid, signal.SIGKILL)
     killed = time.monotonic()
@@ -58,8 +69,10 @@ def run_once(workdir: Path, run: int) -> str:
     if not lost:
         return f"run {run}: 100 of 100 stored"
     since = (killed - answered[max(lost[0] - 1, 0)]) * 1000
-    return (f"run {run}: {100 - len(lost)} of 100 stored; the {len(lost)} lost were answered in "
-            f"the last {since:.0f} ms before the kill")
+    return (
+        f"run {run}: {100 - len(lost)} of 100 stored; the {len(lost)} lost were answered in "
+        f"the last {since:.0f} ms before the kill"
+    )
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
 """The benchmark's yardstick: a trivial Flask JSON echo under the same Gunicorn settings."""
+
 from flask import Flask, jsonify, request
 
 app = Flask(__name__)

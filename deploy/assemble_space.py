@@ -7,6 +7,7 @@ artifacts and a .gitattributes that stores the model through Git LFS. No tests, 
 training code, .env or local databases. A git clone of the Space may be the target: its .git is
 left alone and the files assembled here replace the previous ones.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,8 +52,11 @@ def assemble(target: Path, source: Path = ROOT) -> list[str]:
     (target / "deploy" / "start.sh").chmod(0o755)
     if not (target / ".gitattributes").exists():
         (target / ".gitattributes").write_text(GITATTRIBUTES)
-    return sorted(str(path.relative_to(target)) for path in target.rglob("*")
-                  if path.is_file() and ".git" not in path.relative_to(target).parts[:1])
+    return sorted(
+        str(path.relative_to(target))
+        for path in target.rglob("*")
+        if path.is_file() and ".git" not in path.relative_to(target).parts[:1]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,7 @@ so the same code runs in the image and on a developer machine or CI runner:
     REDIS_URL                        an external Redis; unset: a local redis-server on REDIS_PORT
     DATA_DIR, RUN_DIR                Redis's append-only file; pid files, nginx temp files
 """
+
 from __future__ import annotations
 
 import logging
@@ -57,7 +58,7 @@ def render_nginx_conf(settings: Mapping[str, str]) -> str:
     for name, value in settings.items():
         text = text.replace("{{" + name + "}}", str(value))
     if "{{" in text:
-        raise ValueError(f"nginx template has unfilled placeholders: {text[text.index('{{'):][:40]}")
+        raise ValueError(f"nginx template has unfilled placeholders: {text[text.index('{{') :][:40]}")
     return text
 
 
@@ -81,52 +82,112 @@ def programs(environ: Mapping[str, str]) -> tuple[list[Program], Path]:
     found = []
     if not environ.get("REDIS_URL"):
         (data_dir / "redis").mkdir(parents=True, exist_ok=True)
-        found.append(Program(
-            "redis",
-            [binary("redis-server", environ.get("REDIS_SERVER_BIN")), "--bind", "127.0.0.1",
-             "--port", str(redis_port), "--dir", str(data_dir / "redis"), "--daemonize", "no",
-             "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
-             "--loglevel", "warning"],
-            ready=redis_ready(redis_port), port=redis_port, start_timeout=30))
-    found.append(Program(
-        "api",
-        [sys.executable, "-m", "gunicorn", "--config", str(APP_DIR / "gunicorn.conf.py"), "wsgi:app"],
-        # Only nginx reaches the API, so its one X-Forwarded-* hop is trusted (HTTPS cookies).
-        # A fixed metrics folder: a restarted Gunicorn wipes its dead predecessor's files.
-        env={"GUNICORN_BIND": f"127.0.0.1:{api_port}", "REDIS_URL": redis_url,
-             "TRUSTED_PROXIES": environ.get("TRUSTED_PROXIES", "1"),
-             "PROMETHEUS_MULTIPROC_DIR": environ.get("PROMETHEUS_MULTIPROC_DIR") or str(run_dir / "metrics")},
-        cwd=str(APP_DIR), ready=http_ready(api_url + "/health/ready"), port=int(api_port)))
-    found.append(Program(
-        "ui", [sys.executable, "-m", "webapp.ui"],
-        env={"API_URL": api_url, "UI_HOST": "127.0.0.1", "UI_PORT": ui_port,
-             "GRADIO_ANALYTICS_ENABLED": "False"},
-        cwd=str(APP_DIR), ready=http_ready(f"http://127.0.0.1:{ui_port}/"), port=int(ui_port),
-        start_timeout=120))
+        found.append(
+            Program(
+                "redis",
+                [
+                    binary("redis-server", environ.get("REDIS_SERVER_BIN")),
+                    "--bind",
+                    "127.0.0.1",
+                    "--port",
+                    str(redis_port),
+                    "--dir",
+                    str(data_dir / "redis"),
+                    "--daemonize",
+                    "no",
+                    "--appendonly",
+                    "yes",
+                    "--appendfsync",
+                    "everysec",
+                    "--save",
+                    "",
+                    "--loglevel",
+                    "warning",
+                ],
+                ready=redis_ready(redis_port),
+                port=redis_port,
+                start_timeout=30,
+            )
+        )
+    found.append(
+        Program(
+            "api",
+            [sys.executable, "-m", "gunicorn", "--config", str(APP_DIR / "gunicorn.conf.py"), "wsgi:app"],
+            # Only nginx reaches the API, so its one X-Forwarded-* hop is trusted (HTTPS cookies).
+            # A fixed metrics folder: a restarted Gunicorn wipes its dead predecessor's files.
+            env={
+                "GUNICORN_BIND": f"127.0.0.1:{api_port}",
+                "REDIS_URL": redis_url,
+                "TRUSTED_PROXIES": environ.get("TRUSTED_PROXIES", "1"),
+                "PROMETHEUS_MULTIPROC_DIR": environ.get("PROMETHEUS_MULTIPROC_DIR")
+                or str(run_dir / "metrics"),
+            },
+            cwd=str(APP_DIR),
+            ready=http_ready(api_url + "/health/ready"),
+            port=int(api_port),
+        )
+    )
+    found.append(
+        Program(
+            "ui",
+            [sys.executable, "-m", "webapp.ui"],
+            env={
+                "API_URL": api_url,
+                "UI_HOST": "127.0.0.1",
+                "UI_PORT": ui_port,
+                "GRADIO_ANALYTICS_ENABLED": "False",
+            },
+            cwd=str(APP_DIR),
+            ready=http_ready(f"http://127.0.0.1:{ui_port}/"),
+            port=int(ui_port),
+            start_timeout=120,
+        )
+    )
 
     nginx_conf = run_dir / "nginx.conf"
     for name in NGINX_TEMP_DIRS:
         (run_dir / "nginx" / name).mkdir(parents=True, exist_ok=True)
-    nginx_conf.write_text(render_nginx_conf({
-        "PORT": port, "LISTEN_HOST": environ.get("LISTEN_HOST", "0.0.0.0"),
-        "API_PORT": api_port, "UI_PORT": ui_port, "RUN_DIR": run_dir,
-        "NGINX_WORKERS": environ.get("NGINX_WORKERS", "auto"),
-    }))
-    found.append(Program(
-        "nginx",
-        [binary("nginx", environ.get("NGINX_BIN")), "-e", "stderr", "-p", str(run_dir / "nginx"),
-         "-c", str(nginx_conf)],
-        ready=http_ready(f"http://127.0.0.1:{port}/health/ready"), port=int(port), start_timeout=30,
-        pipe_stdout=True))
+    nginx_conf.write_text(
+        render_nginx_conf(
+            {
+                "PORT": port,
+                "LISTEN_HOST": environ.get("LISTEN_HOST", "0.0.0.0"),
+                "API_PORT": api_port,
+                "UI_PORT": ui_port,
+                "RUN_DIR": run_dir,
+                "NGINX_WORKERS": environ.get("NGINX_WORKERS", "auto"),
+            }
+        )
+    )
+    found.append(
+        Program(
+            "nginx",
+            [
+                binary("nginx", environ.get("NGINX_BIN")),
+                "-e",
+                "stderr",
+                "-p",
+                str(run_dir / "nginx"),
+                "-c",
+                str(nginx_conf),
+            ],
+            ready=http_ready(f"http://127.0.0.1:{port}/health/ready"),
+            port=int(port),
+            start_timeout=30,
+            pipe_stdout=True,
+        )
+    )
     return found, run_dir
 
 
 def main() -> int:
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s [supervisor] %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s [supervisor] %(message)s"
+    )
     found, run_dir = programs(os.environ)
     supervisor = Supervisor(
-        found, run_dir,
+        found,
+        run_dir,
         max_restarts=int(os.environ.get("SUPERVISOR_MAX_RESTARTS", "3")),
         window=float(os.environ.get("SUPERVISOR_WINDOW", "300")),
     )

@@ -14,6 +14,7 @@ Policy (the README and the Dockerfile say the same):
 
 As PID 1 in a container it also reaps orphans (any child, not only its own programs).
 """
+
 from __future__ import annotations
 
 import logging
@@ -66,8 +67,15 @@ class DiedStarting(GiveUp):
 
 
 class Supervisor:
-    def __init__(self, programs: Sequence[Program], run_dir: Path, max_restarts: int = 3,
-                 window: float = 300.0, backoff: float = 0.5, stop_timeout: float = 20.0):
+    def __init__(
+        self,
+        programs: Sequence[Program],
+        run_dir: Path,
+        max_restarts: int = 3,
+        window: float = 300.0,
+        backoff: float = 0.5,
+        stop_timeout: float = 20.0,
+    ):
         self.programs = list(programs)
         self.run_dir = Path(run_dir)
         self.max_restarts = max_restarts
@@ -109,12 +117,17 @@ class Supervisor:
         if program.port is not None and port_in_use(program.port):
             raise GiveUp(f"port {program.port} for {program.name} is taken by another process")
         env = {**os.environ, **program.env}
-        program.process = subprocess.Popen(list(program.command), env=env, cwd=program.cwd,
-                                           start_new_session=True,
-                                           stdout=subprocess.PIPE if program.pipe_stdout else None)
+        program.process = subprocess.Popen(
+            list(program.command),
+            env=env,
+            cwd=program.cwd,
+            start_new_session=True,
+            stdout=subprocess.PIPE if program.pipe_stdout else None,
+        )
         if program.pipe_stdout:
-            threading.Thread(target=_copy_lines, args=(program.process.stdout,), daemon=True,
-                             name=f"{program.name}-stdout").start()
+            threading.Thread(
+                target=_copy_lines, args=(program.process.stdout,), daemon=True, name=f"{program.name}-stdout"
+            ).start()
         (self.run_dir / f"{program.name}.pid").write_text(f"{program.process.pid}\n")
         logger.info("started %s (pid %d)", program.name, program.process.pid)
         deadline = time.monotonic() + program.start_timeout
@@ -153,11 +166,19 @@ class Supervisor:
             while program.deaths and now - program.deaths[0] > self.window:
                 program.deaths.popleft()
             if len(program.deaths) > self.max_restarts:
-                raise GiveUp(f"{program.name} died {len(program.deaths)} times in {self.window:.0f} s "
-                             f"(last exit code {code})")
+                raise GiveUp(
+                    f"{program.name} died {len(program.deaths)} times in {self.window:.0f} s "
+                    f"(last exit code {code})"
+                )
             delay = self.backoff * 2 ** (len(program.deaths) - 1)
-            logger.warning("%s exited with %s; restart %d of %d in %.1f s", program.name, code,
-                           len(program.deaths), self.max_restarts, delay)
+            logger.warning(
+                "%s exited with %s; restart %d of %d in %.1f s",
+                program.name,
+                code,
+                len(program.deaths),
+                self.max_restarts,
+                delay,
+            )
             time.sleep(delay)
             try:
                 self._start(program)
@@ -176,8 +197,9 @@ class Supervisor:
                 try:
                     process.wait(timeout=self.stop_timeout)
                 except subprocess.TimeoutExpired:
-                    logger.warning("%s ignored SIGTERM for %.0f s; killing it", program.name,
-                                   self.stop_timeout)
+                    logger.warning(
+                        "%s ignored SIGTERM for %.0f s; killing it", program.name, self.stop_timeout
+                    )
                 except ChildProcessError:
                     pass
             # The leader may be gone while its workers linger in the group.

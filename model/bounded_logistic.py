@@ -6,6 +6,7 @@ such as "smoking never lowers the score". Used offline by training only: the ser
 holds a plain `LogisticRegression` carrying the fitted numbers (`as_logistic_regression`), so
 loading the model never needs this module.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -26,8 +27,14 @@ class BoundedLogisticRegression(ClassifierMixin, BaseEstimator):
     StandardScaler), which keeps each coefficient's sign that of the raw input.
     """
 
-    def __init__(self, C: float = 1.0, nonnegative: Sequence[bool] = (), class_weight=None,
-                 max_iter: int = 5000, tol: float = 1e-10):
+    def __init__(
+        self,
+        C: float = 1.0,
+        nonnegative: Sequence[bool] = (),
+        class_weight=None,
+        max_iter: int = 5000,
+        tol: float = 1e-10,
+    ):
         self.C = C
         self.nonnegative = nonnegative
         self.class_weight = class_weight
@@ -58,9 +65,14 @@ class BoundedLogisticRegression(ClassifierMixin, BaseEstimator):
             residual = weight * (expit(z) - target)
             return loss, np.append(X.T @ residual + penalty * w, residual.sum())
 
-        result = minimize(loss_and_gradient, np.zeros(n_features + 1), jac=True, method="L-BFGS-B",
-                          bounds=bounds, options={"maxiter": self.max_iter, "gtol": self.tol,
-                                                  "ftol": self.tol})
+        result = minimize(
+            loss_and_gradient,
+            np.zeros(n_features + 1),
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={"maxiter": self.max_iter, "gtol": self.tol, "ftol": self.tol},
+        )
         self.coef_ = result.x[:-1].reshape(1, -1)
         self.intercept_ = result.x[-1:].copy()
         self.n_features_in_ = n_features

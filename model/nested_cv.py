@@ -6,11 +6,12 @@ test rows it never saw. Means come with a 95% interval from the corrected resamp
 (Nadeau and Bengio, 2003), which widens the naive interval because the folds' training sets
 overlap; the spread of fold scores is not an interval for the mean.
 """
+
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
@@ -22,6 +23,7 @@ METRICS = ("roc_auc", "brier", "sensitivity", "specificity", "ppv", "accuracy", 
 @dataclass(frozen=True)
 class Fitted:
     """What a selection procedure hands back: scores new rows and says where it flags."""
+
     predict_proba: Callable[[np.ndarray], np.ndarray]  # rows -> probability of class 1
     threshold: float
     high_cut: float
@@ -39,8 +41,9 @@ class OuterFold:
         return self.probability >= self.fitted.threshold
 
 
-def run(select: Callable[[np.ndarray, np.ndarray], Fitted], X: np.ndarray, y: np.ndarray,
-        outer_cv) -> list[OuterFold]:
+def run(
+    select: Callable[[np.ndarray, np.ndarray], Fitted], X: np.ndarray, y: np.ndarray, outer_cv
+) -> list[OuterFold]:
     """Run `select` on every outer training set and score its test set."""
     folds = []
     for train, test in outer_cv.split(X, y):
@@ -64,30 +67,40 @@ def fold_metrics(y: np.ndarray, fold: OuterFold) -> dict[str, float]:
     }
 
 
-def corrected_interval(values: Sequence[float], test_fraction: float, level: float = 0.95,
-                       bounds: tuple[float, float] = (-np.inf, np.inf)) -> dict:
+def corrected_interval(
+    values: Sequence[float],
+    test_fraction: float,
+    level: float = 0.95,
+    bounds: tuple[float, float] = (-np.inf, np.inf),
+) -> dict:
     """Mean of per-fold scores with the corrected resampled t interval (Nadeau and Bengio),
     clipped to the values the metric can take."""
     values = np.asarray(values, dtype=np.float64)
     n = len(values)
     mean, std = float(values.mean()), float(values.std(ddof=1))
-    se = math.sqrt((1.0 / n + test_fraction / (1.0 - test_fraction)) * std ** 2)
+    se = math.sqrt((1.0 / n + test_fraction / (1.0 - test_fraction)) * std**2)
     half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * se
     low, high = max(bounds[0], mean - half), min(bounds[1], mean + half)
-    return {"mean": round(mean, 4), "ci95": [round(float(low), 4), round(float(high), 4)],
-            "std": round(std, 4)}
+    return {
+        "mean": round(mean, 4),
+        "ci95": [round(float(low), 4), round(float(high), 4)],
+        "std": round(std, 4),
+    }
 
 
 def summarize(y: np.ndarray, folds: list[OuterFold], test_fraction: float) -> dict[str, dict]:
     per_fold = [fold_metrics(y, fold) for fold in folds]
-    return {name: corrected_interval([m[name] for m in per_fold], test_fraction, bounds=(0.0, 1.0))
-            for name in METRICS}
+    return {
+        name: corrected_interval([m[name] for m in per_fold], test_fraction, bounds=(0.0, 1.0))
+        for name in METRICS
+    }
 
 
-def paired_difference(y: np.ndarray, a: list[OuterFold], b: list[OuterFold], metric: str,
-                      test_fraction: float) -> dict:
+def paired_difference(
+    y: np.ndarray, a: list[OuterFold], b: list[OuterFold], metric: str, test_fraction: float
+) -> dict:
     """Per-fold metric of b minus a (same outer folds), with the corrected interval."""
-    diffs = [fold_metrics(y, fb)[metric] - fold_metrics(y, fa)[metric] for fa, fb in zip(a, b)]
+    diffs = [fold_metrics(y, fb)[metric] - fold_metrics(y, fa)[metric] for fa, fb in zip(a, b, strict=False)]
     return corrected_interval(diffs, test_fraction)
 
 
@@ -136,6 +149,10 @@ def band_outcomes(y: np.ndarray, folds: list[OuterFold]) -> dict[str, dict]:
     low = np.concatenate([np.full(len(f.test), f.fitted.threshold) for f in folds])
     high = np.concatenate([np.full(len(f.test), f.fitted.high_cut) for f in folds])
     levels = {"low": p < low, "moderate": (p >= low) & (p < high), "high": p >= high}
-    return {level: {"share_of_respondents": round(float(member.mean()), 4),
-                    "share_with_lung_cancer": round(float(y[index][member].mean()), 4) if member.any() else None}
-            for level, member in levels.items()}
+    return {
+        level: {
+            "share_of_respondents": round(float(member.mean()), 4),
+            "share_with_lung_cancer": round(float(y[index][member].mean()), 4) if member.any() else None,
+        }
+        for level, member in levels.items()
+    }

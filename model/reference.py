@@ -8,6 +8,7 @@ per class, the age counts overall and per class, and the served model's predicte
 rate on those rows. The data file's sha256 must match the model card's, so the reference and
 the model always describe the same data.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,15 @@ def _rate(values: np.ndarray) -> float:
     return round(float(values.mean()), 6) if values.size else 0.0
 
 
-def build_reference(X: np.ndarray, y: np.ndarray, predictions: np.ndarray, *,
-                    data_info: dict[str, Any], model_version: str, threshold: float) -> dict[str, Any]:
+def build_reference(
+    X: np.ndarray,
+    y: np.ndarray,
+    predictions: np.ndarray,
+    *,
+    data_info: dict[str, Any],
+    model_version: str,
+    threshold: float,
+) -> dict[str, Any]:
     """The reference for training rows X (FEATURES order), labels y and the model's 0/1 predictions."""
     classes = {"0": y == 0, "1": y == 1}
     yes_no = {}
@@ -56,11 +64,14 @@ def build_reference(X: np.ndarray, y: np.ndarray, predictions: np.ndarray, *,
     quantiles = np.quantile(ages, [0.05, 0.25, 0.5, 0.75, 0.95])  # QUANTILE_NAMES
     return {
         "description": "Training reference for drift monitoring; regenerate with "
-                       "`python -m model.reference --data ../shared/data/survey_lung_cancer.csv`.",
+        "`python -m model.reference --data ../shared/data/survey_lung_cancer.csv`.",
         "data": data_info,
         "rows": int(len(y)),
-        "class_mix": {"positive": int(y.sum()), "negative": int(len(y) - y.sum()),
-                      "positive_fraction": _rate(y)},
+        "class_mix": {
+            "positive": int(y.sum()),
+            "negative": int(len(y) - y.sum()),
+            "positive_fraction": _rate(y),
+        },
         "yes_no": yes_no,
         "age": {
             "counts": _age_counts(ages),
@@ -69,9 +80,13 @@ def build_reference(X: np.ndarray, y: np.ndarray, predictions: np.ndarray, *,
             "std": round(float(ages.std(ddof=1)), 3),
             "quantiles": {name: float(q) for name, q in zip(QUANTILE_NAMES, quantiles, strict=True)},
         },
-        "predicted_positive": {"count": int(predictions.sum()), "n": int(len(predictions)),
-                               "rate": _rate(predictions), "threshold": threshold,
-                               "model_version": model_version},
+        "predicted_positive": {
+            "count": int(predictions.sum()),
+            "n": int(len(predictions)),
+            "rate": _rate(predictions),
+            "threshold": threshold,
+            "model_version": model_version,
+        },
     }
 
 
@@ -81,22 +96,29 @@ def generate(data: Path, model_dir: Path) -> dict[str, Any]:
     expected = card["data"]["sha256"]
     actual = sha256_of(data)
     if actual != expected:
-        raise ReferenceError(f"{data} has sha256 {actual}, but the model card was trained on "
-                             f"{expected}: use the same data file or retrain the model first.")
+        raise ReferenceError(
+            f"{data} has sha256 {actual}, but the model card was trained on "
+            f"{expected}: use the same data file or retrain the model first."
+        )
     X_raw, y_raw = load_dataset(data)
     X, y = drop_exact_duplicates(X_raw, y_raw)
     model = ModelService.load(model_dir)
     predictions = np.array([result.prediction for result in model.predict(X)], dtype=np.int64)
     data_info = {"file": data.name, "sha256": actual, "raw_rows": int(len(y_raw)), "rows_used": int(len(y))}
-    return build_reference(X, y, predictions, data_info=data_info,
-                           model_version=model.version, threshold=model.threshold)
+    return build_reference(
+        X, y, predictions, data_info=data_info, model_version=model.version, threshold=model.threshold
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="survey_lung_cancer.csv")
-    parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR,
-                        help="folder with model_card.json and model.joblib; reference.json is written there")
+    parser.add_argument(
+        "--model-dir",
+        type=Path,
+        default=DEFAULT_MODEL_DIR,
+        help="folder with model_card.json and model.joblib; reference.json is written there",
+    )
     args = parser.parse_args(argv)
     try:
         reference = generate(args.data, args.model_dir)
@@ -105,9 +127,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     out = args.model_dir / REFERENCE_FILE
     out.write_text(json.dumps(reference, indent=2, sort_keys=True) + "\n")
-    logger.info("Wrote %s: %d rows, %.1f%% positive, predicted positive rate %.3f",
-                out, reference["rows"], 100 * reference["class_mix"]["positive_fraction"],
-                reference["predicted_positive"]["rate"])
+    logger.info(
+        "Wrote %s: %d rows, %.1f%% positive, predicted positive rate %.3f",
+        out,
+        reference["rows"],
+        100 * reference["class_mix"]["positive_fraction"],
+        reference["predicted_positive"]["rate"],
+    )
     return 0
 
 

@@ -5,6 +5,7 @@
 Candidates are linear (optionally on pairwise interactions) because serving explains each
 prediction as coefficient x standardized value and runs in plain NumPy.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,9 +30,9 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 from threadpoolctl import threadpool_limits
 
-from webapp.artifacts import ARTIFACT_FILE, CARD_FILE, sha256_of
 from model import nested_cv
 from model.bounded_logistic import BoundedLogisticRegression
+from webapp.artifacts import ARTIFACT_FILE, CARD_FILE, sha256_of
 from webapp.features import (
     AGE,
     AGE_MAX,
@@ -77,8 +78,10 @@ class Candidate:
             expand = [PolynomialFeatures(2, interaction_only=True, include_bias=False)]
         if self.signs:
             nonnegative = tuple(name in NONNEGATIVE for name in FEATURES)
-            return make_pipeline(StandardScaler(), BoundedLogisticRegression(
-                C=self.C, nonnegative=nonnegative, class_weight="balanced"))
+            return make_pipeline(
+                StandardScaler(),
+                BoundedLogisticRegression(C=self.C, nonnegative=nonnegative, class_weight="balanced"),
+            )
         return make_pipeline(
             *expand,
             StandardScaler(),
@@ -101,10 +104,18 @@ CANDIDATES: tuple[Candidate, ...] = (
 #: The same selection among sign-constrained candidates (no interactions: an interaction's
 #: sign has no medical reading, and would let a symptom lower the score through the back door).
 SIGNED_CANDIDATES: tuple[Candidate, ...] = (
-    Candidate("lr_signs_c1", "StandardScaler + balanced logistic regression with medical sign "
-              "constraints, C=1", 1.0, signs=True),
-    Candidate("lr_signs_c0.1", "StandardScaler + balanced logistic regression with medical sign "
-              "constraints, C=0.1", 0.1, signs=True),
+    Candidate(
+        "lr_signs_c1",
+        "StandardScaler + balanced logistic regression with medical sign constraints, C=1",
+        1.0,
+        signs=True,
+    ),
+    Candidate(
+        "lr_signs_c0.1",
+        "StandardScaler + balanced logistic regression with medical sign constraints, C=0.1",
+        0.1,
+        signs=True,
+    ),
 )
 
 
@@ -195,15 +206,19 @@ def choose(results: dict[str, dict], candidates: Sequence[Candidate] = CANDIDATE
 @dataclass(frozen=True)
 class Selection:
     """The whole selection procedure's outcome on some rows: what the outer folds re-run."""
+
     candidate: Candidate
     candidates: dict
     evaluation: dict
     model: CalibratedClassifierCV
 
     def fitted(self) -> nested_cv.Fitted:
-        return nested_cv.Fitted(lambda rows: self.model.predict_proba(rows)[:, 1],
-                                self.evaluation["threshold"], self.evaluation["high_cut"],
-                                self.candidate.name)
+        return nested_cv.Fitted(
+            lambda rows: self.model.predict_proba(rows)[:, 1],
+            self.evaluation["threshold"],
+            self.evaluation["high_cut"],
+            self.candidate.name,
+        )
 
 
 def select(X, y, candidates: Sequence[Candidate], cv) -> Selection:
@@ -232,8 +247,10 @@ def cross_validate_calibrated(candidate: Candidate, X, y, cv) -> dict:
     threshold = highest_threshold_with_sensitivity(y_oof, p_oof, TARGET_SENSITIVITY)
     high_cut = lowest_probability_with_ppv(y_oof, p_oof, threshold, HIGH_RISK_PPV)
 
-    per_fold: dict[str, list[float]] = {k: [] for k in (
-        "roc_auc", "brier", "accuracy", "balanced_accuracy", "sensitivity", "specificity", "ppv")}
+    per_fold: dict[str, list[float]] = {
+        k: []
+        for k in ("roc_auc", "brier", "accuracy", "balanced_accuracy", "sensitivity", "specificity", "ppv")
+    }
     for y_test, p_test in folds:
         predicted = p_test >= threshold
         sensitivity = predicted[y_test == 1].mean()
@@ -296,8 +313,15 @@ def feature_card(X: np.ndarray) -> list[dict]:
             encoding, accepted = "1 = male, 0 = female (raw M/F)", {"values": [0, 1]}
         else:
             encoding, accepted = "1 = yes, 0 = no (raw 2/1)", {"values": [0, 1]}
-        cards.append({"name": name, "label": LABELS[name], "encoding": encoding,
-                      "accepted": accepted, "training_range": [low, high]})
+        cards.append(
+            {
+                "name": name,
+                "label": LABELS[name],
+                "encoding": encoding,
+                "accepted": accepted,
+                "training_range": [low, high],
+            }
+        )
     return cards
 
 
@@ -328,7 +352,7 @@ def weights(model: CalibratedClassifierCV) -> dict[str, float]:
     if len(parameters["interaction_pairs"]):
         return {}
     per_unit = parameters["coef"] / parameters["scaler_scale"]
-    return {name: round(float(w), 4) for name, w in zip(FEATURES, per_unit)}
+    return {name: round(float(w), 4) for name, w in zip(FEATURES, per_unit, strict=False)}
 
 
 def groups_of(X: np.ndarray) -> dict[str, np.ndarray]:
@@ -342,11 +366,16 @@ def compare_constraints(X, y, seed: int) -> dict:
     """Nested figures of both candidate families; the sign-constrained one is adopted unless it
     loses ROC AUC beyond noise (the paired 95% interval of the difference lies below zero)."""
     test_fraction = 1.0 / N_SPLITS
-    folds = {family: nested_evaluation(X, y, candidates, seed)
-             for family, candidates in (("unconstrained", CANDIDATES), ("sign_constrained", SIGNED_CANDIDATES))}
-    difference = {metric: nested_cv.paired_difference(y, folds["unconstrained"], folds["sign_constrained"],
-                                                      metric, test_fraction)
-                  for metric in ("roc_auc", "brier", "sensitivity", "specificity")}
+    folds = {
+        family: nested_evaluation(X, y, candidates, seed)
+        for family, candidates in (("unconstrained", CANDIDATES), ("sign_constrained", SIGNED_CANDIDATES))
+    }
+    difference = {
+        metric: nested_cv.paired_difference(
+            y, folds["unconstrained"], folds["sign_constrained"], metric, test_fraction
+        )
+        for metric in ("roc_auc", "brier", "sensitivity", "specificity")
+    }
     adopted = "sign_constrained" if difference["roc_auc"]["ci95"][1] >= 0 else "unconstrained"
     families = {}
     for family, outer in folds.items():
@@ -357,9 +386,13 @@ def compare_constraints(X, y, seed: int) -> dict:
             "bands": nested_cv.band_outcomes(y, outer),
             "chosen_in_outer_folds": {name: chosen.count(name) for name in sorted(set(chosen))},
         }
-        logger.info("nested %s: ROC AUC %s, sensitivity %s, specificity %s", family,
-                    families[family]["metrics"]["roc_auc"], families[family]["metrics"]["sensitivity"],
-                    families[family]["metrics"]["specificity"])
+        logger.info(
+            "nested %s: ROC AUC %s, sensitivity %s, specificity %s",
+            family,
+            families[family]["metrics"]["roc_auc"],
+            families[family]["metrics"]["sensitivity"],
+            families[family]["metrics"]["specificity"],
+        )
     logger.info("sign-constrained minus unconstrained ROC AUC %s: adopted %s", difference["roc_auc"], adopted)
     return {"families": families, "difference": difference, "adopted": adopted}
 
@@ -368,8 +401,8 @@ DATASET = {
     "name": "Lung Cancer (survey)",
     "source": "Kaggle, mysarahmadbhat/lung-cancer",
     "url": "https://www.kaggle.com/datasets/mysarahmadbhat/lung-cancer",
-    "attribution": "\"Lung Cancer\" survey dataset by mysarahmadbhat on Kaggle, collected from an "
-                   "online lung cancer prediction survey (self-reported, not clinically verified).",
+    "attribution": '"Lung Cancer" survey dataset by mysarahmadbhat on Kaggle, collected from an '
+    "online lung cancer prediction survey (self-reported, not clinically verified).",
     "licence": "CC BY-NC-SA 4.0 (as declared by its public mirrors)",
 }
 
@@ -391,8 +424,13 @@ def train(data: Path, out: Path, seed: int = 42) -> dict:
     served = comparison["families"][comparison["adopted"]]
 
     model = portable(selection.model)
-    artifact = {"model_name": chosen.name, "estimator": model, **serving_parameters(model),
-                "threshold": threshold, "high_risk_threshold": high_cut}
+    artifact = {
+        "model_name": chosen.name,
+        "estimator": model,
+        **serving_parameters(model),
+        "threshold": threshold,
+        "high_risk_threshold": high_cut,
+    }
     out.mkdir(parents=True, exist_ok=True)
     artifact_path = out / ARTIFACT_FILE
     joblib.dump(artifact, artifact_path)
@@ -404,7 +442,7 @@ def train(data: Path, out: Path, seed: int = 42) -> dict:
         "model_name": chosen.name,
         "model_version": f"lr-{artifact_sha[:8]}",
         "description": f"Calibrated ({chosen.description}) + Platt sigmoid; a screening score "
-                       "from 15 self-reported survey answers.",
+        "from 15 self-reported survey answers.",
         "artifact": {"file": ARTIFACT_FILE, "sha256": artifact_sha},
         "data": {
             "file": data.name,
@@ -412,47 +450,56 @@ def train(data: Path, out: Path, seed: int = 42) -> dict:
             "raw_rows": len(X_raw),
             "exact_duplicates_dropped": len(X_raw) - len(X),
             "rows_used": len(X),
-            "class_balance": {"positive": int(y.sum()), "negative": int(len(y) - y.sum()),
-                              "positive_fraction": round(float(y.mean()), 4)},
+            "class_balance": {
+                "positive": int(y.sum()),
+                "negative": int(len(y) - y.sum()),
+                "positive_fraction": round(float(y.mean()), 4),
+            },
         },
         "dataset": DATASET,
         "licence": "CC BY-NC-SA 4.0: this model is a derivative of the dataset and shared under "
-                   "the same licence (attribution, non-commercial, share-alike).",
+        "the same licence (attribution, non-commercial, share-alike).",
         "features": features,
         "feature_names": list(FEATURES),
         "training_ranges": {feature["name"]: feature["training_range"] for feature in features},
         "target": {"name": TARGET, "encoding": "1 = YES (lung cancer), 0 = NO"},
-        "libraries": {"python": platform.python_version(), "scikit-learn": sklearn.__version__,
-                      "numpy": np.__version__, "joblib": joblib.__version__},
+        "libraries": {
+            "python": platform.python_version(),
+            "scikit-learn": sklearn.__version__,
+            "numpy": np.__version__,
+            "joblib": joblib.__version__,
+        },
         "seed": seed,
-        "cv": {"scheme": f"RepeatedStratifiedKFold(n_splits={N_SPLITS}, n_repeats={N_REPEATS}, "
-                         f"random_state={seed}) on deduplicated rows",
-               "std": "sample standard deviation over the 25 folds"},
+        "cv": {
+            "scheme": f"RepeatedStratifiedKFold(n_splits={N_SPLITS}, n_repeats={N_REPEATS}, "
+            f"random_state={seed}) on deduplicated rows",
+            "std": "sample standard deviation over the 25 folds",
+        },
         "baseline": family[0].name,
         "selection_rule": "simplest candidate whose mean CV ROC AUC beats both the baseline and "
-                          f"{BASELINE_AUC_BAR}",
+        f"{BASELINE_AUC_BAR}",
         "candidates": results,
         "calibration": "CalibratedClassifierCV(method='sigmoid', cv=5, ensemble=False), "
-                       "refitted inside every CV fold",
+        "refitted inside every CV fold",
         "sign_constraints": {
             "nonnegative": sorted(NONNEGATIVE),
             "free": sorted(set(FEATURES) - NONNEGATIVE),
             "meaning": "age, being male, smoking, every symptom, alcohol and chronic disease may "
-                       "only raise the score (coefficients held >= 0 by L-BFGS-B bounds)",
+            "only raise the score (coefficients held >= 0 by L-BFGS-B bounds)",
             "rule": "adopted unless the paired nested 95% interval of the ROC AUC difference "
-                    "(sign-constrained minus unconstrained) lies below zero",
+            "(sign-constrained minus unconstrained) lies below zero",
             "adopted": comparison["adopted"] == "sign_constrained",
         },
         "evaluation": {
             "scheme": f"nested: outer RepeatedStratifiedKFold(n_splits={N_SPLITS}, n_repeats={N_REPEATS}, "
-                      f"random_state={seed}); inside each outer training set the whole selection "
-                      f"(candidate, calibration, threshold, high cut) on RepeatedStratifiedKFold("
-                      f"n_splits={N_SPLITS}, n_repeats={INNER_REPEATS}); every figure is scored on "
-                      "outer test rows at that fold's own threshold",
+            f"random_state={seed}); inside each outer training set the whole selection "
+            f"(candidate, calibration, threshold, high cut) on RepeatedStratifiedKFold("
+            f"n_splits={N_SPLITS}, n_repeats={INNER_REPEATS}); every figure is scored on "
+            "outer test rows at that fold's own threshold",
             "interval": "ci95: corrected resampled t interval for the mean of the 25 outer folds "
-                        "(Nadeau and Bengio 2003), not the spread of fold scores",
+            "(Nadeau and Bengio 2003), not the spread of fold scores",
             "groups": "by_group: sensitivity and specificity of the outer folds' own decisions "
-                      "pooled over the 5 repeats, with Wilson 95% intervals on the number of people",
+            "pooled over the 5 repeats, with Wilson 95% intervals on the number of people",
             "families": comparison["families"],
             "sign_constrained_minus_unconstrained": comparison["difference"],
         },
@@ -463,19 +510,19 @@ def train(data: Path, out: Path, seed: int = 42) -> dict:
         "weights": weights(model),
         "threshold": threshold,
         "threshold_rule": "highest threshold whose pooled out-of-fold sensitivity is >= "
-                          f"{TARGET_SENSITIVITY} on the selection's own folds (pooled_out_of_fold, "
-                          "optimistic); metrics and by_group are the nested, honest figures. "
-                          "prediction = probability >= threshold.",
+        f"{TARGET_SENSITIVITY} on the selection's own folds (pooled_out_of_fold, "
+        "optimistic); metrics and by_group are the nested, honest figures. "
+        "prediction = probability >= threshold.",
         "risk_bands": risk_bands(threshold, high_cut),
         "risk_bands_rule": "high from the lowest out-of-fold probability above which precision (PPV) "
-                           f"stays >= {HIGH_RISK_PPV}; codes low, moderate, high read as not flagged, "
-                           "flagged, flagged strongly (titles and meanings: /metadata)",
+        f"stays >= {HIGH_RISK_PPV}; codes low, moderate, high read as not flagged, "
+        "flagged, flagged strongly (titles and meanings: /metadata)",
         "intended_use": "Screening aid that suggests who might talk with a doctor about lung cancer. "
-                        "The score ranks answers against an online survey in which most respondents "
-                        "had lung cancer; it is not a person's probability of having lung cancer, "
-                        "not a diagnosis and not a substitute for clinical assessment. Anyone with "
-                        "a cough, wheezing, shortness of breath, chest pain or difficulty swallowing "
-                        "should see a doctor whatever the score.",
+        "The score ranks answers against an online survey in which most respondents "
+        "had lung cancer; it is not a person's probability of having lung cancer, "
+        "not a diagnosis and not a substitute for clinical assessment. Anyone with "
+        "a cough, wheezing, shortness of breath, chest pain or difficulty swallowing "
+        "should see a doctor whatever the score.",
         "limitations": [
             f"Trained on {len(X)} self-reported answers to an online survey, not clinically verified.",
             f"{y.mean():.0%} of respondents had lung cancer, far more than in any screening population, "
@@ -500,12 +547,22 @@ def main(argv: Sequence[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     card = train(args.data, args.out, args.seed)
     m = card["metrics"]
-    logger.info("chosen %s (%s), nested: AUC %.4f %s, Brier %.4f %s, sensitivity %.3f %s, "
-                "specificity %.3f %s; threshold %.4f, high from %.4f",
-                card["model_name"], card["model_version"], m["roc_auc"]["mean"], m["roc_auc"]["ci95"],
-                m["brier"]["mean"], m["brier"]["ci95"], m["sensitivity"]["mean"], m["sensitivity"]["ci95"],
-                m["specificity"]["mean"], m["specificity"]["ci95"], card["threshold"],
-                card["risk_bands"][2]["from"])
+    logger.info(
+        "chosen %s (%s), nested: AUC %.4f %s, Brier %.4f %s, sensitivity %.3f %s, "
+        "specificity %.3f %s; threshold %.4f, high from %.4f",
+        card["model_name"],
+        card["model_version"],
+        m["roc_auc"]["mean"],
+        m["roc_auc"]["ci95"],
+        m["brier"]["mean"],
+        m["brier"]["ci95"],
+        m["sensitivity"]["mean"],
+        m["sensitivity"]["ci95"],
+        m["specificity"]["mean"],
+        m["specificity"]["ci95"],
+        card["threshold"],
+        card["risk_bands"][2]["from"],
+    )
     return card
 
 

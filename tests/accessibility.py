@@ -4,6 +4,7 @@ axe-core is the npm package pinned in package.json (`npm ci` in `.ci/run`); AXE_
 overrides where its `axe.min.js` is. It is evaluated through the DevTools protocol, so pages
 keep their production Content-Security-Policy (no inline script is added to them).
 """
+
 from __future__ import annotations
 
 import os
@@ -48,6 +49,8 @@ def violations(page, known: tuple[KnownViolation, ...] = (), context: str = "doc
         for node in violation["nodes"]:
             if any(k.covers(violation["id"], node) for k in known):
                 continue
-            found.append(f"{violation['impact']} {violation['id']}: {node['target']} "
-                         f"{node.get('failureSummary', '').splitlines()[-1:]} {node['html'][:160]}")
+            found.append(
+                f"{violation['impact']} {violation['id']}: {node['target']} "
+                f"{node.get('failureSummary', '').splitlines()[-1:]} {node['html'][:160]}"
+            )
     return found

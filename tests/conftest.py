@@ -1,4 +1,5 @@
 """Apps built from the factory, with a real log backend each (SQLite file or real Redis)."""
+
 from __future__ import annotations
 
 import uuid
@@ -10,8 +11,14 @@ from tests.redis_server import redis_server  # noqa: F401  (session fixture)
 from webapp.api import create_app
 
 # Headless Chromium on a machine with no network: no sandbox as root, no background services.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture

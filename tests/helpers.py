@@ -1,4 +1,5 @@
 """Small helpers shared by the tests."""
+
 from __future__ import annotations
 
 import os
@@ -47,6 +48,12 @@ def patient(**overrides) -> dict:
 
 HEALTHY_YOUNG_WOMAN = patient(AGE=25, GENDER=0)
 SYMPTOMATIC_OLDER_SMOKER = patient(
-    AGE=70, GENDER=1, SMOKING=1, COUGHING=1, WHEEZING=1, CHEST_PAIN=1,
-    SHORTNESS_OF_BREATH=1, SWALLOWING_DIFFICULTY=1,
+    AGE=70,
+    GENDER=1,
+    SMOKING=1,
+    COUGHING=1,
+    WHEEZING=1,
+    CHEST_PAIN=1,
+    SHORTNESS_OF_BREATH=1,
+    SWALLOWING_DIFFICULTY=1,
 )

@@ -5,6 +5,7 @@
 
 Each process logs to a file in its own folder; a start that fails raises with the log's tail.
 """
+
 from __future__ import annotations
 
 import os
@@ -30,9 +31,16 @@ def free_port() -> int:
 class ServerProcess:
     """A child process serving HTTP on loopback, ready once `ready_path` answers."""
 
-    def __init__(self, command: Sequence[str], port: int, workdir: Path,
-                 env: Mapping[str, str] | None = None, ready_path: str = "/health/live",
-                 name: str = "server", start_timeout: float = 60.0):
+    def __init__(
+        self,
+        command: Sequence[str],
+        port: int,
+        workdir: Path,
+        env: Mapping[str, str] | None = None,
+        ready_path: str = "/health/live",
+        name: str = "server",
+        start_timeout: float = 60.0,
+    ):
         self.command = list(command)
         self.port = port
         self.workdir = Path(workdir)
@@ -48,8 +56,14 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     @classmethod
-    def gunicorn(cls, workdir: Path, port: int | None = None, env: Mapping[str, str] | None = None,
-                 app: str = "wsgi:app", name: str = "api") -> ServerProcess:
+    def gunicorn(
+        cls,
+        workdir: Path,
+        port: int | None = None,
+        env: Mapping[str, str] | None = None,
+        app: str = "wsgi:app",
+        name: str = "api",
+    ) -> ServerProcess:
         """The API as the Procfile runs it, on its own port and its own SQLite file."""
         port = port or free_port()
         settings = {
@@ -65,15 +79,25 @@ class ServerProcess:
     def gradio(cls, workdir: Path, api_url: str, port: int | None = None) -> ServerProcess:
         """The Gradio UI as the Procfile runs it, talking to the API at `api_url`."""
         port = port or free_port()
-        env = {"API_URL": api_url, "UI_PORT": str(port), "UI_HOST": "127.0.0.1",
-               "GRADIO_ANALYTICS_ENABLED": "False"}
+        env = {
+            "API_URL": api_url,
+            "UI_PORT": str(port),
+            "UI_HOST": "127.0.0.1",
+            "GRADIO_ANALYTICS_ENABLED": "False",
+        }
         return cls([sys.executable, "-m", "webapp.ui"], port, workdir, env, ready_path="/", name="ui")
 
     def start(self) -> ServerProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = subprocess.Popen(
+                self.command,
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

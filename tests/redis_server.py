@@ -10,6 +10,7 @@ fails it under ``CI=true`` where a missing binary is a broken build, not a choic
 The ``redis_server`` fixture (session scope) can be imported into a conftest; tests that
 share it must use their own key prefix and never FLUSHDB.
 """
+
 from __future__ import annotations
 
 import logging
@@ -43,8 +44,9 @@ def redis_server_binary() -> str:
 class RedisServer:
     """One redis-server process; start() after stop() reuses the same port and directory."""
 
-    def __init__(self, port: int | None = None, extra_args: Sequence[str] = DEFAULT_ARGS,
-                 binary: str | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, extra_args: Sequence[str] = DEFAULT_ARGS, binary: str | None = None
+    ) -> None:
         self.binary = binary or redis_server_binary()
         self.port = port or free_port()
         self.extra_args = tuple(extra_args)
@@ -64,8 +66,17 @@ class RedisServer:
         if self.directory is None:
             self.directory = tempfile.mkdtemp(prefix="redis-test-")
         command = [
-            self.binary, "--port", str(self.port), "--bind", "127.0.0.1",
-            "--dir", self.directory, "--daemonize", "no", "--loglevel", "warning",
+            self.binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            self.directory,
+            "--daemonize",
+            "no",
+            "--loglevel",
+            "warning",
             *self.extra_args,
         ]
         log_path = os.path.join(self.directory, "redis.log")
@@ -77,8 +88,7 @@ class RedisServer:
 
     def _wait_until_ready(self, log_path: str) -> None:
         deadline = time.monotonic() + START_TIMEOUT
-        probe = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=0.5,
-                            socket_connect_timeout=0.5)
+        probe = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=0.5, socket_connect_timeout=0.5)
         try:
             while time.monotonic() < deadline:
                 if self.process.poll() is not None:

@@ -1,4 +1,5 @@
 """Slowloris-style clients for tests: loopback only, bounded in number and time."""
+
 from __future__ import annotations
 
 import socket
@@ -29,7 +30,7 @@ class SlowClients:
         except OSError:
             pass  # closed by the server for being too slow: reconnecting would be the attack
 
-    def __enter__(self) -> "SlowClients":
+    def __enter__(self) -> SlowClients:
         for thread in self._threads:
             thread.start()
         time.sleep(1.0)  # every connection open and trickling

@@ -1,4 +1,5 @@
 """Admin login abuse: no open redirect through `next`, guesses rate-limited, logout ends sessions."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,9 +14,18 @@ def guarded(make_app):
 
 # Each is read by some browser as another host, or cannot go in a Location header.
 OFF_SITE = [
-    "/\t/example.org", "//example.org", "/\\example.org", "\\\\example.org", "https://example.org/",
-    "javascript:alert(1)", "/logs\r\nSet-Cookie: x=1", "/\n/example.org", " //example.org",
-    "example.org", "/\u2215\u2215example.org", "http:/example.org",
+    "/\t/example.org",
+    "//example.org",
+    "/\\example.org",
+    "\\\\example.org",
+    "https://example.org/",
+    "javascript:alert(1)",
+    "/logs\r\nSet-Cookie: x=1",
+    "/\n/example.org",
+    " //example.org",
+    "example.org",
+    "/\u2215\u2215example.org",
+    "http:/example.org",
 ]
 
 
@@ -53,8 +63,11 @@ def test_refused_logins_are_limited_per_client_and_answered_429_in_the_envelope(
 
     other_client = client.application.test_client()
     form = other_client.get("/admin/login", environ_base={"REMOTE_ADDR": "10.0.0.2"})
-    allowed = other_client.post("/admin/login", environ_base={"REMOTE_ADDR": "10.0.0.2"},
-                                data={"token": TOKEN, "csrf_token": csrf_of(form)})
+    allowed = other_client.post(
+        "/admin/login",
+        environ_base={"REMOTE_ADDR": "10.0.0.2"},
+        data={"token": TOKEN, "csrf_token": csrf_of(form)},
+    )
     assert allowed.status_code == 302
 
 

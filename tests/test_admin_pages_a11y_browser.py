@@ -1,5 +1,6 @@
 """The admin pages (/admin/login, /logs, /monitoring) in French and English through axe-core, in
 a real Chromium against the API under Gunicorn, with their production Content-Security-Policy."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,8 +14,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.slow]
 
 TOKEN = "a11y-admin-token"
 OUTPUT = ROOT / "test-output"
-HEADINGS = {"en": ("Admin log in", "Prediction log", "Input drift"),
-            "fr": ("Connexion administrateur", "Journal des prédictions", "Dérive des entrées")}
+HEADINGS = {
+    "en": ("Admin log in", "Prediction log", "Input drift"),
+    "fr": ("Connexion administrateur", "Journal des prédictions", "Dérive des entrées"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +67,8 @@ def test_admin_pages_speak_the_browsers_language_and_pass_axe(browser, api, loca
     found["monitoring"] = violations(page)
     # Chart labels are drawn in the SVG's units: on screen they must stay readable (>= 11 px).
     heights = page.evaluate(
-        "[...document.querySelectorAll('.drift-chart text')].map(t => t.getBoundingClientRect().height)")
+        "[...document.querySelectorAll('.drift-chart text')].map(t => t.getBoundingClientRect().height)"
+    )
     assert heights and min(heights) >= 11
     OUTPUT.mkdir(exist_ok=True)
     page.screenshot(path=str(OUTPUT / f"monitoring-page-{lang}.png"), full_page=True)

@@ -1,4 +1,5 @@
 """Service info, metadata and health probes."""
+
 from __future__ import annotations
 
 import pytest
@@ -39,8 +40,9 @@ def test_health_reports_model_and_log_store(client, prefix):
     assert body["version"]
 
 
-@pytest.mark.parametrize("path, status", [("/health/live", "alive"), ("/health/ready", "ready"),
-                                          ("/api/health/ready", "ready")])
+@pytest.mark.parametrize(
+    "path, status", [("/health/live", "alive"), ("/health/ready", "ready"), ("/api/health/ready", "ready")]
+)
 def test_liveness_and_readiness_answer_200(client, path, status):
     response = client.get(path)
     assert response.status_code == 200

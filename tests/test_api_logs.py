@@ -1,4 +1,5 @@
 """GET and DELETE /logs over HTTP, against both log backends, and admin access rules."""
+
 from __future__ import annotations
 
 import pytest
@@ -78,9 +79,15 @@ def test_logs_filter_by_time_window(client):
 
 @pytest.mark.parametrize(
     "query, field",
-    [({"limit": 0}, "limit"), ({"limit": 1001}, "limit"), ({"limit": "ten"}, "limit"),
-     ({"offset": -1}, "offset"), ({"level": "DEBUG"}, "level"), ({"since": "yesterday"}, "since"),
-     ({"cursor": "abc"}, "cursor")],
+    [
+        ({"limit": 0}, "limit"),
+        ({"limit": 1001}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"offset": -1}, "offset"),
+        ({"level": "DEBUG"}, "level"),
+        ({"since": "yesterday"}, "since"),
+        ({"cursor": "abc"}, "cursor"),
+    ],
 )
 def test_logs_reject_a_bad_query_naming_the_parameter(client, query, field):
     response = client.get("/logs", query_string=query)

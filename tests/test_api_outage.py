@@ -1,4 +1,5 @@
 """A log store outage never fails a prediction and loses no entry it can keep (real Redis)."""
+
 from __future__ import annotations
 
 import time
@@ -49,8 +50,12 @@ def test_predictions_survive_a_redis_outage_and_their_entries_arrive_afterwards(
     assert wait_for(lambda: client.get("/health").get_json()["status"] == "healthy")
     logs = client.get("/logs").get_json()
     assert [entry["inputs"]["AGE"] for entry in logs["logs"]] == [43, 42, 41, 40]
-    assert client.get("/health").get_json()["log_buffer"] == {"pending": 0, "dropped": 0, "reduced": 0,
-                                                               "unstored": 0}
+    assert client.get("/health").get_json()["log_buffer"] == {
+        "pending": 0,
+        "dropped": 0,
+        "reduced": 0,
+        "unstored": 0,
+    }
 
 
 def test_entries_beyond_the_buffer_are_dropped_and_counted(outage_redis, make_app):

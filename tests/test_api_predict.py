@@ -1,4 +1,5 @@
 """The prediction endpoints: contract, batches, validation and error envelope."""
+
 from __future__ import annotations
 
 import json
@@ -27,9 +28,19 @@ def test_predict_answers_the_documented_fields(client, prefix):
     response = client.post(f"{prefix}/predict", json=SYMPTOMATIC_OLDER_SMOKER)
     assert response.status_code == 200
     body = response.get_json()
-    assert set(body) == {"prediction", "probability", "score_display", "message", "risk_level",
-                         "factors", "factors_reference", "see_a_doctor_about", "warnings",
-                         "model_version", "request_id"}
+    assert set(body) == {
+        "prediction",
+        "probability",
+        "score_display",
+        "message",
+        "risk_level",
+        "factors",
+        "factors_reference",
+        "see_a_doctor_about",
+        "warnings",
+        "model_version",
+        "request_id",
+    }
     assert body["prediction"] in (0, 1)
     assert 0.0 <= body["probability"] <= 1.0
     assert body["risk_level"] in ("low", "moderate", "high")
@@ -137,11 +148,14 @@ def raw_record_with(extra: str) -> str:
     return json.dumps(patient(AGE=30))[:-1] + ", " + extra + "}"
 
 
-@pytest.mark.parametrize("extra, field", [
-    ('"AGE": 80', "AGE"),
-    ('"SMOKING": 1', "SMOKING"),
-    ('"note": "10:30", "AGE": 80', "AGE"),  # a colon inside a string takes the exact path
-])
+@pytest.mark.parametrize(
+    "extra, field",
+    [
+        ('"AGE": 80', "AGE"),
+        ('"SMOKING": 1', "SMOKING"),
+        ('"note": "10:30", "AGE": 80', "AGE"),  # a colon inside a string takes the exact path
+    ],
+)
 def test_the_same_key_twice_in_the_json_text_is_rejected_naming_it(client, extra, field):
     response = client.post("/predict", data=raw_record_with(extra), content_type="application/json")
     error = assert_error(response, 422, "validation_error")
@@ -150,20 +164,25 @@ def test_the_same_key_twice_in_the_json_text_is_rejected_naming_it(client, extra
 
 def test_a_repeated_key_in_one_record_of_a_batch_names_that_record(client):
     batch = "[" + json.dumps(patient()) + ", " + raw_record_with('"GENDER": 0') + "]"
-    error = assert_error(client.post("/predict_proba", data=batch, content_type="application/json"),
-                         422, "validation_error")
+    error = assert_error(
+        client.post("/predict_proba", data=batch, content_type="application/json"), 422, "validation_error"
+    )
     assert error["details"]["records"] == {"1": {"GENDER": ["Given twice: give each field once."]}}
 
 
 def test_a_repeated_ignored_key_is_not_an_error(client):
-    response = client.post("/predict", data=raw_record_with('"note": 1, "note": 2'),
-                           content_type="application/json")
-    assert response.status_code == 200 and response.get_json()["warnings"] == ["'note' ignored: not one of the 15 inputs."]
+    response = client.post(
+        "/predict", data=raw_record_with('"note": 1, "note": 2'), content_type="application/json"
+    )
+    assert response.status_code == 200 and response.get_json()["warnings"] == [
+        "'note' ignored: not one of the 15 inputs."
+    ]
 
 
 def test_colons_in_string_values_are_fine_without_repeats(client):
-    response = client.post("/predict", data=raw_record_with('"visit": "2026-11-27T10:30:00Z"'),
-                           content_type="application/json")
+    response = client.post(
+        "/predict", data=raw_record_with('"visit": "2026-11-27T10:30:00Z"'), content_type="application/json"
+    )
     assert response.status_code == 200
 
 
@@ -182,7 +201,8 @@ def test_the_survey_label_and_unknown_keys_are_ignored_and_named_in_the_warnings
     assert response.status_code == 200
     assert response.get_json()["warnings"] == [
         "LUNG_CANCER ignored: it is the survey's answer, not an input.",
-        "'comment' ignored: not one of the 15 inputs."]
+        "'comment' ignored: not one of the 15 inputs.",
+    ]
     expected = client.post("/predict", json=SYMPTOMATIC_OLDER_SMOKER).get_json()["probability"]
     assert response.get_json()["probability"] == expected
 
@@ -191,10 +211,12 @@ def test_a_batch_names_the_ignored_keys_of_each_record(client):
     records = [HEALTHY_YOUNG_WOMAN, {**HEALTHY_YOUNG_WOMAN, "lung cancer": 0}]
     body = client.post("/predict", json=records).get_json()
     assert [p["warnings"] for p in body["predictions"]] == [
-        [], ["LUNG_CANCER ignored: it is the survey's answer, not an input."]]
+        [],
+        ["LUNG_CANCER ignored: it is the survey's answer, not an input."],
+    ]
 
 
-@pytest.mark.parametrize("body", ["[1, 2", "{\"AGE\": }", "nan-sense"])
+@pytest.mark.parametrize("body", ["[1, 2", '{"AGE": }', "nan-sense"])
 def test_malformed_json_is_400(client, body):
     response = client.post("/predict", data=body, content_type="application/json")
     assert_error(response, 400, "bad_request")
@@ -271,8 +293,10 @@ def test_unknown_path_is_a_json_404(client, path):
     assert_error(client.get(path), 404, "not_found")
 
 
-@pytest.mark.parametrize("method, path", [("get", "/predict"), ("put", "/api/predict_proba"),
-                                          ("post", "/health"), ("patch", "/logs")])
+@pytest.mark.parametrize(
+    "method, path",
+    [("get", "/predict"), ("put", "/api/predict_proba"), ("post", "/health"), ("patch", "/logs")],
+)
 def test_wrong_method_is_a_json_405(client, method, path):
     response = getattr(client, method)(path)
     error = assert_error(response, 405, "method_not_allowed")

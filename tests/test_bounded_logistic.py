@@ -1,4 +1,5 @@
 """The sign-constrained logistic regression: scikit-learn's objective, held bounds, portable artifact."""
+
 from __future__ import annotations
 
 import numpy as np

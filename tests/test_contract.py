@@ -6,6 +6,7 @@ their schemas, invalid input refused and valid input accepted. The admin operati
 token, on a throwaway SQLite log (DELETE /logs included); Schemathesis also checks that they
 refuse a request without it. Settings: tests/schemathesis.toml.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -30,18 +31,49 @@ def test_api_keeps_its_openapi_contract(tmp_path):
         import schemathesis  # noqa: F401
     except ImportError:
         require(False, "schemathesis is not installed (pip install -e '.[tests]')")
-    env = {"ADMIN_TOKEN": TOKEN, "SPACE_ID": "", "REDIS_URL": "", "GUNICORN_ACCESS_LOG": "",
-           "GUNICORN_GRACEFUL_TIMEOUT": "5"}  # a worker still booting at SIGTERM holds the stop that long
+    env = {
+        "ADMIN_TOKEN": TOKEN,
+        "SPACE_ID": "",
+        "REDIS_URL": "",
+        "GUNICORN_ACCESS_LOG": "",
+        "GUNICORN_GRACEFUL_TIMEOUT": "5",
+    }  # a worker still booting at SIGTERM holds the stop that long
     with ServerProcess.gunicorn(tmp_path, env=env) as api:
         document = requests.get(api.url + "/openapi.json", timeout=10).json()
         started = time.monotonic()
         run = subprocess.run(
-            [sys.executable, "-m", "schemathesis.cli", "--config-file", str(ROOT / "tests" / "schemathesis.toml"),
-             "--no-color", "run", api.url + "/openapi.json", "--url", api.url + "/api",
-             "--header", f"Authorization: Bearer {TOKEN}",
-             "--checks", "all", "--mode", "all", "--phases", "examples,coverage,fuzzing",
-             "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED), "--request-timeout", "10"],
-            cwd=tmp_path, capture_output=True, text=True, timeout=240, check=False)
+            [
+                sys.executable,
+                "-m",
+                "schemathesis.cli",
+                "--config-file",
+                str(ROOT / "tests" / "schemathesis.toml"),
+                "--no-color",
+                "run",
+                api.url + "/openapi.json",
+                "--url",
+                api.url + "/api",
+                "--header",
+                f"Authorization: Bearer {TOKEN}",
+                "--checks",
+                "all",
+                "--mode",
+                "all",
+                "--phases",
+                "examples,coverage,fuzzing",
+                "--max-examples",
+                str(MAX_EXAMPLES),
+                "--seed",
+                str(SEED),
+                "--request-timeout",
+                "10",
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+        )
         elapsed = time.monotonic() - started
         server_log = api.log_tail()
     report = run.stdout + run.stderr

@@ -1,4 +1,5 @@
 """CORS: browser pages on other origins may call the public JSON endpoints, never the admin ones."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,16 +7,35 @@ import pytest
 from tests.helpers import HEALTHY_YOUNG_WOMAN
 
 ORIGIN = "https://clinic.example"
-PUBLIC = [("POST", "/predict"), ("POST", "/predict_proba"), ("GET", "/health"), ("GET", "/metadata"),
-          ("GET", "/health/ready")]
-ADMIN = [("GET", "/logs"), ("GET", "/api/logs"), ("DELETE", "/logs"), ("DELETE", "/api/logs"),
-         ("GET", "/metrics"), ("GET", "/monitoring"), ("GET", "/api/monitoring/drift"),
-         ("GET", "/logs/export.csv"), ("GET", "/admin/login")]
+PUBLIC = [
+    ("POST", "/predict"),
+    ("POST", "/predict_proba"),
+    ("GET", "/health"),
+    ("GET", "/metadata"),
+    ("GET", "/health/ready"),
+]
+ADMIN = [
+    ("GET", "/logs"),
+    ("GET", "/api/logs"),
+    ("DELETE", "/logs"),
+    ("DELETE", "/api/logs"),
+    ("GET", "/metrics"),
+    ("GET", "/monitoring"),
+    ("GET", "/api/monitoring/drift"),
+    ("GET", "/logs/export.csv"),
+    ("GET", "/admin/login"),
+]
 
 
 def preflight(client, method: str, path: str, origin: str = ORIGIN):
-    return client.options(path, headers={"Origin": origin, "Access-Control-Request-Method": method,
-                                         "Access-Control-Request-Headers": "Content-Type"})
+    return client.options(
+        path,
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": method,
+            "Access-Control-Request-Headers": "Content-Type",
+        },
+    )
 
 
 def call(client, method: str, path: str, origin: str = ORIGIN):
@@ -56,11 +76,14 @@ def test_admin_endpoints_never_answer_cross_origin(client, method, path):
         assert not [name for name, _ in response.headers if name.lower().startswith("access-control-")], path
 
 
-@pytest.mark.parametrize("origins, origin, allowed", [
-    ("https://a.example, https://b.example/", "https://b.example", "https://b.example"),
-    ("https://a.example,https://b.example", "https://evil.example", None),
-    ("none", ORIGIN, None),
-])
+@pytest.mark.parametrize(
+    "origins, origin, allowed",
+    [
+        ("https://a.example, https://b.example/", "https://b.example", "https://b.example"),
+        ("https://a.example,https://b.example", "https://evil.example", None),
+        ("none", ORIGIN, None),
+    ],
+)
 def test_the_allowed_origins_are_a_setting(make_app, origins, origin, allowed):
     client = make_app(CORS_ORIGINS=origins).test_client()
     for response in (preflight(client, "POST", "/predict", origin), call(client, "POST", "/predict", origin)):

@@ -1,5 +1,6 @@
 """/docs in a real Chromium: Swagger UI loads with no request leaving the machine, keeps the
 admin pages' Content-Security-Policy, and sends a prediction ("Try it out", "Execute")."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit

@@ -1,4 +1,5 @@
 """Drift statistics against the training reference: pure functions, real model, fixed seeds."""
+
 from __future__ import annotations
 
 import json
@@ -31,22 +32,32 @@ def model():
 def logged(model, records) -> list[dict]:
     """Entries shaped like the prediction log's, scored by the real model."""
     results = model.predict(to_matrix(records))
-    return [{"inputs": record, "prediction": result.prediction, "probability": result.probability,
-             "timestamp": f"2026-01-01T00:00:{i % 60:02d}.000Z", "model_version": model.version}
-            for i, (record, result) in enumerate(zip(records, results, strict=True))]
+    return [
+        {
+            "inputs": record,
+            "prediction": result.prediction,
+            "probability": result.probability,
+            "timestamp": f"2026-01-01T00:00:{i % 60:02d}.000Z",
+            "model_version": model.version,
+        }
+        for i, (record, result) in enumerate(zip(records, results, strict=True))
+    ]
 
 
 def traffic(reference, model, seed=7, n=N, **changes) -> list[dict]:
     return logged(model, PatientSampler(reference, Drift(**changes), seed=seed).sample(n))
 
 
-@pytest.mark.parametrize("expected, actual, low, high", [
-    ([0.5, 0.5], [0.5, 0.5], 0.0, 1e-12),
-    ([0.5, 0.5], [0.55, 0.45], 0.005, 0.05),
-    ([0.5, 0.5], [0.9, 0.1], 0.5, 1.5),
-    ([10, 30, 60], [10, 30, 60], 0.0, 1e-12),
-    ([0.5, 0.5], [1.0, 0.0], 3.0, 6.0),  # an empty bin stays finite
-])
+@pytest.mark.parametrize(
+    "expected, actual, low, high",
+    [
+        ([0.5, 0.5], [0.5, 0.5], 0.0, 1e-12),
+        ([0.5, 0.5], [0.55, 0.45], 0.005, 0.05),
+        ([0.5, 0.5], [0.9, 0.1], 0.5, 1.5),
+        ([10, 30, 60], [10, 30, 60], 0.0, 1e-12),
+        ([0.5, 0.5], [1.0, 0.0], 3.0, 6.0),  # an empty bin stays finite
+    ],
+)
 def test_psi_is_zero_for_equal_distributions_and_grows_with_the_shift(expected, actual, low, high):
     assert low <= drift.psi(expected, actual) <= high
 
@@ -55,12 +66,15 @@ def test_chi_square_gives_p_one_when_every_answer_is_the_same_in_both_samples():
     assert drift.chi_square(0, 276, 0, 400) == (0.0, 1.0)
 
 
-@pytest.mark.parametrize("psi_value, p_value, status", [
-    (0.30, 1e-9, drift.DRIFT),
-    (0.30, 0.5, drift.WATCH),      # large but not significant: a small window
-    (0.01, 1e-9, drift.WATCH),     # significant but small: a very large window
-    (0.01, 0.5, drift.OK),
-])
+@pytest.mark.parametrize(
+    "psi_value, p_value, status",
+    [
+        (0.30, 1e-9, drift.DRIFT),
+        (0.30, 0.5, drift.WATCH),  # large but not significant: a small window
+        (0.01, 1e-9, drift.WATCH),  # significant but small: a very large window
+        (0.01, 0.5, drift.OK),
+    ],
+)
 def test_a_feature_drifts_only_when_its_change_is_both_large_and_significant(psi_value, p_value, status):
     assert drift.classify(psi_value, p_value, 0.001, drift.Thresholds()) == status
 
@@ -72,13 +86,16 @@ def test_training_like_traffic_is_not_flagged(reference, model):
     assert report["window"]["entries"] == N
 
 
-@pytest.mark.parametrize("changes, flagged", [
-    ({"age_shift": 15}, {"AGE"}),
-    ({"age_shift": -20}, {"AGE"}),
-    ({"prevalence": {"SMOKING": 0.95}}, {"SMOKING"}),
-    ({"prevalence": {"COUGHING": 0.1}}, {"COUGHING"}),
-    ({"prevalence": {"GENDER": 0.9}}, {"GENDER"}),
-])
+@pytest.mark.parametrize(
+    "changes, flagged",
+    [
+        ({"age_shift": 15}, {"AGE"}),
+        ({"age_shift": -20}, {"AGE"}),
+        ({"prevalence": {"SMOKING": 0.95}}, {"SMOKING"}),
+        ({"prevalence": {"COUGHING": 0.1}}, {"COUGHING"}),
+        ({"prevalence": {"GENDER": 0.9}}, {"GENDER"}),
+    ],
+)
 def test_an_injected_drift_flags_exactly_the_changed_input(reference, model, changes, flagged):
     report = drift.drift_report(reference, traffic(reference, model, **changes))
     assert report["status"] == drift.DRIFT

@@ -1,4 +1,5 @@
 """Programs get every error in the envelope, from the admin pages too; browsers keep the pages."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,10 +18,15 @@ def assert_envelope(response, status: int, code: str) -> None:
 
 
 @pytest.mark.parametrize("headers", PROGRAMS)
-@pytest.mark.parametrize("method, path", [
-    ("GET", "/logs/export.csv"), ("GET", "/logs/export.jsonl"), ("POST", "/logs/clear"),
-    ("GET", "/logs/clear"),
-])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/logs/export.csv"),
+        ("GET", "/logs/export.jsonl"),
+        ("POST", "/logs/clear"),
+        ("GET", "/logs/clear"),
+    ],
+)
 def test_admin_pages_refuse_programs_without_the_token_in_the_envelope(make_app, headers, method, path):
     client = make_app(ADMIN_TOKEN=TOKEN, SECRET_KEY="k").test_client()
     assert_envelope(client.open(path, method=method, headers=headers), 401, "unauthorized")

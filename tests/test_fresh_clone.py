@@ -3,6 +3,7 @@
 Bare as a newcomer's shell: no virtualenv active, nothing installed globally, PATH holding the
 system directories and `python3` alone, no inherited variables but HOME, LANG and pip's own.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,8 +33,11 @@ def bare_environment(workdir: Path) -> dict[str, str]:
     interpreter = os.path.realpath(sys._base_executable)
     for name in ("python3", "python"):
         (bin_dir / name).symlink_to(interpreter)
-    env = {"HOME": os.environ.get("HOME", str(workdir)), "LANG": "C.UTF-8",
-           "PATH": f"{bin_dir}:/usr/sbin:/usr/bin:/sbin:/bin"}
+    env = {
+        "HOME": os.environ.get("HOME", str(workdir)),
+        "LANG": "C.UTF-8",
+        "PATH": f"{bin_dir}:/usr/sbin:/usr/bin:/sbin:/bin",
+    }
     env.update({key: value for key, value in os.environ.items() if key.startswith("PIP_")})
     return env
 
@@ -57,7 +61,9 @@ def wait_until_up(process: subprocess.Popen, api: str, ui: str, log: Path) -> No
             return
         except requests.RequestException:
             time.sleep(1)
-    pytest.fail(f"make run did not bring up the API and the UI in {START_TIMEOUT} s:\n{log.read_text()[-3000:]}")
+    pytest.fail(
+        f"make run did not bring up the API and the UI in {START_TIMEOUT} s:\n{log.read_text()[-3000:]}"
+    )
 
 
 @pytest.mark.timeout(START_TIMEOUT + 120)
@@ -68,9 +74,14 @@ def test_make_run_from_a_clean_clone_in_a_bare_environment_serves_and_ctrl_c_sto
     api, ui = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{ui_port}"
     log = tmp_path / "make-run.log"
     with open(log, "wb") as output:
-        process = subprocess.Popen(["make", "run", f"API_PORT={api_port}", f"UI_PORT={ui_port}"],
-                                   cwd=project, env=bare_environment(tmp_path), stdout=output,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            ["make", "run", f"API_PORT={api_port}", f"UI_PORT={ui_port}"],
+            cwd=project,
+            env=bare_environment(tmp_path),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         wait_until_up(process, api, ui, log)
         answer = requests.post(f"{api}/predict", json=SYMPTOMATIC_OLDER_SMOKER, timeout=10)
@@ -97,29 +108,51 @@ def test_pip_install_gives_a_working_gunicorn_wsgi_app_and_the_console_scripts(t
     env = bare_environment(tmp_path)
     venv = tmp_path / "venv"
     subprocess.run(["python3", "-m", "venv", str(venv)], env=env, check=True)
-    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", str(project)],
-                   env=env, check=True, timeout=START_TIMEOUT - 60)
+    subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", str(project)],
+        env=env,
+        check=True,
+        timeout=START_TIMEOUT - 60,
+    )
     shutil.rmtree(project)  # nothing may come from the checkout any more
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     for script in ("lungrisk-train", "lungrisk-simulate"):
-        help_text = subprocess.run([str(venv / "bin" / script), "--help"], cwd=elsewhere, env=env,
-                                   capture_output=True, text=True, timeout=120)
+        help_text = subprocess.run(
+            [str(venv / "bin" / script), "--help"],
+            cwd=elsewhere,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert help_text.returncode == 0 and "usage" in help_text.stdout, help_text.stderr
     assert (venv / "bin" / "lungrisk-ui").exists()
 
     for command in (["gunicorn", "--workers", "1"], ["lungrisk-api"]):
         port = free_port()
-        server = subprocess.Popen([str(venv / "bin" / command[0]), *command[1:], "--bind", f"127.0.0.1:{port}",
-                                   *(["wsgi:app"] if command[0] == "gunicorn" else [])],
-                                  cwd=elsewhere, env={**env, "WEB_CONCURRENCY": "1"},
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        server = subprocess.Popen(
+            [
+                str(venv / "bin" / command[0]),
+                *command[1:],
+                "--bind",
+                f"127.0.0.1:{port}",
+                *(["wsgi:app"] if command[0] == "gunicorn" else []),
+            ],
+            cwd=elsewhere,
+            env={**env, "WEB_CONCURRENCY": "1"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         try:
             answer = None
             deadline = time.monotonic() + 120
             while answer is None and time.monotonic() < deadline and server.poll() is None:
                 try:
-                    answer = requests.post(f"http://127.0.0.1:{port}/predict", json=SYMPTOMATIC_OLDER_SMOKER, timeout=30)
+                    answer = requests.post(
+                        f"http://127.0.0.1:{port}/predict", json=SYMPTOMATIC_OLDER_SMOKER, timeout=30
+                    )
                 except requests.ConnectionError:
                     time.sleep(0.5)
             assert answer is not None and answer.status_code == 200, f"{command} did not predict"

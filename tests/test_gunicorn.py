@@ -1,4 +1,5 @@
 """The API under a real Gunicorn: workers, logging to one SQLite file, shutdown, refusal to start."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,9 @@ def test_predictions_from_both_workers_land_in_one_log(api):
     session = requests.Session()
     sent = [f"gunicorn-{index}" for index in range(40)]
     for request_id in sent:
-        response = session.post(f"{api.url}/api/predict", json=patient(), timeout=5,
-                                headers={"X-Request-ID": request_id})
+        response = session.post(
+            f"{api.url}/api/predict", json=patient(), timeout=5, headers={"X-Request-ID": request_id}
+        )
         assert response.status_code == 200
         assert response.headers["X-Request-ID"] == request_id
     # Each worker writes its own buffer within the writer's linger; read until all are in.
@@ -67,7 +69,10 @@ def test_gunicorn_refuses_to_start_with_a_tampered_model(tmp_path):
         artifact.write(b"tampered")
     result = subprocess.run(
         [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**ServerProcess.gunicorn(tmp_path).env, "MODEL_DIR": str(model_dir)},
     )
     assert result.returncode != 0
@@ -84,8 +89,9 @@ def test_metadata_over_http_matches_the_model_card(api):
 def test_a_second_server_on_a_taken_port_refuses_to_start(api, tmp_path):
     # SO_REUSEPORT would otherwise let it share the port, and the traffic, with the first.
     second = ServerProcess.gunicorn(tmp_path, port=api.port)
-    result = subprocess.run(second.command, cwd=REPO_ROOT, env=second.env, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        second.command, cwd=REPO_ROOT, env=second.env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode != 0
     assert "already in use" in result.stdout + result.stderr
 
@@ -105,14 +111,23 @@ def raw_exchange(api, request: bytes) -> tuple[int, dict, dict]:
     return int(lines[0].split()[1]), headers, json.loads(body)
 
 
-@pytest.mark.parametrize("request_bytes, status, code", [
-    (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, "uri_too_long"),
-    (b"NOT A REQUEST LINE\r\n\r\n", 400, "bad_request"),
-    (b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: 1\r\n" % n for n in range(150)) + b"\r\n",
-     431, "request_header_fields_too_large"),
-    (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 9000 + b"\r\n\r\n", 431,
-     "request_header_fields_too_large"),
-])
+@pytest.mark.parametrize(
+    "request_bytes, status, code",
+    [
+        (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, "uri_too_long"),
+        (b"NOT A REQUEST LINE\r\n\r\n", 400, "bad_request"),
+        (
+            b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: 1\r\n" % n for n in range(150)) + b"\r\n",
+            431,
+            "request_header_fields_too_large",
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 9000 + b"\r\n\r\n",
+            431,
+            "request_header_fields_too_large",
+        ),
+    ],
+)
 def test_requests_gunicorn_refuses_itself_are_answered_in_the_envelope(api, request_bytes, status, code):
     answered, headers, body = raw_exchange(api, request_bytes)
     assert answered == status

@@ -1,4 +1,5 @@
 """The catalogues, language negotiation, and the API and UI speaking the reader's language."""
+
 from __future__ import annotations
 
 import csv
@@ -43,29 +44,35 @@ def test_the_age_help_states_the_training_range():
         assert f"{features.TRAIN_AGE_MAX}" in i18n.text(lang, "ui.age_info")
 
 
-@pytest.mark.parametrize("header, expected", [
-    ("fr-FR,fr;q=0.9,en;q=0.8", "fr"),
-    ("en-GB,en;q=0.9,fr;q=0.8", "en"),
-    ("de-DE,de;q=0.9,fr;q=0.5,en;q=0.3", "fr"),
-    ("de-DE", "en"),
-    ("*", "en"),
-    ("fr;q=0", "en"),
-    ("FR-ca", "fr"),
-    ("", "en"),
-    (None, "en"),
-    ("fr;q=abc,en", "en"),
-])
+@pytest.mark.parametrize(
+    "header, expected",
+    [
+        ("fr-FR,fr;q=0.9,en;q=0.8", "fr"),
+        ("en-GB,en;q=0.9,fr;q=0.8", "en"),
+        ("de-DE,de;q=0.9,fr;q=0.5,en;q=0.3", "fr"),
+        ("de-DE", "en"),
+        ("*", "en"),
+        ("fr;q=0", "en"),
+        ("FR-ca", "fr"),
+        ("", "en"),
+        (None, "en"),
+        ("fr;q=abc,en", "en"),
+    ],
+)
 def test_the_preferred_supported_language_is_chosen_from_accept_language(header, expected):
     assert i18n.negotiate(header) == expected
 
 
-@pytest.mark.parametrize("english, french", [
-    ("Must be between 0 and 120.", "Doit être compris entre 0 et 120."),
-    ("Missing data for required field.", "Champ obligatoire manquant."),
-    ("Unknown field.", "Champ inconnu."),
-    ("Invalid input: AGE, GENDER.", "Saisie invalide : AGE, GENDER."),
-    ("Not from the catalogue.", "Not from the catalogue."),
-])
+@pytest.mark.parametrize(
+    "english, french",
+    [
+        ("Must be between 0 and 120.", "Doit être compris entre 0 et 120."),
+        ("Missing data for required field.", "Champ obligatoire manquant."),
+        ("Unknown field.", "Champ inconnu."),
+        ("Invalid input: AGE, GENDER.", "Saisie invalide : AGE, GENDER."),
+        ("Not from the catalogue.", "Not from the catalogue."),
+    ],
+)
 def test_sentences_written_from_the_english_catalogue_are_localized(english, french):
     assert i18n.localize(english, "fr") == french
     assert i18n.localize(english, "en") == english
@@ -78,9 +85,11 @@ def test_localize_walks_details_and_leaves_keys_and_numbers_alone():
 
 # -- the API ---------------------------------------------------------------------------------
 
+
 def test_predict_answers_its_sentences_in_french_for_a_french_client(app):
-    response = app.test_client().post("/predict", json=SYMPTOMATIC_OLDER_SMOKER,
-                                      headers={"Accept-Language": "fr-FR,fr;q=0.9"})
+    response = app.test_client().post(
+        "/predict", json=SYMPTOMATIC_OLDER_SMOKER, headers={"Accept-Language": "fr-FR,fr;q=0.9"}
+    )
     english = app.test_client().post("/predict", json=SYMPTOMATIC_OLDER_SMOKER).get_json()
     french = response.get_json()
     assert response.headers["Content-Language"] == "fr" and "Accept-Language" in response.headers["Vary"]
@@ -89,16 +98,19 @@ def test_predict_answers_its_sentences_in_french_for_a_french_client(app):
         assert french[code] == english[code]
     assert french["message"].startswith(wording.band_title(french["risk_level"], "fr"))
     assert "consultez un médecin" in french["message"] and "doctor" not in french["message"]
-    assert [(f["feature"], f["direction"]) for f in french["factors"]] == \
-        [(f["feature"], f["direction"]) for f in english["factors"]]
-    assert [f["text"] for f in french["factors"]] == \
-        [wording.factor_text(f["feature"], f["value"], f["direction"], "fr") for f in french["factors"]]
+    assert [(f["feature"], f["direction"]) for f in french["factors"]] == [
+        (f["feature"], f["direction"]) for f in english["factors"]
+    ]
+    assert [f["text"] for f in french["factors"]] == [
+        wording.factor_text(f["feature"], f["value"], f["direction"], "fr") for f in french["factors"]
+    ]
     assert french["factors_reference"] == wording.reference_description(25, "fr")
 
 
 def test_validation_errors_name_fields_in_english_and_explain_in_french(app):
-    response = app.test_client().post("/predict", json={"AGE": 130, "GENDER": 2},
-                                      headers={"Accept-Language": "fr"})
+    response = app.test_client().post(
+        "/predict", json={"AGE": 130, "GENDER": 2}, headers={"Accept-Language": "fr"}
+    )
     error = response.get_json()["error"]
     assert response.status_code == 422 and error["code"] == "validation_error"
     assert error["details"]["AGE"] == ["Doit être compris entre 0 et 120."]
@@ -108,8 +120,9 @@ def test_validation_errors_name_fields_in_english_and_explain_in_french(app):
 
 
 def test_a_warning_beyond_the_training_ages_is_in_french(app):
-    body = app.test_client().post("/predict", json=patient(AGE=95),
-                                  headers={"Accept-Language": "fr"}).get_json()
+    body = (
+        app.test_client().post("/predict", json=patient(AGE=95), headers={"Accept-Language": "fr"}).get_json()
+    )
     assert body["warnings"] and all("hors de la plage" in warning for warning in body["warnings"])
 
 
@@ -126,12 +139,20 @@ def test_metadata_describes_the_risk_bands_in_the_clients_language(app):
 
 
 def test_no_english_sentence_of_the_wording_reaches_a_french_reader(app):
-    english_sentences = [value for key, value in i18n.catalog("en").items()
-                         if key.startswith("wording.") and "{" not in value and len(value) > 20
-                         and value != i18n.catalog("fr")[key]]
+    english_sentences = [
+        value
+        for key, value in i18n.catalog("en").items()
+        if key.startswith("wording.")
+        and "{" not in value
+        and len(value) > 20
+        and value != i18n.catalog("fr")[key]
+    ]
     client = app.test_client()
-    for body in (patient(AGE=age, SMOKING=smoke, COUGHING=smoke, CHEST_PAIN=smoke, WHEEZING=smoke)
-                 for age in (20, 45, 70, 95) for smoke in (0, 1)):
+    for body in (
+        patient(AGE=age, SMOKING=smoke, COUGHING=smoke, CHEST_PAIN=smoke, WHEEZING=smoke)
+        for age in (20, 45, 70, 95)
+        for smoke in (0, 1)
+    ):
         answer = client.post("/predict", json=body, headers={"Accept-Language": "fr"}).get_json()
         text = " ".join([answer["message"], *answer["warnings"], *(f["text"] for f in answer["factors"])])
         assert [s for s in english_sentences if s in text] == []
@@ -145,9 +166,16 @@ def test_the_prediction_log_keeps_what_the_person_read(app):
 
 # -- the UI's words ---------------------------------------------------------------------------
 
+
 def test_the_batch_csv_is_titled_in_the_readers_language(tmp_path):
-    row = {"line": 2, **{name: 0 for name in features.FEATURES}, "probability": 0.5, "prediction": 0,
-           "risk_level": "low", "result": wording.band_title("low", "fr")}
+    row = {
+        "line": 2,
+        **{name: 0 for name in features.FEATURES},
+        "probability": 0.5,
+        "prediction": 0,
+        "risk_level": "low",
+        "result": wording.band_title("low", "fr"),
+    }
     with open(batch.write_csv([row], "fr"), encoding="utf-8") as handle:
         header, values = list(csv.reader(handle))
     assert header[0] == "ligne"
@@ -164,11 +192,26 @@ def test_bad_csv_rows_are_explained_in_french():
 
 
 def test_the_result_card_is_written_in_the_readers_language():
-    body = {"probability": 0.7, "risk_level": "moderate", "score_display": "70 %", "message": "…",
-            "model_version": "m", "request_id": "r", "see_a_doctor_about": ["COUGHING"],
-            "factors": [{"feature": "COUGHING", "label": "Toux", "value": 1.0, "contribution": 0.4,
-                         "direction": "raises", "text": "Toux : augmente le score"}],
-            "warnings": []}
+    body = {
+        "probability": 0.7,
+        "risk_level": "moderate",
+        "score_display": "70 %",
+        "message": "…",
+        "model_version": "m",
+        "request_id": "r",
+        "see_a_doctor_about": ["COUGHING"],
+        "factors": [
+            {
+                "feature": "COUGHING",
+                "label": "Toux",
+                "value": 1.0,
+                "contribution": 0.4,
+                "direction": "raises",
+                "text": "Toux : augmente le score",
+            }
+        ],
+        "warnings": [],
+    }
     card = formatting.result_card(body, None, "fr")
     assert "SIGNALÉ" in card and "Toux : augmente le score" in card and "Ce qui augmente le score" in card
     assert "Consultez un médecin pour vos symptômes" in card and "une toux" in card
@@ -177,15 +220,20 @@ def test_the_result_card_is_written_in_the_readers_language():
 
 # -- the page's language ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("query, cookie, accept, expected", [
-    (b"lang=fr", b"", b"en-US", ("fr", True)),
-    (b"", COOKIE.encode() + b"=fr", b"en-US", ("fr", False)),
-    (b"", b"", b"fr-FR,fr;q=0.9", ("fr", False)),
-    (b"lang=xx", b"", b"de", ("en", False)),
-    (b"", b"bad cookie;;==", b"fr", ("fr", False)),
-])
-def test_the_page_language_comes_from_the_switch_then_the_cookie_then_the_browser(query, cookie, accept,
-                                                                                   expected):
+
+@pytest.mark.parametrize(
+    "query, cookie, accept, expected",
+    [
+        (b"lang=fr", b"", b"en-US", ("fr", True)),
+        (b"", COOKIE.encode() + b"=fr", b"en-US", ("fr", False)),
+        (b"", b"", b"fr-FR,fr;q=0.9", ("fr", False)),
+        (b"lang=xx", b"", b"de", ("en", False)),
+        (b"", b"bad cookie;;==", b"fr", ("fr", False)),
+    ],
+)
+def test_the_page_language_comes_from_the_switch_then_the_cookie_then_the_browser(
+    query, cookie, accept, expected
+):
     assert choose(query, {b"cookie": cookie, b"accept-language": accept}) == expected
 
 

@@ -1,6 +1,7 @@
 """What a process loads: importing the proxy (the UI's and the CLI tools' client) stays light,
 and neither the API nor the UI loads the offline training code. Checked in a fresh interpreter,
 since this test process has imported everything already."""
+
 from __future__ import annotations
 
 import subprocess
@@ -11,8 +12,9 @@ from tests.processes import ROOT
 
 def modules_loaded_by(statement: str) -> set[str]:
     code = f"import sys\n{statement}\nprint('\\n'.join(sys.modules))"
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True
+    )
     return set(done.stdout.split())
 
 

@@ -1,4 +1,5 @@
 """The admin log page in a real Chromium (Playwright) against the API under Gunicorn."""
+
 from __future__ import annotations
 
 import csv
@@ -28,8 +29,9 @@ def api(tmp_path_factory):
 @pytest.fixture
 def admin(api, browser):
     """A logged-in browser page on an empty log."""
-    requests.delete(api.url + "/api/logs", headers={"Authorization": f"Bearer {TOKEN}"},
-                    timeout=10).raise_for_status()
+    requests.delete(
+        api.url + "/api/logs", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+    ).raise_for_status()
     context = browser.new_context(accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(10000)
@@ -146,8 +148,9 @@ def test_script_text_in_a_rejected_request_is_shown_not_run(api, admin):
 
     dialogs = []
     admin.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    requests.post(api.url + "/predict", json={"<script>alert(1)</script>": "<img src=x onerror=alert(2)>"},
-                  timeout=10)
+    requests.post(
+        api.url + "/predict", json={"<script>alert(1)</script>": "<img src=x onerror=alert(2)>"}, timeout=10
+    )
     reload_until_rows(admin, 1)
     entry = rows(admin).first
     entry.locator("button.expand").click()

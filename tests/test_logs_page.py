@@ -1,5 +1,6 @@
 """The admin log page at /logs through the Flask test client: negotiation, rendering, filters,
 paging, summary, exports, clearing and access rules (token login, CSRF, headers)."""
+
 from __future__ import annotations
 
 import csv
@@ -50,14 +51,17 @@ def log_in(client, token=TOKEN, **form):
     return client.post("/admin/login", data={"token": token, "csrf_token": csrf_of(form_page), **form})
 
 
-@pytest.mark.parametrize("path, headers, expected", [
-    ("/logs", BROWSER, "text/html"),
-    ("/logs", {"Accept": "*/*"}, "application/json"),
-    ("/logs", {}, "application/json"),
-    ("/logs", {"Accept": "application/json"}, "application/json"),
-    ("/logs", {"Accept": "application/json, text/html;q=0.5"}, "application/json"),
-    ("/api/logs", BROWSER, "application/json"),
-])
+@pytest.mark.parametrize(
+    "path, headers, expected",
+    [
+        ("/logs", BROWSER, "text/html"),
+        ("/logs", {"Accept": "*/*"}, "application/json"),
+        ("/logs", {}, "application/json"),
+        ("/logs", {"Accept": "application/json"}, "application/json"),
+        ("/logs", {"Accept": "application/json, text/html;q=0.5"}, "application/json"),
+        ("/api/logs", BROWSER, "application/json"),
+    ],
+)
 def test_logs_answers_browsers_with_the_page_and_programs_with_json(client, path, headers, expected):
     response = client.get(path, headers=headers)
     assert response.status_code == 200
@@ -85,7 +89,8 @@ def test_the_page_sends_a_strict_policy_and_uses_no_inline_script_or_style(clien
     response = page(client)
     assert response.headers["Content-Security-Policy"] == (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    )
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "same-origin"
@@ -95,18 +100,21 @@ def test_the_page_sends_a_strict_policy_and_uses_no_inline_script_or_style(clien
     assert "<svg" in html  # charts are drawn on the server
 
 
-@pytest.mark.parametrize("query, rows", [
-    ({"level": "WARNING"}, 1),
-    ({"level": "info"}, 4),
-    ({"prediction": "1"}, 3),
-    ({"prediction": "0"}, 1),
-    ({"min_probability": "0.5"}, 3),
-    ({"max_probability": "0.5"}, 1),
-    ({"request_id": "SMOKER"}, 3),
-    ({"request_id": "young"}, 1),
-    ({"until": "2000-01-01T00:00"}, 0),
-    ({"since": "2000-01-01T00:00", "level": "", "prediction": ""}, 5),
-])
+@pytest.mark.parametrize(
+    "query, rows",
+    [
+        ({"level": "WARNING"}, 1),
+        ({"level": "info"}, 4),
+        ({"prediction": "1"}, 3),
+        ({"prediction": "0"}, 1),
+        ({"min_probability": "0.5"}, 3),
+        ({"max_probability": "0.5"}, 1),
+        ({"request_id": "SMOKER"}, 3),
+        ({"request_id": "young"}, 1),
+        ({"until": "2000-01-01T00:00"}, 0),
+        ({"since": "2000-01-01T00:00", "level": "", "prediction": ""}, 5),
+    ],
+)
 def test_filters_narrow_the_table(client, query, rows):
     response = page(client, **query)
     assert response.status_code == 200
@@ -138,9 +146,15 @@ def test_the_summary_counts_the_filtered_window(client):
     assert re.search(r'id="stat-positive-rate">n/a<', html)
 
 
-@pytest.mark.parametrize("values, fraction, expected", [
-    ([], 0.5, None), ([7.0], 0.95, 7.0), ([1, 2, 3, 4], 0.5, 2), (list(range(1, 101)), 0.95, 95),
-])
+@pytest.mark.parametrize(
+    "values, fraction, expected",
+    [
+        ([], 0.5, None),
+        ([7.0], 0.95, 7.0),
+        ([1, 2, 3, 4], 0.5, 2),
+        (list(range(1, 101)), 0.95, 95),
+    ],
+)
 def test_latency_percentiles_are_nearest_rank(values, fraction, expected):
     assert percentile(values, fraction) == expected
 
@@ -180,8 +194,9 @@ def test_clearing_asks_for_confirmation_and_needs_the_csrf_token(client):
     assert 'id="clear-count">5<' in confirm.get_data(as_text=True)
     refused = client.post("/logs/clear", data={})
     assert refused.status_code == 400 and client.get("/logs").get_json()["total"] == 5
-    done = client.post("/logs/clear", data={"csrf_token": csrf_of(confirm)}, headers=BROWSER,
-                       follow_redirects=True)
+    done = client.post(
+        "/logs/clear", data={"csrf_token": csrf_of(confirm)}, headers=BROWSER, follow_redirects=True
+    )
     assert "Deleted 5 log entries." in done.get_data(as_text=True)
     assert client.get("/logs").get_json()["total"] == 0
 
@@ -219,8 +234,9 @@ def test_logging_in_sets_a_protected_session_cookie_and_opens_the_page(guarded):
 def test_the_session_cookie_is_secure_over_https(make_app):
     client = make_app(ADMIN_TOKEN=TOKEN, SECRET_KEY="k").test_client()
     form = client.get("/admin/login", base_url="https://admin.example")
-    response = client.post("/admin/login", base_url="https://admin.example",
-                           data={"token": TOKEN, "csrf_token": csrf_of(form)})
+    response = client.post(
+        "/admin/login", base_url="https://admin.example", data={"token": TOKEN, "csrf_token": csrf_of(form)}
+    )
     assert "Secure" in response.headers["Set-Cookie"]
 
 

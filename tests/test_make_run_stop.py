@@ -3,6 +3,7 @@
 honcho, behind `make run`, gives its processes 5 s after the signal and then kills them; the API
 must have written its buffered log entries and exited by then, without being killed.
 """
+
 from __future__ import annotations
 
 import os
@@ -54,7 +55,12 @@ def test_stopping_make_run_writes_every_entry_and_is_not_killed(tmp_path, signal
     with open(log_path, "wb") as log:
         make = subprocess.Popen(
             ["make", "run", f"VENV={venv_view(tmp_path)}", f"API_PORT={api}", f"UI_PORT={ui}"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -67,8 +73,12 @@ def test_stopping_make_run_writes_every_entry_and_is_not_killed(tmp_path, signal
                 time.sleep(0.3)
         with requests.Session() as session:
             for index in range(200):
-                response = session.post(f"http://127.0.0.1:{api}/predict", json=patient(AGE=index % 90),
-                                        headers={"X-Request-ID": f"stop-{index}"}, timeout=10)
+                response = session.post(
+                    f"http://127.0.0.1:{api}/predict",
+                    json=patient(AGE=index % 90),
+                    headers={"X-Request-ID": f"stop-{index}"},
+                    timeout=10,
+                )
                 assert response.status_code == 200
         # Ctrl-C in a terminal signals the whole foreground process group; a supervisor, too.
         os.killpg(make.pid, getattr(signal, signal_name))
@@ -86,5 +96,6 @@ def test_stopping_make_run_writes_every_entry_and_is_not_killed(tmp_path, signal
     assert "SIGKILL" not in output and stopped_after < 10, output[-3000:]
     with sqlite3.connect(database) as connection:
         stored = connection.execute(
-            "SELECT count(*) FROM prediction_log WHERE request_id LIKE 'stop-%'").fetchone()[0]
+            "SELECT count(*) FROM prediction_log WHERE request_id LIKE 'stop-%'"
+        ).fetchone()[0]
     assert stored == 200

@@ -1,5 +1,6 @@
 """A managed Redis: `rediss://` with a password and certificate verification, against a local
 redis-server started with TLS and `requirepass` (a throwaway CA and certificate made by openssl)."""
+
 from __future__ import annotations
 
 import subprocess
@@ -25,14 +26,54 @@ def openssl(*args: str, cwd: Path) -> None:
 def make_certificates(directory: Path) -> None:
     """ca.pem (a CA) and server.pem/server.key (127.0.0.1, signed by that CA)."""
     require_binary("openssl")
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=Test CA",
-            "-keyout", "ca.key", "-out", "ca.pem", cwd=directory)
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
-            "-keyout", "server.key", "-out", "server.csr", cwd=directory)
+    openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=Test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        cwd=directory,
+    )
+    openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        cwd=directory,
+    )
     (directory / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-days", "1", "-extfile", "san.ext", "-out", "server.pem",
-            cwd=directory)
+    openssl(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "server.pem",
+        cwd=directory,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -41,11 +82,35 @@ def tls_redis(tmp_path_factory):
     make_certificates(directory)
     port = free_port()
     process = subprocess.Popen(
-        [redis_server_binary(), "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
-         "--tls-cert-file", "server.pem", "--tls-key-file", "server.key",
-         "--tls-ca-cert-file", "ca.pem", "--tls-auth-clients", "no",
-         "--requirepass", PASSWORD, "--save", "", "--appendonly", "no", "--dir", str(directory)],
-        cwd=directory, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        [
+            redis_server_binary(),
+            "--port",
+            "0",
+            "--tls-port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--tls-cert-file",
+            "server.pem",
+            "--tls-key-file",
+            "server.key",
+            "--tls-ca-cert-file",
+            "ca.pem",
+            "--tls-auth-clients",
+            "no",
+            "--requirepass",
+            PASSWORD,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(directory),
+        ],
+        cwd=directory,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     ca = str(directory / "ca.pem")
     url = f"rediss://:{quote(PASSWORD)}@127.0.0.1:{port}/0"
     probe = redis.Redis.from_url(url, ssl_ca_certs=ca, socket_timeout=1)
@@ -69,8 +134,14 @@ def verified_url(tls_redis) -> str:
 
 
 def test_the_api_logs_to_a_tls_redis_with_a_password_and_a_verified_certificate(make_app, tls_redis):
-    app = make_app("sqlite", REDIS_URL=verified_url(tls_redis), REDIS_KEY_PREFIX="managed",
-                   ADMIN_TOKEN="t", SECRET_KEY="k", LOGIN_RATE_LIMIT="1 per minute")
+    app = make_app(
+        "sqlite",
+        REDIS_URL=verified_url(tls_redis),
+        REDIS_KEY_PREFIX="managed",
+        ADMIN_TOKEN="t",
+        SECRET_KEY="k",
+        LOGIN_RATE_LIMIT="1 per minute",
+    )
     client = app.test_client()
     response = client.post("/predict", json=patient(), headers={"X-Request-ID": "over-tls"})
     assert response.status_code == 200
@@ -89,8 +160,16 @@ def refused_app(tmp_path):
     apps = []
 
     def build(url: str):
-        apps.append(create_app({"TESTING": True, "REDIS_URL": url, "REDIS_KEY_PREFIX": "refused",
-                                "LOG_DB_PATH": str(tmp_path / "unused.sqlite3")}))
+        apps.append(
+            create_app(
+                {
+                    "TESTING": True,
+                    "REDIS_URL": url,
+                    "REDIS_KEY_PREFIX": "refused",
+                    "LOG_DB_PATH": str(tmp_path / "unused.sqlite3"),
+                }
+            )
+        )
         return apps[-1]
 
     yield build

@@ -1,4 +1,5 @@
 """Prometheus metrics at /metrics: they move with requests, in one process and over Gunicorn workers."""
+
 from __future__ import annotations
 
 import glob
@@ -15,8 +16,11 @@ TOKEN = "metrics-test-token"
 
 def samples(text: str) -> dict[tuple, float]:
     """{(sample name, sorted labels): value} from the exposition text."""
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def value(text: str, name: str, **labels) -> float:
@@ -72,14 +76,17 @@ def test_a_failing_log_store_shows_in_the_metrics(make_app, tmp_path):
     assert value(text, "lungrisk_log_store_failures_total") == 1
 
 
-@pytest.mark.parametrize("settings, headers, status", [
-    ({}, {}, 200),
-    ({"ADMIN_TOKEN": TOKEN}, {}, 401),
-    ({"ADMIN_TOKEN": TOKEN}, {"Authorization": "Bearer wrong"}, 401),
-    ({"ADMIN_TOKEN": TOKEN}, {"Authorization": f"Bearer {TOKEN}"}, 200),
-    ({"SPACE_ID": "someone/space"}, {}, 403),
-    ({"SPACE_ID": "someone/space", "ADMIN_TOKEN": TOKEN}, {"Authorization": f"Bearer {TOKEN}"}, 200),
-])
+@pytest.mark.parametrize(
+    "settings, headers, status",
+    [
+        ({}, {}, 200),
+        ({"ADMIN_TOKEN": TOKEN}, {}, 401),
+        ({"ADMIN_TOKEN": TOKEN}, {"Authorization": "Bearer wrong"}, 401),
+        ({"ADMIN_TOKEN": TOKEN}, {"Authorization": f"Bearer {TOKEN}"}, 200),
+        ({"SPACE_ID": "someone/space"}, {}, 403),
+        ({"SPACE_ID": "someone/space", "ADMIN_TOKEN": TOKEN}, {"Authorization": f"Bearer {TOKEN}"}, 200),
+    ],
+)
 def test_metrics_follow_the_admin_access_rules(make_app, settings, headers, status):
     assert make_app(**settings).test_client().get("/metrics", headers=headers).status_code == status
 
@@ -103,5 +110,6 @@ def test_counts_are_summed_over_every_gunicorn_worker(tmp_path):
         assert value(text, "lungrisk_predictions_total", prediction="0") == n - n // 3
         assert value(text, "lungrisk_prediction_probability_count") == n
         assert value(text, "lungrisk_log_store_healthy") == 1
-    assert not metrics_dir.exists() or not glob.glob(str(metrics_dir / "gauge_live*")), \
+    assert not metrics_dir.exists() or not glob.glob(str(metrics_dir / "gauge_live*")), (
         "live gauges of stopped workers are dropped"
+    )

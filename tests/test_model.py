@@ -1,4 +1,5 @@
 """The committed model: its card, its loader's checks, and the NumPy serving path."""
+
 from __future__ import annotations
 
 import json
@@ -46,8 +47,18 @@ def person(age: float = 50, **answers: int) -> np.ndarray:
 
 def test_young_woman_without_symptoms_scores_far_below_old_male_smoker_with_symptoms(service):
     young = service.predict(person(25, GENDER=0))[0]
-    old = service.predict(person(70, GENDER=1, SMOKING=1, COUGHING=1, WHEEZING=1, CHEST_PAIN=1,
-                                 SHORTNESS_OF_BREATH=1, SWALLOWING_DIFFICULTY=1))[0]
+    old = service.predict(
+        person(
+            70,
+            GENDER=1,
+            SMOKING=1,
+            COUGHING=1,
+            WHEEZING=1,
+            CHEST_PAIN=1,
+            SHORTNESS_OF_BREATH=1,
+            SWALLOWING_DIFFICULTY=1,
+        )
+    )[0]
     assert young.probability < old.probability / 2
     assert young.risk_level != "high"
     assert (young.prediction, old.prediction) == (0, 1)
@@ -104,8 +115,9 @@ def test_card_threshold_keeps_sensitivity_at_95_percent_on_its_own_folds_and_wit
 
 def test_chosen_model_follows_the_selection_rule(card):
     candidates = card["candidates"]
-    rule = train.choose(candidates, [c for c in (*train.CANDIDATES, *train.SIGNED_CANDIDATES)
-                                     if c.name in candidates])
+    rule = train.choose(
+        candidates, [c for c in (*train.CANDIDATES, *train.SIGNED_CANDIDATES) if c.name in candidates]
+    )
     assert card["model_name"] == rule.name
 
 
@@ -113,7 +125,7 @@ def test_card_reports_nested_means_with_intervals_not_the_fold_spread(card):
     for name, figure in card["metrics"].items():
         low, high = figure["ci95"]
         assert low < figure["mean"] < high, name
-        assert high - low > 2 * figure["std"] / 5 ** 0.5 * 1.96, name  # wider than the naive interval
+        assert high - low > 2 * figure["std"] / 5**0.5 * 1.96, name  # wider than the naive interval
     assert card["metrics"]["roc_auc"]["ci95"][0] > 0.85
 
 
@@ -155,17 +167,20 @@ def test_prediction_and_risk_level_follow_the_threshold_and_bands(service, card)
         assert "not a diagnosis" in result.message
 
 
-@pytest.mark.parametrize("path, expected", [
-    (("data", "sha256"), "77e4f763ab845eae865907c3014088beab8fa2e1185676bff91387858c729b1b"),
-    (("data", "raw_rows"), 309),
-    (("data", "rows_used"), 276),
-    (("data", "exact_duplicates_dropped"), 33),
-    (("data", "class_balance", "positive"), 238),
-    (("feature_names",), list(FEATURES)),
-    (("training_ranges", "AGE"), [21, 87]),
-    (("seed",), 42),
-    (("libraries", "scikit-learn"), sklearn.__version__),
-])
+@pytest.mark.parametrize(
+    "path, expected",
+    [
+        (("data", "sha256"), "77e4f763ab845eae865907c3014088beab8fa2e1185676bff91387858c729b1b"),
+        (("data", "raw_rows"), 309),
+        (("data", "rows_used"), 276),
+        (("data", "exact_duplicates_dropped"), 33),
+        (("data", "class_balance", "positive"), 238),
+        (("feature_names",), list(FEATURES)),
+        (("training_ranges", "AGE"), [21, 87]),
+        (("seed",), 42),
+        (("libraries", "scikit-learn"), sklearn.__version__),
+    ],
+)
 def test_card_records(card, path, expected):
     value = card
     for key in path:
@@ -185,8 +200,12 @@ def test_card_version_names_the_artifact_hash(card):
 @pytest.mark.timeout(1200)  # nested CV of two model families: about a minute of CPU, more on a busy machine
 def test_make_train_again_gives_the_committed_bytes(tmp_path, card):
     """`make train` in a fresh process, as the committed artifact was made: same data, same bytes."""
-    subprocess.run([sys.executable, "-m", "model.train", "--data", str(dataset_path()), "--out", str(tmp_path)],
-                   cwd=REPO_ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "model.train", "--data", str(dataset_path()), "--out", str(tmp_path)],
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+    )
     assert (tmp_path / "model.joblib").read_bytes() == (MODEL_DIR / "model.joblib").read_bytes()
     assert json.loads((tmp_path / "model_card.json").read_text()) == card
 
@@ -199,7 +218,10 @@ def test_the_artifact_unpickles_with_scikit_learn_alone(card):
     modules = set()
     try:
         for opcode, argument, _ in pickletools.genops(data):
-            if opcode.name in ("SHORT_BINUNICODE", "BINUNICODE") and argument.split(".")[0] in ("webapp", "__main__"):
+            if opcode.name in ("SHORT_BINUNICODE", "BINUNICODE") and argument.split(".")[0] in (
+                "webapp",
+                "__main__",
+            ):
                 modules.add(argument)
     except ValueError:
         pass  # joblib appends raw NumPy buffers after the pickle stream
@@ -214,13 +236,16 @@ def test_loading_drops_exact_duplicates_and_codes_answers_as_0_1():
     assert X[:, 0].min() == 21 and X[:, 0].max() == 87
 
 
-@pytest.mark.parametrize("age, warnings", [
-    (95, ("AGE 95 is outside the training range 21-87; the estimate is an extrapolation.",)),
-    (10, ("AGE 10 is outside the training range 21-87; the estimate is an extrapolation.",)),
-    (50, ()),
-    (21, ()),
-    (87, ()),
-])
+@pytest.mark.parametrize(
+    "age, warnings",
+    [
+        (95, ("AGE 95 is outside the training range 21-87; the estimate is an extrapolation.",)),
+        (10, ("AGE 10 is outside the training range 21-87; the estimate is an extrapolation.",)),
+        (50, ()),
+        (21, ()),
+        (87, ()),
+    ],
+)
 def test_warns_only_for_ages_outside_the_training_range(service, age, warnings):
     assert service.predict(person(age))[0].warnings == warnings
 
@@ -249,7 +274,9 @@ def test_factors_add_up_to_the_distance_from_the_reference_person(service):
 def test_the_reference_person_has_no_factors_and_a_younger_one_has_age_lowering(service):
     assert service.predict(person(REFERENCE["AGE"]))[0].factors == ()
     younger = service.predict(person(21))[0].factors
-    assert [(f.feature, f.direction, f.text) for f in younger] == [("AGE", "lowers", "Age 21: lowers the score")]
+    assert [(f.feature, f.direction, f.text) for f in younger] == [
+        ("AGE", "lowers", "Age 21: lowers the score")
+    ]
 
 
 @pytest.mark.parametrize("bad", [np.zeros(15), np.zeros((1, 14)), np.full((1, 15), np.nan)])

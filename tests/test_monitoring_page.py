@@ -1,4 +1,5 @@
 """The drift report as an admin page, as JSON, and as a standalone HTML file."""
+
 from __future__ import annotations
 
 import re
@@ -44,8 +45,9 @@ def test_the_page_has_no_inline_script_or_style_for_the_strict_csp(drifted_clien
     assert not re.search(r"\son[a-z]+=", html)
 
 
-@pytest.mark.parametrize("path, headers", [("/api/monitoring/drift", {}), ("/monitoring/drift", {}),
-                                           ("/monitoring", JSON)])
+@pytest.mark.parametrize(
+    "path, headers", [("/api/monitoring/drift", {}), ("/monitoring/drift", {}), ("/monitoring", JSON)]
+)
 def test_programs_get_the_same_report_as_json(drifted_client, path, headers):
     body = drifted_client.get(path, query_string={"last": 400}, headers=headers).get_json()
     assert body["status"] == "drift"
@@ -74,10 +76,16 @@ def test_an_empty_log_is_insufficient_data(client):
     assert body["status"] == "insufficient_data" and body["drifted"] == []
 
 
-@pytest.mark.parametrize("query, field", [
-    ({"last": 0}, "last"), ({"last": "many"}, "last"), ({"last": 10**7}, "last"),
-    ({"since": "yesterday"}, "since"), ({"until": "2026-13-01"}, "until"),
-])
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ({"last": 0}, "last"),
+        ({"last": "many"}, "last"),
+        ({"last": 10**7}, "last"),
+        ({"since": "yesterday"}, "since"),
+        ({"until": "2026-13-01"}, "until"),
+    ],
+)
 def test_a_bad_window_is_a_422_naming_the_parameter(client, query, field):
     response = client.get("/api/monitoring/drift", query_string=query)
     assert response.status_code == 422
@@ -90,15 +98,18 @@ def test_a_bad_window_on_the_page_is_shown_on_the_page(client):
     assert 'role="alert"' in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("settings, path, headers, status", [
-    ({"ADMIN_TOKEN": TOKEN}, "/api/monitoring/drift", {}, 401),
-    ({"ADMIN_TOKEN": TOKEN}, "/monitoring", JSON, 401),
-    ({"ADMIN_TOKEN": TOKEN}, "/api/monitoring/drift", {"Authorization": f"Bearer {TOKEN}"}, 200),
-    ({"ADMIN_TOKEN": TOKEN}, "/monitoring", {**HTML, "Authorization": f"Bearer {TOKEN}"}, 200),
-    ({"ADMIN_TOKEN": TOKEN}, "/monitoring", HTML, 302),  # to the login form
-    ({"SPACE_ID": "someone/space"}, "/monitoring", HTML, 403),
-    ({"SPACE_ID": "someone/space"}, "/api/monitoring/drift", {}, 403),
-])
+@pytest.mark.parametrize(
+    "settings, path, headers, status",
+    [
+        ({"ADMIN_TOKEN": TOKEN}, "/api/monitoring/drift", {}, 401),
+        ({"ADMIN_TOKEN": TOKEN}, "/monitoring", JSON, 401),
+        ({"ADMIN_TOKEN": TOKEN}, "/api/monitoring/drift", {"Authorization": f"Bearer {TOKEN}"}, 200),
+        ({"ADMIN_TOKEN": TOKEN}, "/monitoring", {**HTML, "Authorization": f"Bearer {TOKEN}"}, 200),
+        ({"ADMIN_TOKEN": TOKEN}, "/monitoring", HTML, 302),  # to the login form
+        ({"SPACE_ID": "someone/space"}, "/monitoring", HTML, 403),
+        ({"SPACE_ID": "someone/space"}, "/api/monitoring/drift", {}, 403),
+    ],
+)
 def test_monitoring_follows_the_same_access_rules_as_the_log(make_app, settings, path, headers, status):
     response = make_app(**settings).test_client().get(path, headers=headers)
     assert response.status_code == status

@@ -1,4 +1,5 @@
 """The OpenAPI document: valid 3.1, generated from the app's routes and schemas, honest examples."""
+
 from __future__ import annotations
 
 import json
@@ -68,8 +69,9 @@ def test_patient_schema_has_the_15_fields_with_types_and_ranges(document):
     spaced = [name for name in features.FEATURES if " " in name]
     assert list(patient["properties"]) == [*features.FEATURES, *(name.replace(" ", "_") for name in spaced)]
     assert sorted(patient["required"]) == sorted(set(features.FEATURES) - set(spaced))
-    assert patient["allOf"] == [{"oneOf": [{"required": [name]}, {"required": [name.replace(" ", "_")]}]}
-                                for name in spaced]
+    assert patient["allOf"] == [
+        {"oneOf": [{"required": [name]}, {"required": [name.replace(" ", "_")]}]} for name in spaced
+    ]
     # Unknown keys (the survey's LUNG_CANCER among them) are ignored and named in `warnings`.
     assert patient.get("additionalProperties", True) is not False
     age = patient["properties"]["AGE"]
@@ -83,8 +85,11 @@ def test_patient_schema_has_the_15_fields_with_types_and_ranges(document):
 def test_predict_takes_one_record_an_array_or_records(document):
     for path in ("/predict", "/predict_proba"):
         body = operation(document, path, "post")["requestBody"]["content"]["application/json"]
-        assert {ref["$ref"].rsplit("/", 1)[1] for ref in body["schema"]["oneOf"]} == \
-            {"Patient", "PatientArray", "PatientRecords"}
+        assert {ref["$ref"].rsplit("/", 1)[1] for ref in body["schema"]["oneOf"]} == {
+            "Patient",
+            "PatientArray",
+            "PatientRecords",
+        }
         assert set(body["examples"]) == {"single", "array", "records"}
         validator = schema_validator(document, body["schema"])
         for example in body["examples"].values():
@@ -115,7 +120,10 @@ def test_operations_list_the_errors_they_answer(document):
 
 def test_admin_operations_need_the_bearer_scheme_and_the_others_do_not(document):
     assert document["components"]["securitySchemes"]["adminBearer"] == {
-        **document["components"]["securitySchemes"]["adminBearer"], "type": "http", "scheme": "bearer"}
+        **document["components"]["securitySchemes"]["adminBearer"],
+        "type": "http",
+        "scheme": "bearer",
+    }
     for path, item in document["paths"].items():
         for method, op in item.items():
             admin = path in ("/logs", "/monitoring/drift", "/monitoring")
@@ -136,7 +144,9 @@ def test_the_examples_are_what_the_api_answers(client, document, name, form):
 
 
 def test_the_validation_error_example_is_what_the_api_answers(client):
-    response = client.post("/predict", json=examples.INVALID_RECORD, headers={"X-Request-ID": examples.REQUEST_ID})
+    response = client.post(
+        "/predict", json=examples.INVALID_RECORD, headers={"X-Request-ID": examples.REQUEST_ID}
+    )
     assert response.status_code == 422
     assert response.get_json() == examples.VALIDATION_ERROR
 
@@ -174,10 +184,16 @@ def test_the_readme_shows_the_documents_examples(document):
     known = list(_all_examples(document))
     for block in blocks:
         assert block in known, f"README example not in the document: {json.dumps(block)[:200]}"
-    bodies = re.findall(r"curl -s [^\n]*/predict(?:_proba)? -H 'Content-Type: application/json'"
-                        r"\s*\\?\s*-d '(.*?)'", readme, re.DOTALL)
+    bodies = re.findall(
+        r"curl -s [^\n]*/predict(?:_proba)? -H 'Content-Type: application/json'"
+        r"\s*\\?\s*-d '(.*?)'",
+        readme,
+        re.DOTALL,
+    )
     assert len(bodies) >= 2
-    request_schema = operation(document, "/predict", "post")["requestBody"]["content"]["application/json"]["schema"]
+    request_schema = operation(document, "/predict", "post")["requestBody"]["content"]["application/json"][
+        "schema"
+    ]
     for body in bodies:
         payload = json.loads(body)
         schema_validator(document, request_schema).validate(payload)

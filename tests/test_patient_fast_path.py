@@ -1,5 +1,6 @@
 """The batch fast path (schemas.plain_patient) agrees with PatientSchema on every record it
 accepts, and leaves everything else, errors included, to the schema."""
+
 from __future__ import annotations
 
 import pytest
@@ -48,15 +49,18 @@ LEFT_TO_THE_SCHEMA = [
     ("missing field", {k: v for k, v in HEALTHY_YOUNG_WOMAN.items() if k != "FATIGUE"}),
     ("unknown field", {**{k: v for k, v in HEALTHY_YOUNG_WOMAN.items() if k != "FATIGUE"}, "FATIGUED": 1}),
     ("lower-case spelling", {key.lower(): value for key, value in HEALTHY_YOUNG_WOMAN.items()}),
-    ("two spellings of one field",
-     {**{k: v for k, v in HEALTHY_YOUNG_WOMAN.items() if k != "FATIGUE"}, "CHEST_PAIN": 0}),
+    (
+        "two spellings of one field",
+        {**{k: v for k, v in HEALTHY_YOUNG_WOMAN.items() if k != "FATIGUE"}, "CHEST_PAIN": 0},
+    ),
     ("sixteen fields", {**HEALTHY_YOUNG_WOMAN, "NOTE": 1}),
     ("not an object", [1, 2, 3]),
     ("null", None),
 ]
 
 
-@pytest.mark.parametrize("record", [record for _, record in LEFT_TO_THE_SCHEMA],
-                         ids=[name for name, _ in LEFT_TO_THE_SCHEMA])
+@pytest.mark.parametrize(
+    "record", [record for _, record in LEFT_TO_THE_SCHEMA], ids=[name for name, _ in LEFT_TO_THE_SCHEMA]
+)
 def test_anything_else_is_left_to_the_schema(record):
     assert plain_patient(record) is None

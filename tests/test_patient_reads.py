@@ -1,4 +1,5 @@
 """What a person reads: named people through the real API (app factory) and the UI's result card."""
+
 from __future__ import annotations
 
 import re
@@ -11,8 +12,9 @@ from tests.helpers import patient
 from webapp import features, wording
 from webapp.ui import formatting
 
-SYMPTOMATIC_SMOKER_62 = patient(AGE=62, GENDER=1, SMOKING=1, FATIGUE=1, WHEEZING=1, COUGHING=1,
-                                SHORTNESS_OF_BREATH=1, CHEST_PAIN=1)
+SYMPTOMATIC_SMOKER_62 = patient(
+    AGE=62, GENDER=1, SMOKING=1, FATIGUE=1, WHEEZING=1, COUGHING=1, SHORTNESS_OF_BREATH=1, CHEST_PAIN=1
+)
 SMOKER_70 = patient(AGE=70, GENDER=1, SMOKING=1, COUGHING=1, WHEEZING=1, CHEST_PAIN=1)
 NO_SYMPTOMS_25 = patient(AGE=25, GENDER=0)
 NO_SYMPTOMS_25_MAN = patient(AGE=25, GENDER=1)
@@ -83,7 +85,9 @@ def test_the_62_year_old_symptomatic_smoker_is_flagged_and_sent_to_a_doctor(clie
     assert {f["feature"] for f in body["factors"]} == expected_factors(SYMPTOMATIC_SMOKER_62, metadata)
     assert {f["direction"] for f in body["factors"]} == {"raises"}
     texts = [f["text"] for f in body["factors"]]
-    assert {"Coughing: raises the score", "Smoking: raises the score", "Age 62: raises the score"} <= set(texts)
+    assert {"Coughing: raises the score", "Smoking: raises the score", "Age 62: raises the score"} <= set(
+        texts
+    )
     assert body["factors_reference"] == "a 25-year-old woman who answered no to every question"
 
     html = card_of(body, metadata)
@@ -96,8 +100,10 @@ def test_the_70_year_old_smoker_with_three_symptoms_is_not_reassured(client, met
     body = predict(client, SMOKER_70)
     assert_reads_safely(body, metadata)
     assert body["see_a_doctor_about"] == ["COUGHING", "WHEEZING", "CHEST PAIN"]
-    assert "You reported a cough, wheezing and chest pain. Whatever the score, please see a doctor" \
+    assert (
+        "You reported a cough, wheezing and chest pain. Whatever the score, please see a doctor"
         in body["message"]
+    )
     if body["risk_level"] == "low":
         assert body["message"].startswith("Not flagged by this screening model")
         assert "does not rule out lung cancer" in body["message"]
@@ -150,7 +156,7 @@ def test_no_answer_ever_reads_as_low_risk_or_contradicts_its_band(client, metada
         record["AGE"] = int(rng.integers(18, 95))
         records.append(record)
     answers = client.post("/predict", json={"records": records}).get_json()["predictions"]
-    for record, body in zip(records, answers):
+    for record, body in zip(records, answers, strict=False):
         assert_reads_safely(body, metadata)
         assert {f["feature"] for f in body["factors"]} <= gave(record)
         reported = [name for name in features.WARNING_SYMPTOMS if record[name] == 1]

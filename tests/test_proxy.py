@@ -1,4 +1,5 @@
 """The UI's proxy client against a real API under Gunicorn, and real misbehaving servers."""
+
 from __future__ import annotations
 
 import http.server
@@ -213,8 +214,9 @@ def test_an_answer_that_is_not_json_gives_a_502_envelope(mode):
 
 
 def test_pooled_mode_retries_a_prediction_after_503():
-    flaky = ScriptedServer([(503, "application/json", b'{"error": {}}'),
-                            (200, "application/json", b'{"ok": 1}')])
+    flaky = ScriptedServer(
+        [(503, "application/json", b'{"error": {}}'), (200, "application/json", b'{"ok": 1}')]
+    )
     try:
         body, status = APIProxyClient(flaky.url, mode="pooled", backoff_factor=0.01).post_predict({})
         assert (body, status) == ({"ok": 1}, 200) and flaky.requests == ["POST", "POST"]
@@ -255,12 +257,15 @@ def test_simple_mode_opens_a_connection_per_call(api):
         counter.close()
 
 
-@pytest.mark.parametrize("environ, expected", [
-    ({}, "simple"),
-    ({"SPACE_ID": "someone/lung-risk"}, "pooled"),
-    ({"SPACE_ID": "someone/lung-risk", "PROXY_MODE": "simple"}, "simple"),
-    ({"PROXY_MODE": "Pooled"}, "pooled"),
-])
+@pytest.mark.parametrize(
+    "environ, expected",
+    [
+        ({}, "simple"),
+        ({"SPACE_ID": "someone/lung-risk"}, "pooled"),
+        ({"SPACE_ID": "someone/lung-risk", "PROXY_MODE": "simple"}, "simple"),
+        ({"PROXY_MODE": "Pooled"}, "pooled"),
+    ],
+)
 def test_the_transport_is_picked_from_the_environment(environ, expected):
     assert Settings.from_env(environ).proxy_mode == expected
 

@@ -1,4 +1,5 @@
 """An anonymous client cannot flush the log: per-client limits on predictions and batch rows."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,8 +19,7 @@ def stored(app) -> list[dict]:
 def test_prediction_requests_are_limited_per_client_and_refusals_are_not_logged(make_app, backend):
     app = make_app(backend, PREDICT_RATE_LIMIT="5 per minute", RATE_LIMIT_EXEMPT=())
     client = app.test_client()
-    statuses = [client.post("/predict", json=patient(), environ_base=VISITOR).status_code
-                for _ in range(5)]
+    statuses = [client.post("/predict", json=patient(), environ_base=VISITOR).status_code for _ in range(5)]
     statuses.append(client.post("/predict", json=patient(AGE=300), environ_base=VISITOR).status_code)
     assert statuses == [200] * 5 + [429]
 

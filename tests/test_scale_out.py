@@ -3,6 +3,7 @@
 Two real Gunicorn instances on their own ports, one real redis-server, the same key prefix and
 admin token; predictions alternate between them as a round-robin balancer would send them.
 """
+
 from __future__ import annotations
 
 import time
@@ -31,8 +32,10 @@ def instances(tmp_path_factory, redis_server):
         "SECRET_KEY": "shared-secret",
         "SPACE_ID": "",
     }
-    with ServerProcess.gunicorn(tmp_path / "a", env=shared, name="api-a") as first, \
-            ServerProcess.gunicorn(tmp_path / "b", env=shared, name="api-b") as second:
+    with (
+        ServerProcess.gunicorn(tmp_path / "a", env=shared, name="api-a") as first,
+        ServerProcess.gunicorn(tmp_path / "b", env=shared, name="api-b") as second,
+    ):
         yield first, second
     # The prefix is this module's own: deleting its keys touches nobody else's data.
     redis_server.client().delete(*RedisLogStore(redis_server.url, shared["REDIS_KEY_PREFIX"]).keys)
@@ -41,8 +44,9 @@ def instances(tmp_path_factory, redis_server):
 @pytest.fixture
 def two_instances(instances):
     """Both instances, with the shared log emptied through one of them."""
-    answer = requests.delete(instances[0].url + "/api/logs",
-                             headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
+    answer = requests.delete(
+        instances[0].url + "/api/logs", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5
+    )
     answer.raise_for_status()
     return instances
 
@@ -51,8 +55,12 @@ def logged(instance: ServerProcess, expected: int, timeout: float = 10.0) -> lis
     """The instance's view of the shared log, once `expected` entries have been written."""
     deadline = time.monotonic() + timeout
     while True:
-        answer = requests.get(instance.url + "/api/logs", params={"limit": 1000},
-                              headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
+        answer = requests.get(
+            instance.url + "/api/logs",
+            params={"limit": 1000},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=5,
+        )
         answer.raise_for_status()
         body = answer.json()
         if body["total"] >= expected or time.monotonic() > deadline:
@@ -67,8 +75,9 @@ def send_round_robin(instances, count: int) -> list[str]:
         instance = instances[number % len(instances)]
         request_id = f"rr-{number:03d}-{uuid.uuid4().hex[:8]}"
         record = SYMPTOMATIC_OLDER_SMOKER if number % 3 else HEALTHY_YOUNG_WOMAN
-        answer = requests.post(instance.url + "/api/predict", json=record,
-                               headers={"X-Request-ID": request_id}, timeout=10)
+        answer = requests.post(
+            instance.url + "/api/predict", json=record, headers={"X-Request-ID": request_id}, timeout=10
+        )
         assert answer.status_code == 200, answer.text
         assert answer.json()["request_id"] == request_id
         sent.append(request_id)

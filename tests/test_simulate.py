@@ -1,4 +1,5 @@
 """The traffic simulator: its options, its patients, and real runs against the API under Gunicorn."""
+
 from __future__ import annotations
 
 import json
@@ -42,12 +43,15 @@ def simulate_json(capsys, *args) -> tuple[int, dict]:
     return code, json.loads(capsys.readouterr().out)
 
 
-@pytest.mark.parametrize("text, parsed", [
-    ("SMOKING=0.9", ("SMOKING", 0.9)),
-    ("chest_pain=0", ("CHEST PAIN", 0.0)),
-    ("Shortness of breath=1", ("SHORTNESS OF BREATH", 1.0)),
-    ("gender=0.7", ("GENDER", 0.7)),
-])
+@pytest.mark.parametrize(
+    "text, parsed",
+    [
+        ("SMOKING=0.9", ("SMOKING", 0.9)),
+        ("chest_pain=0", ("CHEST PAIN", 0.0)),
+        ("Shortness of breath=1", ("SHORTNESS OF BREATH", 1.0)),
+        ("gender=0.7", ("GENDER", 0.7)),
+    ],
+)
 def test_prevalence_options_accept_any_spelling_of_a_yes_no_input(text, parsed):
     assert parse_prevalence(text) == parsed
 
@@ -58,15 +62,17 @@ def test_prevalence_options_that_name_no_yes_no_input_or_no_share_are_refused(te
         parse_prevalence(text)
 
 
-@pytest.mark.parametrize("changes", [{"prevalence": {"SMOKING": 1.5}}, {"positive_rate": -0.1},
-                                     {"prevalence": {"AGE": 0.5}}])
+@pytest.mark.parametrize(
+    "changes", [{"prevalence": {"SMOKING": 1.5}}, {"positive_rate": -0.1}, {"prevalence": {"AGE": 0.5}}]
+)
 def test_drifts_outside_what_a_share_can_be_are_refused(changes):
     with pytest.raises(ValueError):
         Drift(**changes)
 
 
-@pytest.mark.parametrize("plan", [{"count": 0}, {"duration": -1}, {"concurrency": 0}, {"rate": 0},
-                                  {"count": 5, "batch_size": 0}])
+@pytest.mark.parametrize(
+    "plan", [{"count": 0}, {"duration": -1}, {"concurrency": 0}, {"rate": 0}, {"count": 5, "batch_size": 0}]
+)
 def test_plans_that_would_not_stop_or_not_start_are_refused(plan):
     with pytest.raises(ValueError):
         simulate.Plan(**plan)
@@ -92,8 +98,9 @@ def test_an_age_shift_moves_ages_and_keeps_them_within_what_the_api_accepts(refe
 @pytest.mark.e2e
 def test_the_simulator_fills_the_log_of_a_running_server(api, capsys):
     requests.delete(api.url + "/logs", timeout=10)
-    code, summary = simulate_json(capsys, "--api-url", api.url, "--count", str(N), "--concurrency", "4",
-                                  "--seed", "11")
+    code, summary = simulate_json(
+        capsys, "--api-url", api.url, "--count", str(N), "--concurrency", "4", "--seed", "11"
+    )
     assert code == 0
     assert summary["requests"] == summary["succeeded"] == N
     assert summary["status_counts"] == {"200": N}
@@ -106,14 +113,29 @@ def test_the_simulator_fills_the_log_of_a_running_server(api, capsys):
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("options, flagged", [
-    (["--age-shift", "15"], {"AGE"}),
-    (["--prevalence", "SMOKING=0.95", "--prevalence", "ALLERGY=0.1"], {"SMOKING", "ALLERGY"}),
-])
+@pytest.mark.parametrize(
+    "options, flagged",
+    [
+        (["--age-shift", "15"], {"AGE"}),
+        (["--prevalence", "SMOKING=0.95", "--prevalence", "ALLERGY=0.1"], {"SMOKING", "ALLERGY"}),
+    ],
+)
 def test_a_drift_injected_by_the_simulator_is_flagged(api, capsys, options, flagged):
     requests.delete(api.url + "/logs", timeout=10)  # the window holds this run's entries only
-    code, summary = simulate_json(capsys, "--api-url", api.url, "--count", "100", "--batch-size", "4",
-                                  "--concurrency", "2", "--seed", "12", *options)
+    code, summary = simulate_json(
+        capsys,
+        "--api-url",
+        api.url,
+        "--count",
+        "100",
+        "--batch-size",
+        "4",
+        "--concurrency",
+        "2",
+        "--seed",
+        "12",
+        *options,
+    )
     assert code == 0 and summary["records"] == N
     assert wait_for_logged(api, N) == N
     drift = requests.get(api.url + "/api/monitoring/drift", params={"last": N}, timeout=30).json()
@@ -122,16 +144,18 @@ def test_a_drift_injected_by_the_simulator_is_flagged(api, capsys, options, flag
 
 @pytest.mark.e2e
 def test_a_rate_limited_run_stops_at_its_duration(api, capsys):
-    code, summary = simulate_json(capsys, "--api-url", api.url, "--duration", "1", "--rate", "40",
-                                  "--seed", "1")
+    code, summary = simulate_json(
+        capsys, "--api-url", api.url, "--duration", "1", "--rate", "40", "--seed", "1"
+    )
     assert code == 0
     assert summary["requests"] == 40
     assert 0.9 <= summary["duration_s"] < 2.0
 
 
 def test_an_unreachable_api_is_counted_as_failures_with_a_nonzero_exit(capsys):
-    code, summary = simulate_json(capsys, "--api-url", f"http://127.0.0.1:{free_port()}", "--count", "3",
-                                  "--timeout", "2")
+    code, summary = simulate_json(
+        capsys, "--api-url", f"http://127.0.0.1:{free_port()}", "--count", "3", "--timeout", "2"
+    )
     assert code == 1
     assert summary["status_counts"] == {"503": 3} and summary["failed"] == 3
 

@@ -1,4 +1,5 @@
 """Slow clients (slowloris) do not stop predictions of the API as `make run` starts it."""
+
 from __future__ import annotations
 
 import pytest

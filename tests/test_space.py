@@ -3,6 +3,7 @@
 No Docker engine here, so deploy/start.sh (the image's CMD) runs for real with SPACE_ID set, on
 free loopback ports. Every check of the running stack goes through the public port only.
 """
+
 from __future__ import annotations
 
 import os
@@ -68,8 +69,12 @@ sys.exit(Supervisor(programs, Path(sys.argv[1]), max_restarts=1, window=60, back
 
 @pytest.fixture
 def supervised(tmp_path):
-    process = subprocess.Popen([sys.executable, "-c", SUPERVISED, str(tmp_path)], cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-c", SUPERVISED, str(tmp_path)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     assert wait_until(lambda: read_pid(tmp_path, "fragile") and read_pid(tmp_path, "steady"), timeout=10)
     yield process, tmp_path
     if process.poll() is None:
@@ -151,29 +156,74 @@ def routed(tmp_path_factory):
     port, api_port, ui_port = free_port(), free_port(), free_port()
     (workdir / "ui.py").write_text(STAND_IN_UI)
     conf = workdir / "nginx.conf"
-    conf.write_text(render_nginx_conf({"PORT": port, "LISTEN_HOST": "127.0.0.1", "UI_PORT": ui_port,
-                                       "API_PORT": api_port, "RUN_DIR": workdir, "NGINX_WORKERS": 1}))
+    conf.write_text(
+        render_nginx_conf(
+            {
+                "PORT": port,
+                "LISTEN_HOST": "127.0.0.1",
+                "UI_PORT": ui_port,
+                "API_PORT": api_port,
+                "RUN_DIR": workdir,
+                "NGINX_WORKERS": 1,
+            }
+        )
+    )
     (workdir / "nginx").mkdir()
-    with ServerProcess.gunicorn(workdir, port=api_port, env={"SPACE_ID": "", "ADMIN_TOKEN": ""}), \
-            ServerProcess([sys.executable, str(workdir / "ui.py"), str(ui_port)], ui_port, workdir,
-                          ready_path="/", name="ui"):
-        with ServerProcess([nginx, "-e", "stderr", "-p", str(workdir / "nginx"), "-c", str(conf)],
-                           port, workdir, ready_path="/health/ready", name="nginx") as proxy:
+    with (
+        ServerProcess.gunicorn(workdir, port=api_port, env={"SPACE_ID": "", "ADMIN_TOKEN": ""}),
+        ServerProcess(
+            [sys.executable, str(workdir / "ui.py"), str(ui_port)],
+            ui_port,
+            workdir,
+            ready_path="/",
+            name="ui",
+        ),
+    ):
+        with ServerProcess(
+            [nginx, "-e", "stderr", "-p", str(workdir / "nginx"), "-c", str(conf)],
+            port,
+            workdir,
+            ready_path="/health/ready",
+            name="nginx",
+        ) as proxy:
             yield proxy
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("path, server", [
-    ("/api/health", "api"), ("/api/metadata", "api"), ("/health", "api"), ("/health/ready", "api"),
-    ("/metadata", "api"), ("/logs", "api"), ("/admin-static/css/app.css", "api"),
-    ("/docs", "api"), ("/docs/assets/swagger-ui.css", "api"), ("/openapi.json", "api"),
-    ("/docsify", "ui"), ("/openapi.jsonp", "ui"),
-    ("/", "ui"), ("/static/js/iframeResizer.contentWindow.min.js", "ui"), ("/assets/index.js", "ui"),
-    ("/gradio_api/info", "ui"), ("/config", "ui"), ("/apiary", "ui"), ("/healthy", "ui"),
-    ("/logsheet", "ui"), ("/theme.css", "ui"), ("/predictions", "ui"), ("/docsify", "ui"),
-    ("/openapi.json.bak", "ui"), ("/gradio_api/openapi.json", "ui"), ("/manifest.json", "ui"),
-    ("/login", "ui"), ("/svelte/x.js", "ui"), ("/robots.txt", "ui"),
-])
+@pytest.mark.parametrize(
+    "path, server",
+    [
+        ("/api/health", "api"),
+        ("/api/metadata", "api"),
+        ("/health", "api"),
+        ("/health/ready", "api"),
+        ("/metadata", "api"),
+        ("/logs", "api"),
+        ("/admin-static/css/app.css", "api"),
+        ("/docs", "api"),
+        ("/docs/assets/swagger-ui.css", "api"),
+        ("/openapi.json", "api"),
+        ("/docsify", "ui"),
+        ("/openapi.jsonp", "ui"),
+        ("/", "ui"),
+        ("/static/js/iframeResizer.contentWindow.min.js", "ui"),
+        ("/assets/index.js", "ui"),
+        ("/gradio_api/info", "ui"),
+        ("/config", "ui"),
+        ("/apiary", "ui"),
+        ("/healthy", "ui"),
+        ("/logsheet", "ui"),
+        ("/theme.css", "ui"),
+        ("/predictions", "ui"),
+        ("/docsify", "ui"),
+        ("/openapi.json.bak", "ui"),
+        ("/gradio_api/openapi.json", "ui"),
+        ("/manifest.json", "ui"),
+        ("/login", "ui"),
+        ("/svelte/x.js", "ui"),
+        ("/robots.txt", "ui"),
+    ],
+)
 def test_nginx_routes(routed, path, server):
     answer = requests.get(routed.url + path, timeout=5)
     assert answer.ok, (path, answer.status_code, answer.text[:200])
@@ -181,13 +231,20 @@ def test_nginx_routes(routed, path, server):
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("method, path", [
-    ("POST", "/predict"), ("POST", "/predict_proba"), ("GET", "/metadata"), ("GET", "/docs"),
-    ("GET", "/openapi.json"),
-])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("POST", "/predict"),
+        ("POST", "/predict_proba"),
+        ("GET", "/metadata"),
+        ("GET", "/docs"),
+        ("GET", "/openapi.json"),
+    ],
+)
 def test_nginx_sends_the_apis_root_paths_to_the_api(routed, method, path):
-    answer = requests.request(method, routed.url + path, json=HEALTHY_YOUNG_WOMAN if method == "POST" else None,
-                              timeout=5)
+    answer = requests.request(
+        method, routed.url + path, json=HEALTHY_YOUNG_WOMAN if method == "POST" else None, timeout=5
+    )
     # The API answers (200, or its own 404 envelope for a path it does not serve yet), never the UI.
     assert served_by(answer) == "api" and "X-Request-ID" in answer.headers, (path, answer.text[:200])
 
@@ -201,8 +258,10 @@ def served_by(answer: requests.Response) -> str:
 
 @pytest.mark.e2e
 def test_nginx_tells_gradio_the_public_host_and_scheme(routed):
-    headers = {name.lower(): value for name, value in
-               requests.get(routed.url + "/config", timeout=5).json()["headers"].items()}
+    headers = {
+        name.lower(): value
+        for name, value in requests.get(routed.url + "/config", timeout=5).json()["headers"].items()
+    }
     public_host = routed.url.removeprefix("http://")
     assert headers["host"] == public_host and headers["x-forwarded-host"] == public_host
     assert headers["x-forwarded-proto"] == "http" and headers["x-forwarded-for"] == "127.0.0.1"
@@ -210,8 +269,11 @@ def test_nginx_tells_gradio_the_public_host_and_scheme(routed):
 
 @pytest.mark.e2e
 def test_nginx_keeps_the_scheme_and_host_the_spaces_own_proxy_forwards(routed):
-    answer = requests.get(routed.url + "/config", timeout=5,
-                          headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "me-space.hf.space"})
+    answer = requests.get(
+        routed.url + "/config",
+        timeout=5,
+        headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "me-space.hf.space"},
+    )
     headers = {name.lower(): value for name, value in answer.json()["headers"].items()}
     assert headers["x-forwarded-proto"] == "https" and headers["x-forwarded-host"] == "me-space.hf.space"
 
@@ -231,11 +293,26 @@ def test_nginx_answers_503_with_retry_after_while_a_backend_restarts(tmp_path):
     nginx = require_binary("nginx", "/usr/sbin/nginx")
     port = free_port()
     conf = tmp_path / "nginx.conf"  # nothing listens on the API's or the UI's port: both are down
-    conf.write_text(render_nginx_conf({"PORT": port, "LISTEN_HOST": "127.0.0.1", "UI_PORT": free_port(),
-                                       "API_PORT": free_port(), "RUN_DIR": tmp_path, "NGINX_WORKERS": 1}))
+    conf.write_text(
+        render_nginx_conf(
+            {
+                "PORT": port,
+                "LISTEN_HOST": "127.0.0.1",
+                "UI_PORT": free_port(),
+                "API_PORT": free_port(),
+                "RUN_DIR": tmp_path,
+                "NGINX_WORKERS": 1,
+            }
+        )
+    )
     (tmp_path / "nginx").mkdir()
-    with ServerProcess([nginx, "-e", "stderr", "-p", str(tmp_path / "nginx"), "-c", str(conf)],
-                       port, tmp_path, ready_path="/health/ready", name="nginx") as proxy:
+    with ServerProcess(
+        [nginx, "-e", "stderr", "-p", str(tmp_path / "nginx"), "-c", str(conf)],
+        port,
+        tmp_path,
+        ready_path="/health/ready",
+        name="nginx",
+    ) as proxy:
         api = requests.get(proxy.url + "/api/predict", timeout=5)
         page = requests.get(proxy.url + "/", timeout=5)
 
@@ -247,21 +324,39 @@ def test_nginx_answers_503_with_retry_after_while_a_backend_restarts(tmp_path):
 
 # -- the whole Space: deploy/start.sh with SPACE_ID set, reached through its public port only -------
 
+
 def start_space(workdir: Path, **settings: str) -> ServerProcess:
     """deploy/start.sh on free ports; `settings` override the environment (e.g. ADMIN_TOKEN="")."""
     require_binary("nginx", "/usr/sbin/nginx")
     require_binary("redis-server")
     port = free_port()
     env = {
-        "PORT": str(port), "LISTEN_HOST": "127.0.0.1", "API_PORT": str(free_port()),
-        "UI_PORT": str(free_port()), "REDIS_PORT": str(free_port()), "REDIS_URL": "",
-        "DATA_DIR": str(workdir / "data"), "RUN_DIR": str(workdir / "run"),
-        "SPACE_ID": "tests/lung-cancer-risk", "ADMIN_TOKEN": TOKEN, "SECRET_KEY": "space-secret",
-        "PYTHON": sys.executable, "WEB_CONCURRENCY": "2", "GRADIO_ANALYTICS_ENABLED": "False",
-        "PROMETHEUS_MULTIPROC_DIR": "", **settings,
+        "PORT": str(port),
+        "LISTEN_HOST": "127.0.0.1",
+        "API_PORT": str(free_port()),
+        "UI_PORT": str(free_port()),
+        "REDIS_PORT": str(free_port()),
+        "REDIS_URL": "",
+        "DATA_DIR": str(workdir / "data"),
+        "RUN_DIR": str(workdir / "run"),
+        "SPACE_ID": "tests/lung-cancer-risk",
+        "ADMIN_TOKEN": TOKEN,
+        "SECRET_KEY": "space-secret",
+        "PYTHON": sys.executable,
+        "WEB_CONCURRENCY": "2",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "PROMETHEUS_MULTIPROC_DIR": "",
+        **settings,
     }
-    return ServerProcess(["bash", str(ROOT / "deploy" / "start.sh")], port, workdir, env,
-                         ready_path="/health/ready", name="space", start_timeout=120)
+    return ServerProcess(
+        ["bash", str(ROOT / "deploy" / "start.sh")],
+        port,
+        workdir,
+        env,
+        ready_path="/health/ready",
+        name="space",
+        start_timeout=120,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -290,7 +385,9 @@ def test_the_space_answers_the_json_api_on_its_public_port(space):
 @pytest.mark.slow
 @pytest.mark.parametrize("path", ["/predict", "/predict_proba", "/api/predict", "/api/predict_proba"])
 def test_the_space_predicts_at_the_root_paths_too(space, path):
-    answer = requests.post(space.url + path, json={**SYMPTOMATIC_OLDER_SMOKER, "LUNG_CANCER": "YES"}, timeout=10)
+    answer = requests.post(
+        space.url + path, json={**SYMPTOMATIC_OLDER_SMOKER, "LUNG_CANCER": "YES"}, timeout=10
+    )
 
     assert answer.status_code == 200, answer.text[:300]
     assert answer.json()["risk_level"] in ("low", "moderate", "high")
@@ -321,8 +418,11 @@ def test_the_space_still_serves_gradios_own_routes(space, path):
 @pytest.mark.e2e
 @pytest.mark.slow
 def test_a_browser_page_elsewhere_may_call_predict_on_the_space_but_not_the_logs(space):
-    asking = {"Origin": "https://clinic.example", "Access-Control-Request-Method": "POST",
-              "Access-Control-Request-Headers": "Content-Type"}
+    asking = {
+        "Origin": "https://clinic.example",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "Content-Type",
+    }
     predict = requests.options(space.url + "/predict", headers=asking, timeout=5)
     logs = requests.options(space.url + "/api/logs", headers=asking, timeout=5)
 
@@ -370,11 +470,14 @@ def test_gradio_client_raises_the_apis_errors_and_clears_with_the_references_nam
 
 @pytest.mark.e2e
 @pytest.mark.slow
-@pytest.mark.parametrize("headers, status", [
-    ({}, 401),
-    ({"Authorization": "Bearer wrong-token"}, 401),
-    ({"Authorization": f"Bearer {TOKEN}"}, 200),
-])
+@pytest.mark.parametrize(
+    "headers, status",
+    [
+        ({}, 401),
+        ({"Authorization": "Bearer wrong-token"}, 401),
+        ({"Authorization": f"Bearer {TOKEN}"}, 200),
+    ],
+)
 def test_the_admin_api_needs_the_token(space, headers, status):
     assert requests.get(space.url + "/api/logs", headers=headers, timeout=5).status_code == status
 
@@ -383,22 +486,27 @@ def test_the_admin_api_needs_the_token(space, headers, status):
 @pytest.mark.slow
 def test_the_log_page_asks_for_the_token_then_shows_predictions(space):
     request_id = f"space-page-{os.getpid()}"
-    requests.post(space.url + "/api/predict", json=HEALTHY_YOUNG_WOMAN, timeout=10,
-                  headers={"X-Request-ID": request_id}).raise_for_status()
+    requests.post(
+        space.url + "/api/predict", json=HEALTHY_YOUNG_WOMAN, timeout=10, headers={"X-Request-ID": request_id}
+    ).raise_for_status()
     browser = requests.Session()
     browser.headers["Accept"] = "text/html"
 
     login_page = browser.get(space.url + "/logs", timeout=5)
     assert login_page.url.startswith(space.url + "/admin/login") and 'name="token"' in login_page.text
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', login_page.text).group(1)
-    refused = browser.post(space.url + "/admin/login",
-                           data={"csrf_token": csrf, "token": "wrong", "next": "/logs"}, timeout=5)
+    refused = browser.post(
+        space.url + "/admin/login", data={"csrf_token": csrf, "token": "wrong", "next": "/logs"}, timeout=5
+    )
     assert refused.status_code == 401
 
-    browser.post(space.url + "/admin/login", data={"csrf_token": csrf, "token": TOKEN, "next": "/logs"},
-                 timeout=5).raise_for_status()
-    page = wait_until(lambda: (p := browser.get(space.url + "/logs", timeout=5)).ok and request_id in p.text
-                      and p, timeout=10)
+    browser.post(
+        space.url + "/admin/login", data={"csrf_token": csrf, "token": TOKEN, "next": "/logs"}, timeout=5
+    ).raise_for_status()
+    page = wait_until(
+        lambda: (p := browser.get(space.url + "/logs", timeout=5)).ok and request_id in p.text and p,
+        timeout=10,
+    )
     assert page, "the logged prediction never showed on /logs"
     stylesheet = requests.get(space.url + "/admin-static/css/app.css", timeout=5)
     assert stylesheet.headers["Content-Type"].startswith("text/css")
@@ -411,8 +519,14 @@ def test_the_gradio_page_predicts_in_chromium(space, browser, tmp_path):
     failed = []
     page = browser.new_page()
     try:
-        page.on("response", lambda r: failed.append(f"{r.status} {r.url}")
-                if r.url.startswith(space.url) and r.status >= 400 else None)
+        page.on(
+            "response",
+            lambda r: (
+                failed.append(f"{r.status} {r.url}")
+                if r.url.startswith(space.url) and r.status >= 400
+                else None
+            ),
+        )
         page.goto(space.url + "/", wait_until="domcontentloaded")
         page.locator("#q-coughing input").check()
         page.locator("#predict").click()
@@ -435,8 +549,9 @@ def test_killing_gunicorn_restarts_the_api_behind_the_same_port(space):
 
     restarted = wait_until(lambda: (pid := read_pid(space.run_dir, "api")) != killed and pid, timeout=30)
     assert restarted, space.log_tail()
-    healthy = wait_until(lambda: requests.get(space.url + "/api/health", timeout=5).status_code == 200,
-                         timeout=60)
+    healthy = wait_until(
+        lambda: requests.get(space.url + "/api/health", timeout=5).status_code == 200, timeout=60
+    )
     assert healthy, space.log_tail()
     assert not alive(killed) and alive(restarted) and space.process.poll() is None
     body = Client(space.url, verbose=False).predict(HEALTHY_YOUNG_WOMAN, api_name="/predict_api")
@@ -450,10 +565,12 @@ def test_without_admin_token_a_space_keeps_the_admin_endpoints_closed(tmp_path):
         answers = {
             "GET /api/logs": requests.get(closed.url + "/api/logs", timeout=5).status_code,
             "GET /api/logs with a token": requests.get(
-                closed.url + "/api/logs", headers={"Authorization": "Bearer guess"}, timeout=5).status_code,
+                closed.url + "/api/logs", headers={"Authorization": "Bearer guess"}, timeout=5
+            ).status_code,
             "DELETE /api/logs": requests.delete(closed.url + "/api/logs", timeout=5).status_code,
-            "GET /logs (browser)": requests.get(closed.url + "/logs", headers={"Accept": "text/html"},
-                                                timeout=5).status_code,
+            "GET /logs (browser)": requests.get(
+                closed.url + "/logs", headers={"Accept": "text/html"}, timeout=5
+            ).status_code,
         }
     assert answers == dict.fromkeys(answers, 403)
 
@@ -478,16 +595,26 @@ def test_nginx_comes_up_and_logs_when_the_stacks_stdout_cannot_be_reopened(tmp_p
 
     threading.Thread(target=drain, daemon=True).start()
     with open(server.log_path, "ab") as log:
-        server.process = subprocess.Popen(server.command, cwd=ROOT, env=server.env, stdout=theirs.fileno(),
-                                          stderr=log, start_new_session=True)
+        server.process = subprocess.Popen(
+            server.command,
+            cwd=ROOT,
+            env=server.env,
+            stdout=theirs.fileno(),
+            stderr=log,
+            start_new_session=True,
+        )
     theirs.close()
     try:
-        ready = wait_until(lambda: server.process.poll() is not None or answers(server.url + "/health/ready"),
-                           timeout=120, interval=0.5)
+        ready = wait_until(
+            lambda: server.process.poll() is not None or answers(server.url + "/health/ready"),
+            timeout=120,
+            interval=0.5,
+        )
         assert ready and server.process.poll() is None, server.log_tail()
         requests.get(server.url + "/health/live?from=stdout-socket", timeout=5)
-        assert wait_until(lambda: b"GET /health/live?from=stdout-socket" in received, timeout=10), \
+        assert wait_until(lambda: b"GET /health/live?from=stdout-socket" in received, timeout=10), (
             "nginx's access log line never reached the stack's stdout"
+        )
     finally:
         code = server.stop(timeout=60)
         ours.close()

@@ -1,4 +1,5 @@
 """The Space's files: the image (Dockerfile.hf, read: no Docker engine here), the card, the assembly."""
+
 from __future__ import annotations
 
 import fnmatch
@@ -17,13 +18,15 @@ def dockerfile() -> list[str]:
     """Dockerfile.hf's instructions, one string each (continuation lines joined, comments gone)."""
     text = (ROOT / "Dockerfile.hf").read_text()
     lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
-    return [" ".join(part.strip() for part in step.split("\\\n"))
-            for step in re.split(r"(?<!\\)\n", "\n".join(lines)) if step.strip()]
+    return [
+        " ".join(part.strip() for part in step.split("\\\n"))
+        for step in re.split(r"(?<!\\)\n", "\n".join(lines))
+        if step.strip()
+    ]
 
 
 def instruction(name: str) -> list[str]:
     return [step for step in dockerfile() if step.split()[0].upper() == name]
-
 
 
 def test_the_image_starts_from_python_311_slim():
@@ -43,8 +46,9 @@ def test_dependencies_are_installed_before_the_code_is_copied():
     assert requirements < install < code
 
 
-@pytest.mark.parametrize("source", ["model/", "webapp/", "templates/", "static/", "deploy/", "wsgi.py",
-                                    "gunicorn.conf.py"])
+@pytest.mark.parametrize(
+    "source", ["model/", "webapp/", "templates/", "static/", "deploy/", "wsgi.py", "gunicorn.conf.py"]
+)
 def test_the_image_copies(source):
     assert any(source in step.split() for step in instruction("COPY"))
 
@@ -88,11 +92,25 @@ def assembled(tmp_path_factory):
     return target, assemble(target)
 
 
-@pytest.mark.parametrize("path", ["Dockerfile", "README.md", "requirements.lock", "wsgi.py",
-                                  "gunicorn.conf.py", "webapp/__init__.py", "webapp/ui/__main__.py",
-                                  "templates/base.html", "static/css/app.css", "deploy/start.sh",
-                                  "deploy/nginx.conf.template", "model/model.joblib",
-                                  "model/model_card.json", ".gitattributes"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "Dockerfile",
+        "README.md",
+        "requirements.lock",
+        "wsgi.py",
+        "gunicorn.conf.py",
+        "webapp/__init__.py",
+        "webapp/ui/__main__.py",
+        "templates/base.html",
+        "static/css/app.css",
+        "deploy/start.sh",
+        "deploy/nginx.conf.template",
+        "model/model.joblib",
+        "model/model_card.json",
+        ".gitattributes",
+    ],
+)
 def test_the_assembled_space_has(assembled, path):
     _, written = assembled
     assert path in written
@@ -106,9 +124,25 @@ def test_the_assembled_space_uses_the_space_dockerfile_and_card(assembled):
     assert "*.joblib filter=lfs" in (target / ".gitattributes").read_text()
 
 
-@pytest.mark.parametrize("pattern", ["tests/*", "bench/*", ".env", "**/.env", "*.csv", "**/*.csv",
-                                     "**/*.sqlite3", "**/__pycache__/*", "instance/*", ".ci/*",
-                                     "Dockerfile.hf", "Makefile", "Procfile", "model/*.py"])
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "tests/*",
+        "bench/*",
+        ".env",
+        "**/.env",
+        "*.csv",
+        "**/*.csv",
+        "**/*.sqlite3",
+        "**/__pycache__/*",
+        "instance/*",
+        ".ci/*",
+        "Dockerfile.hf",
+        "Makefile",
+        "Procfile",
+        "model/*.py",
+    ],
+)
 def test_the_assembled_space_leaves_out(assembled, pattern):
     _, written = assembled
     assert not [path for path in written if Path(path).match(pattern)]
@@ -126,21 +160,28 @@ def test_the_image_lock_pins_every_runtime_dependency_of_setup_cfg_with_hashes()
 
     config = configparser.ConfigParser()
     config.read(ROOT / "setup.cfg")
-    declared = [re.split(r"[<>=!~ \[;]", line.strip(), maxsplit=1)[0].lower().replace("_", "-")
-                for line in config["options"]["install_requires"].splitlines()
-                if line.strip() and not line.strip().startswith("#")]
+    declared = [
+        re.split(r"[<>=!~ \[;]", line.strip(), maxsplit=1)[0].lower().replace("_", "-")
+        for line in config["options"]["install_requires"].splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    ]
     lock = (ROOT / "requirements.lock").read_text()
     pinned = {match.lower().replace("_", "-") for match in re.findall(r"^([A-Za-z0-9_.\-]+)==", lock, re.M)}
     assert declared and set(declared) <= pinned, set(declared) - pinned
-    blocks = re.findall(r"^[A-Za-z0-9_.\-]+==[^\n]*\\\n((?:\s+--hash=sha256:[0-9a-f]{64}[ \\]*\n)+)", lock, re.M)
+    blocks = re.findall(
+        r"^[A-Za-z0-9_.\-]+==[^\n]*\\\n((?:\s+--hash=sha256:[0-9a-f]{64}[ \\]*\n)+)", lock, re.M
+    )
     assert len(blocks) == len(pinned)
 
 
 def dockerignored(path: str) -> bool:
     """Whether a build from the repository root leaves `path` out: .dockerignore's last matching
     line wins, and a line matching a folder covers what is inside it (`**/` matches any depth)."""
-    rules = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
-             if line.strip() and not line.startswith("#")]
+    rules = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     parts = Path(path).parts
     prefixes = ["/".join(parts[:end]) for end in range(1, len(parts) + 1)]
     ignored = False
@@ -152,17 +193,32 @@ def dockerignored(path: str) -> bool:
     return ignored
 
 
-@pytest.mark.parametrize("path", [".venv/bin/python", ".git/HEAD", "instance/predictions.sqlite3",
-                                  "test-output/space.png", "tests/test_space.py", "bench/bench_predict.py",
-                                  ".env", "webapp/.env", "webapp/__pycache__/app.cpython-311.pyc",
-                                  "data/survey_lung_cancer.csv", "build/space/Dockerfile", "Makefile"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        ".venv/bin/python",
+        ".git/HEAD",
+        "instance/predictions.sqlite3",
+        "test-output/space.png",
+        "tests/test_space.py",
+        "bench/bench_predict.py",
+        ".env",
+        "webapp/.env",
+        "webapp/__pycache__/app.cpython-311.pyc",
+        "data/survey_lung_cancer.csv",
+        "build/space/Dockerfile",
+        "Makefile",
+    ],
+)
 def test_a_build_from_the_repository_root_does_not_send(path):
     assert dockerignored(path)
 
 
 def test_a_build_from_the_repository_root_sends_what_the_image_copies():
-    sources = [source for step in instruction("COPY") for source in step.split()[1:-1]
-               if not source.startswith("--")]
-    assert sources and not [source for source in sources
-                            if dockerignored(source + "x" if source.endswith("/") else source)]
+    sources = [
+        source for step in instruction("COPY") for source in step.split()[1:-1] if not source.startswith("--")
+    ]
+    assert sources and not [
+        source for source in sources if dockerignored(source + "x" if source.endswith("/") else source)
+    ]
     assert not dockerignored("webapp/ui/__main__.py") and not dockerignored("model/model.joblib")

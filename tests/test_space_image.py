@@ -14,6 +14,7 @@ host trusts without the bundle ending up in the image.
 The figures (build time, image size, time to ready, restart windows) are printed and written to
 test-output/space-image.json; the README's Space section quotes them.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,9 +48,21 @@ HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 TOKEN = "image-admin-token"
 RUN_LIMITS = ["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096"]
 # What the stand-in adds to Debian minbase: the shared libraries python:3.11-slim's CPython uses.
-STAND_IN_PACKAGES = ["ca-certificates", "netbase", "tzdata", "libssl3", "libsqlite3-0", "zlib1g",
-                     "libffi8", "libbz2-1.0", "liblzma5", "libreadline8", "libncursesw6", "libuuid1",
-                     "libgdbm6"]
+STAND_IN_PACKAGES = [
+    "ca-certificates",
+    "netbase",
+    "tzdata",
+    "libssl3",
+    "libsqlite3-0",
+    "zlib1g",
+    "libffi8",
+    "libbz2-1.0",
+    "liblzma5",
+    "libreadline8",
+    "libncursesw6",
+    "libuuid1",
+    "libgdbm6",
+]
 
 # Every process's uid and command line, read inside the container (the image has no ps).
 PROCESSES = """
@@ -79,25 +92,46 @@ class Podman:
     """podman on its own storage, logging every command's output to one file."""
 
     def __init__(self, runtime: str, log: Path):
-        self.command = ["podman", "--root", str(STORE / "storage"), "--runroot", str(STORE / "run"),
-                        "--storage-driver", "overlay", "--runtime", runtime]
+        self.command = [
+            "podman",
+            "--root",
+            str(STORE / "storage"),
+            "--runroot",
+            str(STORE / "run"),
+            "--storage-driver",
+            "overlay",
+            "--runtime",
+            runtime,
+        ]
         self.log = log
 
-    def __call__(self, *args: str, check: bool = True, timeout: float = 120,
-                 stdin: bytes | None = None) -> str:
+    def __call__(
+        self, *args: str, check: bool = True, timeout: float = 120, stdin: bytes | None = None
+    ) -> str:
         """podman's output; its errors (and a build's progress) go to the log as they come."""
         with open(self.log, "ab") as log:
             log.write(f"\n$ podman {' '.join(args)}\n".encode())
             log.flush()
-            done = subprocess.run([*self.command, *args], input=stdin, stdout=subprocess.PIPE, stderr=log,
-                                  timeout=timeout, check=False)
+            done = subprocess.run(
+                [*self.command, *args],
+                input=stdin,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                timeout=timeout,
+                check=False,
+            )
             log.write(done.stdout)
         if check and done.returncode != 0:
             raise AssertionError(f"podman {args[0]} exited {done.returncode}; see {self.log}")
         return done.stdout.decode().strip()
 
     def exists(self, image: str) -> bool:
-        return subprocess.run([*self.command, "image", "exists", image], capture_output=True, check=False).returncode == 0
+        return (
+            subprocess.run(
+                [*self.command, "image", "exists", image], capture_output=True, check=False
+            ).returncode
+            == 0
+        )
 
 
 def run_logged(command: list[str], log: Path, timeout: float = 900) -> None:
@@ -119,7 +153,10 @@ def registry_answers() -> bool:
 
 def build_stand_in(podman: Podman, log: Path) -> None:
     """python:3.11-slim's layout from Debian minbase and this interpreter's CPython 3.11."""
-    require(sys.version_info[:2] == (3, 11), "the stand-in copies this interpreter: run the tests with Python 3.11")
+    require(
+        sys.version_info[:2] == (3, 11),
+        "the stand-in copies this interpreter: run the tests with Python 3.11",
+    )
     debootstrap = require_binary("debootstrap", "/usr/sbin/debootstrap")
     rootfs = STORE / "stand-in-rootfs"
     run_logged(["rm", "-rf", str(rootfs)], log)
@@ -132,9 +169,19 @@ def build_stand_in(podman: Podman, log: Path) -> None:
     run_logged(["cp", "-a", str(prefix / "include" / "python3.11"), str(local / "include")], log)
     # The standard library only: none of the host's site-packages, tests or bytecode.
     with tarfile.open(STORE / "stdlib.tar", "w") as archive:
-        archive.add(prefix / "lib" / "python3.11", "python3.11", filter=lambda member: None if (
-            "/site-packages/" in member.name or "__pycache__" in member.name
-            or member.name.startswith("python3.11/test/")) else member)
+        archive.add(
+            prefix / "lib" / "python3.11",
+            "python3.11",
+            filter=lambda member: (
+                None
+                if (
+                    "/site-packages/" in member.name
+                    or "__pycache__" in member.name
+                    or member.name.startswith("python3.11/test/")
+                )
+                else member
+            ),
+        )
     with tarfile.open(STORE / "stdlib.tar") as archive:
         archive.extractall(local / "lib")
     (STORE / "stdlib.tar").unlink()
@@ -145,20 +192,39 @@ def build_stand_in(podman: Podman, log: Path) -> None:
         f"Types: deb\nURIs: {DEBIAN}\nSuites: bookworm bookworm-updates\nComponents: main\n"
         "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\n"
         "Types: deb\nURIs: http://deb.debian.org/debian-security\nSuites: bookworm-security\n"
-        "Components: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n")
-    in_root = ["chroot", str(rootfs), "/usr/bin/env", "-i", "PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-               "DEBIAN_FRONTEND=noninteractive"]
+        "Components: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n"
+    )
+    in_root = [
+        "chroot",
+        str(rootfs),
+        "/usr/bin/env",
+        "-i",
+        "PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "DEBIAN_FRONTEND=noninteractive",
+    ]
     run_logged([*in_root, "apt-get", "update", "-qq"], log)
-    run_logged([*in_root, "apt-get", "install", "-y", "-qq", "--no-install-recommends", *STAND_IN_PACKAGES], log)
+    run_logged(
+        [*in_root, "apt-get", "install", "-y", "-qq", "--no-install-recommends", *STAND_IN_PACKAGES], log
+    )
     run_logged([*in_root, "ldconfig"], log)
     run_logged([*in_root, "python3", "-m", "ensurepip", "--default-pip"], log)
     run_logged([*in_root, "python3", "-c", "import ssl, sqlite3, json, zlib, bz2, lzma, ctypes, uuid"], log)
     run_logged([*in_root, "apt-get", "clean"], log)
     run_logged(["sh", "-c", f"rm -rf {rootfs}/var/lib/apt/lists/* {rootfs}/root/.cache {rootfs}/tmp/*"], log)
     archive = subprocess.run(["tar", "-C", str(rootfs), "-c", "."], capture_output=True, check=True).stdout
-    podman("import", "--change", "ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin",
-           "--change", "ENV LANG=C.UTF-8", "--change", 'CMD ["python3"]', "-", STAND_IN,
-           stdin=archive, timeout=300)
+    podman(
+        "import",
+        "--change",
+        "ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "--change",
+        "ENV LANG=C.UTF-8",
+        "--change",
+        'CMD ["python3"]',
+        "-",
+        STAND_IN,
+        stdin=archive,
+        timeout=300,
+    )
     run_logged(["rm", "-rf", str(rootfs)], log)
 
 
@@ -178,9 +244,32 @@ def build(podman: Podman, workdir: Path, base: str, tag: str, context: Path, *op
     if HOST_CA.exists():
         pip_conf = workdir / "pip.conf"
         pip_conf.write_text("[global]\ncert = /etc/ssl/certs/host-ca-bundle.crt\n")
-        mounts = ["-v", f"{pip_conf}:/etc/pip.conf:ro", "-v", f"{HOST_CA}:/etc/ssl/certs/host-ca-bundle.crt:ro"]
-    run_logged([*podman.command, "build", "--isolation", "chroot", "--pull=never", "--format", "docker",
-                "--from", base, *mounts, *options, "-t", tag, str(context)], podman.log, timeout=1200)
+        mounts = [
+            "-v",
+            f"{pip_conf}:/etc/pip.conf:ro",
+            "-v",
+            f"{HOST_CA}:/etc/ssl/certs/host-ca-bundle.crt:ro",
+        ]
+    run_logged(
+        [
+            *podman.command,
+            "build",
+            "--isolation",
+            "chroot",
+            "--pull=never",
+            "--format",
+            "docker",
+            "--from",
+            base,
+            *mounts,
+            *options,
+            "-t",
+            tag,
+            str(context),
+        ],
+        podman.log,
+        timeout=1200,
+    )
 
 
 def build_image(podman: Podman, workdir: Path, log: Path) -> str:
@@ -233,8 +322,12 @@ class Container:
 
     def logs(self, tail: int = 80) -> str:
         """The container's output and errors (podman logs splits them like the container did)."""
-        return subprocess.run([*self.podman.command, "logs", "--tail", str(tail), self.name],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False).stdout.decode(errors="replace")
+        return subprocess.run(
+            [*self.podman.command, "logs", "--tail", str(tail), self.name],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            check=False,
+        ).stdout.decode(errors="replace")
 
 
 @pytest.fixture(scope="module")
@@ -256,9 +349,22 @@ def container(podman, tmp_path_factory):
     name, port = f"lungrisk-space-test-{os.getpid()}", free_port()
     podman("rm", "-f", name, check=False)
     started = time.monotonic()
-    podman("run", "-d", "--name", name, *RUN_LIMITS, "-p", f"127.0.0.1:{port}:7860",
-           "-e", "SPACE_ID=tests/space-image", "-e", f"ADMIN_TOKEN={TOKEN}", "-e", "SECRET_KEY=image-secret",
-           image)
+    podman(
+        "run",
+        "-d",
+        "--name",
+        name,
+        *RUN_LIMITS,
+        "-p",
+        f"127.0.0.1:{port}:7860",
+        "-e",
+        "SPACE_ID=tests/space-image",
+        "-e",
+        f"ADMIN_TOKEN={TOKEN}",
+        "-e",
+        "SECRET_KEY=image-secret",
+        image,
+    )
     space = Container(podman, name, port)
     ready = wait_for(space.ready, timeout=180)
     assert ready is not None, space.logs()
@@ -317,10 +423,19 @@ def test_the_healthcheck_passes(container):
 
 
 def test_every_process_runs_as_uid_1000(container):
-    rows = [row.split(" ", 1) for row in
-            container.podman("exec", container.name, "python", "-c", PROCESSES).splitlines()]
+    rows = [
+        row.split(" ", 1)
+        for row in container.podman("exec", container.name, "python", "-c", PROCESSES).splitlines()
+    ]
     commands = " ".join(command for _, command in rows)
-    for program in ("deploy.space", "redis-server", "gunicorn", "webapp.ui", "nginx: master", "nginx: worker"):
+    for program in (
+        "deploy.space",
+        "redis-server",
+        "gunicorn",
+        "webapp.ui",
+        "nginx: master",
+        "nginx: worker",
+    ):
         assert program in commands, rows
     assert {uid for uid, _ in rows} == {"1000"}, rows
 
@@ -346,7 +461,9 @@ def test_a_killed_gradio_is_restarted_by_the_supervisor(container):
 def test_the_container_stops_cleanly_with_exit_0(container):
     container.podman("stop", "-t", "30", container.name, timeout=60)
 
-    assert container.podman("inspect", container.name, "--format", "{{.State.ExitCode}}") == "0", container.logs()
+    assert container.podman("inspect", container.name, "--format", "{{.State.ExitCode}}") == "0", (
+        container.logs()
+    )
 
 
 def test_a_crash_looping_api_stops_the_container_with_exit_1(container):

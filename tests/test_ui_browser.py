@@ -1,4 +1,5 @@
 """The Gradio page in a real Chromium: fill the form, predict, read the risk; admin clear flow."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -46,21 +47,41 @@ def test_filling_the_form_and_clicking_predict_shows_the_apis_risk(page, api):
     page.locator("#age input[type=number]").fill("68")
     page.locator("#age input[type=number]").press("Enter")
     page.get_by_label("Male", exact=True).check()
-    for label in ("Smokes", "Yellow fingers", "Coughing", "Wheezing", "Chest pain", "Fatigue",
-                  "Difficulty swallowing"):
+    for label in (
+        "Smokes",
+        "Yellow fingers",
+        "Coughing",
+        "Wheezing",
+        "Chest pain",
+        "Fatigue",
+        "Difficulty swallowing",
+    ):
         page.get_by_label(label, exact=True).check()
     page.locator("#predict").click()
     risk = page.locator("#lr-risk-level")
     risk.wait_for(timeout=20000)
-    expected = requests.post(api.url + "/predict", timeout=10, json=patient(
-        AGE=68, GENDER=1, SMOKING=1, YELLOW_FINGERS=1, COUGHING=1, WHEEZING=1, CHEST_PAIN=1,
-        FATIGUE=1, SWALLOWING_DIFFICULTY=1)).json()
+    expected = requests.post(
+        api.url + "/predict",
+        timeout=10,
+        json=patient(
+            AGE=68,
+            GENDER=1,
+            SMOKING=1,
+            YELLOW_FINGERS=1,
+            COUGHING=1,
+            WHEEZING=1,
+            CHEST_PAIN=1,
+            FATIGUE=1,
+            SWALLOWING_DIFFICULTY=1,
+        ),
+    ).json()
     assert risk.inner_text() == wording.BAND_PILLS[expected["risk_level"]]
     assert page.locator("#lr-probability").inner_text() == expected["score_display"]
     card = page.locator("#lr-result").inner_text()
     assert "not a diagnosis" in card and "Please see a doctor about your symptoms" in card
     assert [item.inner_text() for item in page.locator("#lr-raises li").all()] == [
-        factor["text"] for factor in expected["factors"] if factor["direction"] == "raises"]
+        factor["text"] for factor in expected["factors"] if factor["direction"] == "raises"
+    ]
     assert "What it means" in page.content()  # the bands from /metadata
     screenshot(page, "ui-prediction.png")
 

@@ -1,4 +1,5 @@
 """The Gradio UI as a process, talking to the API as a process: gradio_client, batch, honcho."""
+
 from __future__ import annotations
 
 import csv
@@ -55,10 +56,21 @@ def parameters(gradio, name: str) -> list[str]:
 
 def test_the_endpoints_programs_call_take_the_parameters_the_readme_names(gradio):
     names = gradio.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert set(names) == {"/health", "/predict_api", "/predict_proba_api", "/logs_api", "/clear_logs_api",
-                          "/api_clear_logs_proxy", "/score_csv"}
+    assert set(names) == {
+        "/health",
+        "/predict_api",
+        "/predict_proba_api",
+        "/logs_api",
+        "/clear_logs_api",
+        "/api_clear_logs_proxy",
+        "/score_csv",
+    }
     assert parameters(gradio, "/logs_api") == ["limit", "offset", "admin_token"]
-    assert parameters(gradio, "/clear_logs_api") == parameters(gradio, "/api_clear_logs_proxy") == ["admin_token"]
+    assert (
+        parameters(gradio, "/clear_logs_api")
+        == parameters(gradio, "/api_clear_logs_proxy")
+        == ["admin_token"]
+    )
     assert parameters(gradio, "/predict_api") == parameters(gradio, "/predict_proba_api") == ["record"]
     assert parameters(gradio, "/health") == []
 
@@ -84,18 +96,25 @@ def test_logs_api_takes_the_admin_token_by_position_or_by_keyword(gradio):
 
 @pytest.mark.parametrize("name", ["/clear_logs_api", "/api_clear_logs_proxy"])
 def test_both_clear_names_take_the_admin_token_by_position_or_by_keyword(gradio, name):
-    for call in (lambda: gradio.predict(TOKEN, api_name=name),
-                 lambda: gradio.predict(admin_token=TOKEN, api_name=name)):
+    for call in (
+        lambda: gradio.predict(TOKEN, api_name=name),
+        lambda: gradio.predict(admin_token=TOKEN, api_name=name),
+    ):
         gradio.predict(HEALTHY_YOUNG_WOMAN, api_name="/predict_api")
         wait_for_total(gradio, lambda total: total >= 1)
         assert call()["deleted"] >= 1
         assert wait_for_total(gradio, lambda total: total == 0)["total"] == 0
 
 
-@pytest.mark.parametrize("name, args", [
-    ("/logs_api", {}), ("/logs_api", {"admin_token": "wrong"}),
-    ("/clear_logs_api", {}), ("/api_clear_logs_proxy", {"admin_token": "wrong"}),
-])
+@pytest.mark.parametrize(
+    "name, args",
+    [
+        ("/logs_api", {}),
+        ("/logs_api", {"admin_token": "wrong"}),
+        ("/clear_logs_api", {}),
+        ("/api_clear_logs_proxy", {"admin_token": "wrong"}),
+    ],
+)
 def test_admin_endpoints_raise_the_apis_401_without_the_right_token(gradio, name, args):
     with pytest.raises(AppError) as raised:
         gradio.predict(**args, api_name=name)
@@ -121,18 +140,30 @@ def test_score_csv_raises_for_a_file_that_cannot_be_used(gradio, tmp_path):
 @pytest.fixture(scope="module")
 def gradio_without_api(tmp_path_factory):
     """A UI whose API address has nothing listening."""
-    with ServerProcess.gradio(tmp_path_factory.mktemp("ui-alone"), f"http://127.0.0.1:{free_port()}") as server:
+    with ServerProcess.gradio(
+        tmp_path_factory.mktemp("ui-alone"), f"http://127.0.0.1:{free_port()}"
+    ) as server:
         yield Client(server.url, verbose=False)
 
 
-@pytest.mark.parametrize("name, args", [
-    ("/health", ()), ("/predict_api", (HEALTHY_YOUNG_WOMAN,)), ("/predict_proba_api", (HEALTHY_YOUNG_WOMAN,)),
-    ("/logs_api", (10, 0, TOKEN)), ("/clear_logs_api", (TOKEN,)), ("/api_clear_logs_proxy", (TOKEN,)),
-])
+@pytest.mark.parametrize(
+    "name, args",
+    [
+        ("/health", ()),
+        ("/predict_api", (HEALTHY_YOUNG_WOMAN,)),
+        ("/predict_proba_api", (HEALTHY_YOUNG_WOMAN,)),
+        ("/logs_api", (10, 0, TOKEN)),
+        ("/clear_logs_api", (TOKEN,)),
+        ("/api_clear_logs_proxy", (TOKEN,)),
+    ],
+)
 def test_every_endpoint_raises_when_the_api_cannot_be_reached(gradio_without_api, name, args):
     with pytest.raises(AppError) as raised:
         gradio_without_api.predict(*args, api_name=name)
-    assert "cannot be reached" in raised.value.message and "status 503, service_unavailable" in raised.value.message
+    assert (
+        "cannot be reached" in raised.value.message
+        and "status 503, service_unavailable" in raised.value.message
+    )
 
 
 def test_predict_api_returns_the_apis_json(gradio):
@@ -163,15 +194,18 @@ def test_a_csv_upload_scores_the_good_rows_and_reports_the_bad_ones(gradio, tmp_
         "LUNG_CANCER\n"
         "M,69,1,2,2,1,1,2,1,2,2,2,2,2,2,YES\n"
         "F,abc,1,1,1,1,1,1,1,1,1,1,1,1,1,NO\n"
-        "F,59,1,1,1,1,1,1,1,1,1,1,1,1,1,NO\n")
+        "F,59,1,1,1,1,1,1,1,1,1,1,1,1,1,NO\n"
+    )
     summary, table, download = gradio.predict(handle_file(str(upload)), api_name="/score_csv")
     assert "2 rows scored" in summary and "line 3: AGE 'ABC'" in summary
     assert [row[0] for row in table["data"]] == [2, 4]
     with open(download, newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [row["line"] for row in rows] == ["2", "4"]
-    assert all(row["risk_level"] in ("low", "moderate", "high") and 0 <= float(row["probability"]) <= 1
-               for row in rows)
+    assert all(
+        row["risk_level"] in ("low", "moderate", "high") and 0 <= float(row["probability"]) <= 1
+        for row in rows
+    )
 
 
 def test_the_procfile_runs_api_and_ui_side_by_side_and_ctrl_c_stops_both(tmp_path):
@@ -180,12 +214,20 @@ def test_the_procfile_runs_api_and_ui_side_by_side_and_ctrl_c_stops_both(tmp_pat
     # as any Procfile runner would have it. `make run` itself is tested from a bare environment
     # in test_fresh_clone.py.
     venv_bin = os.path.dirname(sys.executable)
-    env = {**os.environ, "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}", "GUNICORN_BIND": f"127.0.0.1:{api_port}", "API_URL": f"http://127.0.0.1:{api_port}",
-           "UI_PORT": str(ui_port), "LOG_DB_PATH": str(tmp_path / "log.sqlite3"), "WEB_CONCURRENCY": "1"}
+    env = {
+        **os.environ,
+        "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+        "GUNICORN_BIND": f"127.0.0.1:{api_port}",
+        "API_URL": f"http://127.0.0.1:{api_port}",
+        "UI_PORT": str(ui_port),
+        "LOG_DB_PATH": str(tmp_path / "log.sqlite3"),
+        "WEB_CONCURRENCY": "1",
+    }
     with open(tmp_path / "honcho.log", "wb") as log:
         command = [sys.executable, "-m", "honcho", "start", "--no-colour", "--port", str(api_port)]
-        honcho = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                  start_new_session=True)
+        honcho = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         deadline = time.monotonic() + 45
         while time.monotonic() < deadline and honcho.poll() is None:

@@ -5,6 +5,7 @@ must read no English sentence of the catalogue anywhere on the page, its result 
 an English browser no French one; the language switch changes both; every tab passes axe-core's
 critical and serious rules but for the listed violations of Gradio's own components.
 """
+
 from __future__ import annotations
 
 import re
@@ -20,17 +21,24 @@ from webapp import i18n, wording
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.slow]
 
 SCREENSHOTS = ROOT / "test-output"
-TABS = {"en": ("Risk check", "Batch (CSV)", "Admin", "Developer console"),
-        "fr": ("Évaluation du risque", "Fichier (CSV)", "Administration", "Console développeur")}
+TABS = {
+    "en": ("Risk check", "Batch (CSV)", "Admin", "Developer console"),
+    "fr": ("Évaluation du risque", "Fichier (CSV)", "Administration", "Console développeur"),
+}
 
 # Violations only Gradio's own component markup causes; the app has no say over that markup.
 GRADIO_OWN = (
-    KnownViolation("aria-prohibited-attr", 'aria-label="Empty value"',
-                   "Gradio's Empty placeholder (an empty gr.File or gr.JSON) is a <div> with an "
-                   "aria-label and no role"),
-    KnownViolation("label-content-name-mismatch", "upload-container",
-                   "Gradio's gr.File drop zone is a <button> whose aria-label ('Click to upload or "
-                   "drop files') differs from its visible text"),
+    KnownViolation(
+        "aria-prohibited-attr",
+        'aria-label="Empty value"',
+        "Gradio's Empty placeholder (an empty gr.File or gr.JSON) is a <div> with an aria-label and no role",
+    ),
+    KnownViolation(
+        "label-content-name-mismatch",
+        "upload-container",
+        "Gradio's gr.File drop zone is a <button> whose aria-label ('Click to upload or "
+        "drop files') differs from its visible text",
+    ),
 )
 
 
@@ -119,14 +127,22 @@ def foreign_sentences(lang: str, other: str) -> set[str]:
         if key.startswith(NOT_ON_THE_PAGE):
             continue
         own = set(_plain(i18n.catalog(lang)[key]))
-        found.update(part for part in _plain(template) if len(part) >= 5 and part not in own
-                     and not re.search(r"(?<!\w)" + re.escape(part) + r"(?!\w)", own_text))
+        found.update(
+            part
+            for part in _plain(template)
+            if len(part) >= 5
+            and part not in own
+            and not re.search(r"(?<!\w)" + re.escape(part) + r"(?!\w)", own_text)
+        )
     return found
 
 
 def leftovers(text: str, lang: str, other: str) -> list[str]:
-    return sorted(part for part in foreign_sentences(lang, other)
-                  if re.search(r"(?<!\w)" + re.escape(part) + r"(?!\w)", text))
+    return sorted(
+        part
+        for part in foreign_sentences(lang, other)
+        if re.search(r"(?<!\w)" + re.escape(part) + r"(?!\w)", text)
+    )
 
 
 @pytest.mark.parametrize("locale, lang, other", [("fr-FR", "fr", "en"), ("en-US", "en", "fr")])
@@ -211,6 +227,7 @@ def test_the_admin_tables_headers_stay_on_one_line(browser, ui, api):
     headers = page.locator("#admin-log-table th").all_inner_texts()
     assert [text.strip() for text in headers][:4] == ["heure", "point d’accès", "niveau", "prédiction"]
     heights = page.evaluate(
-        "[...document.querySelectorAll('#admin-log-table th')].map(th => th.getBoundingClientRect().height)")
+        "[...document.querySelectorAll('#admin-log-table th')].map(th => th.getBoundingClientRect().height)"
+    )
     assert max(heights) - min(heights) < 2  # no header taller than another: none wraps
     page.context.close()

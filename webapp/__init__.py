@@ -5,6 +5,7 @@ The package holds what runs in each process: `webapp.api` (the Flask app, under 
 `webapp.monitoring` and `webapp.tools` (offline commands). Importing it loads nothing else:
 see the README's Architecture section.
 """
+
 from webapp.version import __version__
 
 __all__ = ["__version__"]

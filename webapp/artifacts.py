@@ -3,6 +3,7 @@
 Light on purpose (standard library only): training, the reference builder, the model service
 and the drift monitor all import it.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
 """Console entry points that need more than a module's `main` (see setup.cfg's entry points)."""
+
 from __future__ import annotations
 
 import sys
@@ -8,6 +9,11 @@ def api(argv: list[str] | None = None) -> None:
     """`lungrisk-api [gunicorn options]`: the JSON API under Gunicorn with the project's settings."""
     from gunicorn.app.wsgiapp import run
 
-    sys.argv = ["lungrisk-api", "--config", "python:webapp.gunicorn_config",
-                *(sys.argv[1:] if argv is None else argv), "wsgi:app"]
+    sys.argv = [
+        "lungrisk-api",
+        "--config",
+        "python:webapp.gunicorn_config",
+        *(sys.argv[1:] if argv is None else argv),
+        "wsgi:app",
+    ]
     run()

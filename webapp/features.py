@@ -3,6 +3,7 @@
 One place for every module that needs to know the inputs (training, the model service,
 request schemas, the UI). Pure constants and small helpers: no Flask, no model.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -34,7 +35,7 @@ FEATURES: tuple[str, ...] = (AGE, GENDER, *BINARY_FEATURES)
 
 TARGET = "LUNG_CANCER"
 
-AGE_MIN, AGE_MAX = 0, 120          # what the API accepts
+AGE_MIN, AGE_MAX = 0, 120  # what the API accepts
 TRAIN_AGE_MIN, TRAIN_AGE_MAX = 21, 87  # what the training data covers
 
 #: Plain-language labels, for people (UI, log viewer, reports).
@@ -60,7 +61,11 @@ LABELS: dict[str, str] = {
 #: Warning symptoms: whoever reports one is told to see a doctor whatever the score (a rule
 #: outside the model).
 WARNING_SYMPTOMS: tuple[str, ...] = (
-    "COUGHING", "WHEEZING", "SHORTNESS OF BREATH", "CHEST PAIN", "SWALLOWING DIFFICULTY",
+    "COUGHING",
+    "WHEEZING",
+    "SHORTNESS OF BREATH",
+    "CHEST PAIN",
+    "SWALLOWING DIFFICULTY",
 )
 
 #: The reference person every explanation is measured against: a 25-year-old woman who

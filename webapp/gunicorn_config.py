@@ -5,6 +5,7 @@ Used through the top-level gunicorn.conf.py, or as `gunicorn --config python:web
 The app is loaded in the master before forking (the model is read once and shared
 copy-on-write); each worker opens its own log-store connections after the fork.
 """
+
 import gc
 import glob
 import logging
@@ -25,7 +26,10 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=_METRICS_PREFIX)
 os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
-bind = os.environ.get("GUNICORN_BIND") or f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+bind = (
+    os.environ.get("GUNICORN_BIND")
+    or f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+)
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # gthread, but a request head is read in the event loop, not by a blocked thread: slow clients
 # (slowloris) hold no thread (webapp/gunicorn_worker.py). GUNICORN_WORKER_CLASS=gthread is plain.

@@ -11,6 +11,7 @@ at each error, so installing it in the config file (before the workers fork) cov
 What stays out of reach: a client that sends nothing parseable at all and closes, or a TLS or
 proxy-protocol failure, gets no answer; a connection Gunicorn drops when it times out gets none.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,15 +25,19 @@ from webapp.web.errors import code_for
 def envelope_response(status: int, reason: str, message: str) -> bytes:
     """The raw HTTP/1.1 response: the envelope as JSON, the connection closed."""
     request_id = uuid.uuid4().hex
-    body = json.dumps({
-        "error": {"code": code_for(status), "message": message or reason, "details": None},
-        "request_id": request_id,
-    }).encode()
-    head = (f"HTTP/1.1 {status} {reason}\r\n"
-            "Connection: close\r\n"
-            "Content-Type: application/json\r\n"
-            f"X-Request-ID: {request_id}\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n")
+    body = json.dumps(
+        {
+            "error": {"code": code_for(status), "message": message or reason, "details": None},
+            "request_id": request_id,
+        }
+    ).encode()
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\n"
+        "Connection: close\r\n"
+        "Content-Type: application/json\r\n"
+        f"X-Request-ID: {request_id}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
     return head.encode("latin-1") + body
 
 

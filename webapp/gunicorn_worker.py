@@ -11,6 +11,7 @@ bytes read are given back to Gunicorn's own parser, which then works as before (
 414 or 431 for heads it refuses). Bodies are read as gthread always did, bounded by
 MAX_CONTENT_LENGTH.
 """
+
 from __future__ import annotations
 
 import time

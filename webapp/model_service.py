@@ -3,6 +3,7 @@
 Knows nothing about the web framework. The fitted scikit-learn estimator in the artifact is
 used only at load time, to prove the NumPy path reproduces it.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,6 +32,7 @@ class ModelLoadError(RuntimeError):
 @dataclass(frozen=True)
 class Factor:
     """One of the person's own answers that moved the score away from the reference person's."""
+
     feature: str
     label: str  # the answer in plain words: "Coughing", "Age 62"
     value: float
@@ -62,9 +64,11 @@ class ModelService:
         self.version: str = card["model_version"]
         self.threshold: float = float(artifact["threshold"])
         self._high_cut = float(artifact["high_risk_threshold"])
-        self._bands = {"low": (0.0, self.threshold, False),
-                       "moderate": (self.threshold, self._high_cut, False),
-                       "high": (self._high_cut, 1.0, True)}
+        self._bands = {
+            "low": (0.0, self.threshold, False),
+            "moderate": (self.threshold, self._high_cut, False),
+            "high": (self._high_cut, 1.0, True),
+        }
         self._survey_share = float(card["data"]["class_balance"]["positive_fraction"])
         self._estimator = artifact["estimator"]
         # Inputs arrive in FEATURES order; pick the model's columns by name.
@@ -95,8 +99,10 @@ class ModelService:
         # (position, name, low, high) of each input whose training range is worth checking:
         # in practice AGE, since the yes/no answers' 0..1 covers all they can be.
         self._range_checks = tuple(
-            (i, name, float(ranges[name][0]), float(ranges[name][1])) for i, name in enumerate(names)
-            if (ranges[name][0], ranges[name][1]) != (0, 1))
+            (i, name, float(ranges[name][0]), float(ranges[name][1]))
+            for i, name in enumerate(names)
+            if (ranges[name][0], ranges[name][1]) != (0, 1)
+        )
         reference = self._model_columns(np.array([[REFERENCE[name] for name in FEATURES]], dtype=np.float64))
         self._reference_values = reference[0].tolist()
         self._reference_contributions = self._contributions(reference)[0].tolist()
@@ -112,7 +118,8 @@ class ModelService:
             if not path.is_file():
                 raise ModelLoadError(
                     f"{path} not found. Train the model first: python -m model.train "
-                    f"--data ../shared/data/survey_lung_cancer.csv --out {model_dir}")
+                    f"--data ../shared/data/survey_lung_cancer.csv --out {model_dir}"
+                )
         try:
             card = json.loads(card_path.read_text())
             expected_sha, trained_sklearn = card["artifact"]["sha256"], card["libraries"]["scikit-learn"]
@@ -123,14 +130,16 @@ class ModelService:
         if actual_sha != expected_sha:
             raise ModelLoadError(
                 f"{artifact_path} has sha256 {actual_sha} but the model card expects {expected_sha}: "
-                "the artifact was altered or belongs to another card. Retrain or restore both files.")
+                "the artifact was altered or belongs to another card. Retrain or restore both files."
+            )
         import joblib  # deferred: importing this module stays cheap
         import sklearn
 
         if sklearn.__version__ != trained_sklearn:
             raise ModelLoadError(
                 f"the model was trained with scikit-learn {trained_sklearn} but scikit-learn "
-                f"{sklearn.__version__} is installed: install scikit-learn=={trained_sklearn} or retrain.")
+                f"{sklearn.__version__} is installed: install scikit-learn=={trained_sklearn} or retrain."
+            )
         try:
             service = cls(joblib.load(artifact_path), card)
         except (KeyError, TypeError, ValueError) as error:
@@ -151,7 +160,8 @@ class ModelService:
         actual = self._probability(self._contributions(rows))
         if not np.allclose(actual, expected, rtol=0.0, atol=1e-9):
             raise ModelLoadError(
-                f"NumPy probabilities {actual.tolist()} differ from the estimator's {expected.tolist()}")
+                f"NumPy probabilities {actual.tolist()} differ from the estimator's {expected.tolist()}"
+            )
 
     def _model_columns(self, X: np.ndarray) -> np.ndarray:
         """X (FEATURES order) with its columns in the model's feature order."""
@@ -186,20 +196,23 @@ class ModelService:
             level = self._risk_level(p)
             score = wording.score_text(p, *self._bands[level], language)
             symptoms = tuple(name for i, name in self._warning_columns if values[i] == 1)
-            results.append(Prediction(
-                prediction=int(p >= self.threshold),
-                probability=p,
-                risk_level=level,
-                message=wording.message(level, score, symptoms, self._survey_share, language),
-                factors=self._factors(values, contribs, language),
-                warnings=self._warnings(values, language),
-                score_display=score,
-                see_a_doctor_about=symptoms,
-            ))
+            results.append(
+                Prediction(
+                    prediction=int(p >= self.threshold),
+                    probability=p,
+                    risk_level=level,
+                    message=wording.message(level, score, symptoms, self._survey_share, language),
+                    factors=self._factors(values, contribs, language),
+                    warnings=self._warnings(values, language),
+                    score_display=score,
+                    see_a_doctor_about=symptoms,
+                )
+            )
         return results
 
-    def _factors(self, values: list[float], contributions: list[float],
-                 language: str = "en") -> tuple[Factor, ...]:
+    def _factors(
+        self, values: list[float], contributions: list[float], language: str = "en"
+    ) -> tuple[Factor, ...]:
         """The person's answers that differ from the reference person's, largest effect first.
 
         An answer the person did not give (a "no", the reference's own) is never a reason.
@@ -208,15 +221,26 @@ class ModelService:
         makes this one queue to get the GIL back (measured: about a fifth of the throughput).
         """
         reference_values, reference = self._reference_values, self._reference_contributions
-        moved = [(i, contributions[i] - reference[i]) for i in range(len(values))
-                 if values[i] != reference_values[i]]
+        moved = [
+            (i, contributions[i] - reference[i])
+            for i in range(len(values))
+            if values[i] != reference_values[i]
+        ]
         moved = [(i, delta) for i, delta in moved if abs(delta) >= NEGLIGIBLE]
         moved.sort(key=lambda item: -abs(item[1]))
         factors = []
         for i, delta in moved:
             name, direction = self._names[i], "raises" if delta > 0 else "lowers"
-            factors.append(Factor(name, wording.answer(name, values[i], language), values[i], delta,
-                                  direction, wording.factor_text(name, values[i], direction, language)))
+            factors.append(
+                Factor(
+                    name,
+                    wording.answer(name, values[i], language),
+                    values[i],
+                    delta,
+                    direction,
+                    wording.factor_text(name, values[i], direction, language),
+                )
+            )
         return tuple(factors)
 
     def _risk_level(self, p: float) -> str:
@@ -227,23 +251,42 @@ class ModelService:
     def _warnings(self, values: list[float], language: str = "en") -> tuple[str, ...]:
         """One sentence per input beyond what training saw (values in model order)."""
         return tuple(
-            i18n.text(language, "message.out_of_range", name=name, value=f"{values[i]:g}", low=f"{low:g}",
-                      high=f"{high:g}")
-            for i, name, low, high in self._range_checks if not low <= values[i] <= high
+            i18n.text(
+                language,
+                "message.out_of_range",
+                name=name,
+                value=f"{values[i]:g}",
+                low=f"{low:g}",
+                high=f"{high:g}",
+            )
+            for i, name, low, high in self._range_checks
+            if not low <= values[i] <= high
         )
 
     def _build_metadata(self, language: str = "en") -> dict[str, Any]:
         card = self.card
         inputs = []
         for feature in card["features"]:
-            entry = {"name": feature["name"], "label": feature["label"], "type": "integer",
-                     "encoding": feature["encoding"], "training_range": feature["training_range"]}
+            entry = {
+                "name": feature["name"],
+                "label": feature["label"],
+                "type": "integer",
+                "encoding": feature["encoding"],
+                "training_range": feature["training_range"],
+            }
             entry.update(feature["accepted"])
             inputs.append(entry)
-        bands = [{"level": level, "from": low, "to": high, "title": wording.band_title(level, language),
-                  "meaning": wording.band_meaning(level, language),
-                  "score_range": wording.band_range_text(level, low, high, top, language)}
-                 for level, (low, high, top) in self._bands.items()]
+        bands = [
+            {
+                "level": level,
+                "from": low,
+                "to": high,
+                "title": wording.band_title(level, language),
+                "meaning": wording.band_meaning(level, language),
+                "score_range": wording.band_range_text(level, low, high, top, language),
+            }
+            for level, (low, high, top) in self._bands.items()
+        ]
         reference_band = self._bands[self._risk_level(self._reference_probability)]
         reference_score = wording.score_text(self._reference_probability, *reference_band, language)
         return {
@@ -254,36 +297,44 @@ class ModelService:
             "outputs": {
                 "prediction": "1 if probability >= threshold (flagged), else 0",
                 "probability": "the screening score, 0 to 1: calibrated to the survey, in which most "
-                               "respondents had lung cancer; not a person's probability of having it",
+                "respondents had lung cancer; not a person's probability of having it",
                 "score_display": "the score as people should read it: whole percent kept inside its "
-                                 "band, '>99%' and '<1%' at the ends",
+                "band, '>99%' and '<1%' at the ends",
                 "risk_level": "machine code of the band: low = not flagged, moderate = flagged, "
-                              "high = flagged strongly; show risk_bands[].title to people, never "
-                              "'low risk'",
+                "high = flagged strongly; show risk_bands[].title to people, never "
+                "'low risk'",
                 "message": "plain-language paragraph: band title, score, next step, the symptom rule, "
-                           "what the score is",
+                "what the score is",
                 "factors": "the person's answers that differ from the reference person's, largest "
-                           "effect first: feature, label, value, contribution (log-odds), direction "
-                           "(raises or lowers), text",
+                "effect first: feature, label, value, contribution (log-odds), direction "
+                "(raises or lowers), text",
                 "factors_reference": "who the factors are measured against (reference_person)",
                 "see_a_doctor_about": "warning symptoms the person reported; whoever reports one is "
-                                      "told to see a doctor whatever the score (a rule outside the model)",
+                "told to see a doctor whatever the score (a rule outside the model)",
                 "warnings": "inputs outside the training ranges",
             },
             "classes": [0, 1],
             "class_labels": {"0": "no lung cancer", "1": "lung cancer"},
             "threshold": self.threshold,
             "risk_bands": bands,
-            "reference_person": {"description": self.reference(language),
-                                 "inputs": dict(REFERENCE), "probability": round(self._reference_probability, 6),
-                                 "score_display": reference_score},
-            "warning_symptoms": {"features": list(WARNING_SYMPTOMS),
-                                 "rule": wording.text("doctor_rule_source", language)},
+            "reference_person": {
+                "description": self.reference(language),
+                "inputs": dict(REFERENCE),
+                "probability": round(self._reference_probability, 6),
+                "score_display": reference_score,
+            },
+            "warning_symptoms": {
+                "features": list(WARNING_SYMPTOMS),
+                "rule": wording.text("doctor_rule_source", language),
+            },
             "score_explanation": wording.score_explanation(self._survey_share, language),
             "purpose": wording.text("purpose", language),
             "metrics": card["metrics"],
-            "evaluation": {key: card[key] for key in ("by_group", "band_outcomes", "weights",
-                                                      "sign_constraints") if key in card},
+            "evaluation": {
+                key: card[key]
+                for key in ("by_group", "band_outcomes", "weights", "sign_constraints")
+                if key in card
+            },
             "training_ranges": card["training_ranges"],
             "intended_use": card["intended_use"],
             "limitations": card["limitations"],

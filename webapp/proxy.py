@@ -15,6 +15,7 @@ functions of their input, so a retried POST is safe) but never for DELETE. `simp
 
 Importable without Flask or Gradio.
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,8 +41,9 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
-def error_envelope(code: str, message: str, details: Any = None,
-                   request_id: str | None = None) -> dict[str, Any]:
+def error_envelope(
+    code: str, message: str, details: Any = None, request_id: str | None = None
+) -> dict[str, Any]:
     """The envelope the API itself uses, for failures that happen before it can answer."""
     return {"error": {"code": code, "message": message, "details": details}, "request_id": request_id}
 
@@ -63,9 +65,16 @@ def retry_policy(total: int = 3, backoff_factor: float = 0.2) -> Retry:
 class APIProxyClient:
     """One method per API endpoint; each returns `(body, status)` and never raises."""
 
-    def __init__(self, api_url: str | None = None, timeout: float | tuple[float, float] | None = None,
-                 mode: str | None = None, pool_size: int | None = None, retries: int = 3,
-                 backoff_factor: float = 0.2, admin_token: str | None = None):
+    def __init__(
+        self,
+        api_url: str | None = None,
+        timeout: float | tuple[float, float] | None = None,
+        mode: str | None = None,
+        pool_size: int | None = None,
+        retries: int = 3,
+        backoff_factor: float = 0.2,
+        admin_token: str | None = None,
+    ):
         settings = Settings.from_env()  # what is not given: API_URL, PROXY_*, UI_CONCURRENCY
         self.api_url = (api_url or settings.api_url).rstrip("/")
         self.timeout = timeout if timeout is not None else settings.proxy_timeout
@@ -79,9 +88,12 @@ class APIProxyClient:
         if self.mode == "pooled":
             # One adapter (its urllib3 pool is thread-safe) shared by a Session per thread, so
             # Gradio's worker threads share connections but never a Session's cookie jar.
-            self._adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.pool_size,
-                                        pool_block=False,
-                                        max_retries=retry_policy(retries, backoff_factor))
+            self._adapter = HTTPAdapter(
+                pool_connections=1,
+                pool_maxsize=self.pool_size,
+                pool_block=False,
+                max_retries=retry_policy(retries, backoff_factor),
+            )
 
     def __repr__(self) -> str:
         return f"APIProxyClient({self.api_url!r}, mode={self.mode!r}, pool_size={self.pool_size})"
@@ -97,17 +109,31 @@ class APIProxyClient:
     def get_metadata(self, request_id: str | None = None, language: str | None = None) -> Result:
         return self.request("GET", "/metadata", request_id=request_id, language=language)
 
-    def post_predict(self, records: Mapping[str, Any] | Sequence[Mapping[str, Any]],
-                     request_id: str | None = None, language: str | None = None) -> Result:
+    def post_predict(
+        self,
+        records: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        request_id: str | None = None,
+        language: str | None = None,
+    ) -> Result:
         """One record (a dict) or a batch (a list of dicts); `language` asks for its sentences in it."""
         return self.request("POST", "/predict", json=records, request_id=request_id, language=language)
 
-    def post_predict_proba(self, records: Mapping[str, Any] | Sequence[Mapping[str, Any]],
-                           request_id: str | None = None, language: str | None = None) -> Result:
+    def post_predict_proba(
+        self,
+        records: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        request_id: str | None = None,
+        language: str | None = None,
+    ) -> Result:
         return self.request("POST", "/predict_proba", json=records, request_id=request_id, language=language)
 
-    def get_logs(self, limit: int = 50, offset: int = 0, token: str | None = None,
-                 request_id: str | None = None, **filters: Any) -> Result:
+    def get_logs(
+        self,
+        limit: int = 50,
+        offset: int = 0,
+        token: str | None = None,
+        request_id: str | None = None,
+        **filters: Any,
+    ) -> Result:
         """Filters are the API's query parameters: level, endpoint, prediction, since, ..."""
         params = {"limit": int(limit), "offset": int(offset)}
         params.update({key: value for key, value in filters.items() if value not in (None, "")})
@@ -123,14 +149,28 @@ class APIProxyClient:
         latency_ms = round((time.perf_counter() - started) * 1000, 1)
         if status >= 500 and isinstance(body, dict) and "error" in body:
             return body, status
-        return {"connected": status == 200, "api_url": self.api_url, "mode": self.mode,
-                "status": status, "latency_ms": latency_ms, "answer": body}, status
+        return {
+            "connected": status == 200,
+            "api_url": self.api_url,
+            "mode": self.mode,
+            "status": status,
+            "latency_ms": latency_ms,
+            "answer": body,
+        }, status
 
     # -- transport -------------------------------------------------------------------------
 
-    def request(self, method: str, path: str, *, json: Any = None, params: Mapping[str, Any] | None = None,
-                token: str | None = None, request_id: str | None = None,
-                language: str | None = None) -> Result:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        token: str | None = None,
+        request_id: str | None = None,
+        language: str | None = None,
+    ) -> Result:
         """`language` (a language tag) is sent as Accept-Language: the API answers its sentences in it."""
         request_id = request_id or new_request_id()
         headers = {"Accept": "application/json", "X-Request-ID": request_id}
@@ -141,25 +181,36 @@ class APIProxyClient:
             headers["Authorization"] = f"Bearer {token.strip()}"
         url = self.api_url + path
         try:
-            response = self._send(method, url, headers=headers, json=json, params=params,
-                                  timeout=self.timeout)
+            response = self._send(
+                method, url, headers=headers, json=json, params=params, timeout=self.timeout
+            )
         except requests.RequestException as exc:
             status, code, message = self._failure(exc)
             logger.warning("%s %s failed (%s): %s [request %s]", method, url, status, exc, request_id)
-            return error_envelope(code, message,
-                                  {"api_url": self.api_url, "reason": type(exc).__name__},
-                                  request_id), status
+            return error_envelope(
+                code, message, {"api_url": self.api_url, "reason": type(exc).__name__}, request_id
+            ), status
         try:
             return response.json(), response.status_code
         except ValueError:
-            logger.warning("%s %s answered %s with non-JSON content (%s) [request %s]", method, url,
-                           response.status_code, response.headers.get("Content-Type"), request_id)
+            logger.warning(
+                "%s %s answered %s with non-JSON content (%s) [request %s]",
+                method,
+                url,
+                response.status_code,
+                response.headers.get("Content-Type"),
+                request_id,
+            )
             return error_envelope(
-                "bad_gateway", f"The API at {self.api_url} answered with something that is not JSON.",
-                {"upstream_status": response.status_code,
-                 "content_type": response.headers.get("Content-Type"),
-                 "body_excerpt": response.text[:200]},
-                response.headers.get("X-Request-ID") or request_id), 502
+                "bad_gateway",
+                f"The API at {self.api_url} answered with something that is not JSON.",
+                {
+                    "upstream_status": response.status_code,
+                    "content_type": response.headers.get("Content-Type"),
+                    "body_excerpt": response.text[:200],
+                },
+                response.headers.get("X-Request-ID") or request_id,
+            ), 502
 
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         if self._adapter is None:
@@ -177,11 +228,17 @@ class APIProxyClient:
 
     def _failure(self, exc: requests.RequestException) -> tuple[int, str, str]:
         if isinstance(exc, requests.Timeout) or _timed_out(exc):
-            return 504, "gateway_timeout", (f"The API at {self.api_url} did not answer in time "
-                                            f"(timeout {self.timeout} s).")
+            return (
+                504,
+                "gateway_timeout",
+                (f"The API at {self.api_url} did not answer in time (timeout {self.timeout} s)."),
+            )
         if isinstance(exc, requests.ConnectionError):
-            return 503, "service_unavailable", (f"The API at {self.api_url} cannot be reached: "
-                                                "is it running?")
+            return (
+                503,
+                "service_unavailable",
+                (f"The API at {self.api_url} cannot be reached: is it running?"),
+            )
         return 502, "bad_gateway", f"The request to the API at {self.api_url} failed: {exc}."
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ Reading the environment is all this module does: `.env` is read at the process e
 the proxy and the UI use it without loading Flask. Every setting is listed in the README's
 settings table; `create_app` copies them into `app.config` under their upper-case names.
 """
+
 from __future__ import annotations
 
 import dataclasses

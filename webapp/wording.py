@@ -9,6 +9,7 @@ kept for existing clients; people read titles.
 
 The module-level constants are the English texts, for code and tests that name them.
 """
+
 from __future__ import annotations
 
 import math
@@ -18,9 +19,22 @@ from webapp import i18n
 
 LEVELS = ("low", "moderate", "high")
 WARNING_SYMPTOM_KEYS = ("COUGHING", "WHEEZING", "SHORTNESS OF BREATH", "CHEST PAIN", "SWALLOWING DIFFICULTY")
-ANSWER_FEATURES = ("GENDER", "SMOKING", "ALCOHOL CONSUMING", "PEER_PRESSURE", "YELLOW_FINGERS", "ANXIETY",
-                   "FATIGUE", "ALLERGY", "WHEEZING", "COUGHING", "SHORTNESS OF BREATH",
-                   "SWALLOWING DIFFICULTY", "CHEST PAIN", "CHRONIC DISEASE")
+ANSWER_FEATURES = (
+    "GENDER",
+    "SMOKING",
+    "ALCOHOL CONSUMING",
+    "PEER_PRESSURE",
+    "YELLOW_FINGERS",
+    "ANXIETY",
+    "FATIGUE",
+    "ALLERGY",
+    "WHEEZING",
+    "COUGHING",
+    "SHORTNESS OF BREATH",
+    "SWALLOWING DIFFICULTY",
+    "CHEST PAIN",
+    "CHRONIC DISEASE",
+)
 
 
 def text(key: str, lang: str = i18n.DEFAULT, **params) -> str:
@@ -86,6 +100,7 @@ UI_REFERENCE = _english("ui_reference")
 
 # -- assembling them ---------------------------------------------------------------------------
 
+
 def band_title(level: str, lang: str = i18n.DEFAULT) -> str:
     return text(f"band_title.{level}", lang)
 
@@ -135,8 +150,13 @@ def score_text(p: float, lower: float, upper: float, top: bool, lang: str = i18n
 
 def band_range_text(level: str, lower: float, upper: float, top: bool, lang: str = i18n.DEFAULT) -> str:
     low, high = band_percent_limits(lower, upper, top)
-    return text(f"band_range.{level}", lang, lower=percent(low, lang), upper=percent(high + 1, lang),
-                upper_inclusive=percent(high, lang))
+    return text(
+        f"band_range.{level}",
+        lang,
+        lower=percent(low, lang),
+        upper=percent(high + 1, lang),
+        upper_inclusive=percent(high, lang),
+    )
 
 
 def answer(feature: str, value: float, lang: str = i18n.DEFAULT) -> str:
@@ -147,8 +167,12 @@ def answer(feature: str, value: float, lang: str = i18n.DEFAULT) -> str:
 
 
 def factor_text(feature: str, value: float, direction: str, lang: str = i18n.DEFAULT) -> str:
-    return text("factor_text", lang, answer=answer(feature, value, lang),
-                direction=text(f"direction.{direction}", lang))
+    return text(
+        "factor_text",
+        lang,
+        answer=answer(feature, value, lang),
+        direction=text(f"direction.{direction}", lang),
+    )
 
 
 def doctor_advice(symptoms: Sequence[str], lang: str = i18n.DEFAULT) -> str:
@@ -165,12 +189,17 @@ def score_explanation(survey_share: float, lang: str = i18n.DEFAULT) -> str:
     return text("score_explanation", lang, survey_share=percent(whole_percent(survey_share), lang))
 
 
-def message(level: str, score: str, symptoms: Sequence[str], survey_share: float,
-            lang: str = i18n.DEFAULT) -> str:
+def message(
+    level: str, score: str, symptoms: Sequence[str], survey_share: float, lang: str = i18n.DEFAULT
+) -> str:
     """The API's message: band title and score, next step, the symptom rule, what the score is."""
-    parts = [text("message_headline", lang, title=band_title(level, lang), score=score),
-             text(f"next_step.{level}", lang), doctor_advice(symptoms, lang),
-             score_explanation(survey_share, lang), text("disclaimer", lang)]
+    parts = [
+        text("message_headline", lang, title=band_title(level, lang), score=score),
+        text(f"next_step.{level}", lang),
+        doctor_advice(symptoms, lang),
+        score_explanation(survey_share, lang),
+        text("disclaimer", lang),
+    ]
     return " ".join(part for part in parts if part)
 
 
@@ -182,10 +211,12 @@ def performance(metrics: dict, by_group: dict, lang: str = i18n.DEFAULT) -> str:
     """The nested figures of the card in words, for "what the levels mean"."""
     sensitivity = whole_percent(metrics["sensitivity"]["mean"])
     specificity = whole_percent(metrics["specificity"]["mean"])
-    result = text("performance", lang, sensitivity=sensitivity, missed=100 - sensitivity,
-                  false_alarms=100 - specificity)
+    result = text(
+        "performance", lang, sensitivity=sensitivity, missed=100 - sensitivity, false_alarms=100 - specificity
+    )
     men, women = by_group.get("men", {}).get("specificity"), by_group.get("women", {}).get("specificity")
     if men is not None and women is not None and men < women:
-        result += " " + text("performance_gender", lang, men=100 - whole_percent(men),
-                             women=100 - whole_percent(women))
+        result += " " + text(
+            "performance_gender", lang, men=100 - whole_percent(men), women=100 - whole_percent(women)
+        )
     return result

@@ -1,4 +1,5 @@
 """Fixtures for the log store tests: every store test runs against SQLite and a real Redis."""
+
 from __future__ import annotations
 
 import itertools

@@ -1,4 +1,5 @@
 """Poison entries: whatever a client sends, its entry never takes other people's entries with it."""
+
 from __future__ import annotations
 
 import pytest
@@ -25,18 +26,24 @@ def test_poison_bodies_among_good_traffic_lose_no_good_entry(app):
     for index in range(60):
         request_id = f"req-{index:03d}"
         if index % 3 == 1:
-            response = client.post("/predict", data=nested_body(), content_type="application/json",
-                                   headers={"X-Request-ID": request_id})
+            response = client.post(
+                "/predict",
+                data=nested_body(),
+                content_type="application/json",
+                headers={"X-Request-ID": request_id},
+            )
             assert response.status_code == 422
             poison.append(request_id)
         else:
-            response = client.post("/predict", json=patient(AGE=20 + index),
-                                   headers={"X-Request-ID": request_id})
+            response = client.post(
+                "/predict", json=patient(AGE=20 + index), headers={"X-Request-ID": request_id}
+            )
             assert response.status_code == 200
             good.append(request_id)
 
-    entries = {entry["request_id"]: entry
-               for entry in app.extensions["prediction_log"].iter_entries(LogQuery())}
+    entries = {
+        entry["request_id"]: entry for entry in app.extensions["prediction_log"].iter_entries(LogQuery())
+    }
     assert set(good) <= set(entries)
     assert set(poison) <= set(entries)
     rejected = entries[poison[0]]
@@ -50,8 +57,9 @@ def test_poison_bodies_among_good_traffic_lose_no_good_entry(app):
 def test_a_rejected_body_is_kept_as_bounded_escaped_text(app):
     client = app.test_client()
     body = '{"AGE": "' + "\u00e9\\n" * 5000 + '", "X": {"deep": [1, [2, [3]]]}}'
-    response = client.post("/predict", data=body.encode(), content_type="application/json",
-                           headers={"X-Request-ID": "big"})
+    response = client.post(
+        "/predict", data=body.encode(), content_type="application/json", headers={"X-Request-ID": "big"}
+    )
     assert response.status_code == 422
 
     entry = app.extensions["prediction_log"].query(LogQuery(request_id="big")).entries[0]
@@ -81,8 +89,9 @@ class RefusingStore(SQLiteLogStore):
 def test_an_entry_refused_even_reduced_is_lost_alone_and_counted(tmp_path, make_entry):
     log = PredictionLog(RefusingStore(tmp_path / "log.sqlite3"))
     try:
-        log.record([make_entry(request_id="a"), make_entry(request_id="refuse-me"),
-                    make_entry(request_id="b")])
+        log.record(
+            [make_entry(request_id="a"), make_entry(request_id="refuse-me"), make_entry(request_id="b")]
+        )
         assert log.flush() is True
         stored = [entry["request_id"] for entry in log.iter_entries(LogQuery())]
         assert sorted(stored) == ["a", "b"]

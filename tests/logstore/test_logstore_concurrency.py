@@ -1,4 +1,5 @@
 """Several worker processes writing to one SQLite file or one Redis at the same time."""
+
 from __future__ import annotations
 
 import multiprocessing
@@ -13,10 +14,12 @@ BATCH_SIZE = 10
 def append_batches(store: LogStore, worker: int, start) -> None:
     start.wait(10)
     for batch in range(BATCHES):
-        store.append([
-            {"level": "INFO", "request_id": f"w{worker}-{batch * BATCH_SIZE + number:04d}"}
-            for number in range(BATCH_SIZE)
-        ])
+        store.append(
+            [
+                {"level": "INFO", "request_id": f"w{worker}-{batch * BATCH_SIZE + number:04d}"}
+                for number in range(BATCH_SIZE)
+            ]
+        )
 
 
 def test_processes_appending_at_once_each_get_unique_ids_and_lose_nothing(store):
@@ -25,8 +28,7 @@ def test_processes_appending_at_once_each_get_unique_ids_and_lose_nothing(store)
     context = multiprocessing.get_context("fork")
     start = context.Event()
     workers = [
-        context.Process(target=append_batches, args=(store, worker, start))
-        for worker in range(WORKERS)
+        context.Process(target=append_batches, args=(store, worker, start)) for worker in range(WORKERS)
     ]
     for process in workers:
         process.start()
@@ -41,7 +43,10 @@ def test_processes_appending_at_once_each_get_unique_ids_and_lose_nothing(store)
     assert len({entry["id"] for entry in entries}) == len(entries)
     assert len({entry["request_id"] for entry in entries}) == len(entries)
     for worker in range(WORKERS):
-        mine = [entry["request_id"] for entry in reversed(entries)
-                if entry["request_id"].startswith(f"w{worker}-")]
+        mine = [
+            entry["request_id"]
+            for entry in reversed(entries)
+            if entry["request_id"].startswith(f"w{worker}-")
+        ]
         assert mine == sorted(mine), "one worker's entries must keep their order"
     store.ping()

@@ -1,4 +1,5 @@
 """One suite for every LogStore: the same behaviour from SQLite and from a real Redis."""
+
 from __future__ import annotations
 
 import pytest
@@ -83,19 +84,35 @@ def test_cursor_paging_is_stable_while_new_entries_arrive(store, make_entry):
         ({"level": "INFO", "prediction": 1}, ["batch", "high"]),
     ],
 )
-def test_each_filter_selects_only_matching_entries_newest_first_by_time(store, make_entry, filters,
-                                                                          expected):
-    store.append([
-        make_entry(request_id="high", timestamp="2026-11-26T10:00:00.000Z", probability=0.9),
-        make_entry(request_id="low", timestamp="2026-11-26T11:00:00.000Z", prediction=0,
-                   probability=0.2),
-        make_entry(request_id="batch", timestamp="2026-11-26T12:00:00.000Z",
-                   endpoint="/predict/batch", probability=0.5),
-        make_entry(request_id="warn", timestamp="2026-11-26T12:30:00.000Z", level="WARNING",
-                   prediction=None, probability=None, errors={"AGE": ["too old"]}),
-        make_entry(request_id="100%", timestamp="2026-11-26T09:00:00.000Z", level="WARNING",
-                   prediction=None, probability=None, endpoint="/other"),
-    ])
+def test_each_filter_selects_only_matching_entries_newest_first_by_time(store, make_entry, filters, expected):
+    store.append(
+        [
+            make_entry(request_id="high", timestamp="2026-11-26T10:00:00.000Z", probability=0.9),
+            make_entry(request_id="low", timestamp="2026-11-26T11:00:00.000Z", prediction=0, probability=0.2),
+            make_entry(
+                request_id="batch",
+                timestamp="2026-11-26T12:00:00.000Z",
+                endpoint="/predict/batch",
+                probability=0.5,
+            ),
+            make_entry(
+                request_id="warn",
+                timestamp="2026-11-26T12:30:00.000Z",
+                level="WARNING",
+                prediction=None,
+                probability=None,
+                errors={"AGE": ["too old"]},
+            ),
+            make_entry(
+                request_id="100%",
+                timestamp="2026-11-26T09:00:00.000Z",
+                level="WARNING",
+                prediction=None,
+                probability=None,
+                endpoint="/other",
+            ),
+        ]
+    )
 
     page = store.query(LogQuery(**filters))
 
@@ -159,14 +176,12 @@ def test_an_entry_without_fields_still_gets_an_id(store):
 
 
 def test_iter_entries_yields_every_match_newest_first_ignoring_limit(store, make_entry):
-    store.append([make_entry(level="WARNING" if number % 3 == 0 else "INFO")
-                  for number in range(1200)])
+    store.append([make_entry(level="WARNING" if number % 3 == 0 else "INFO") for number in range(1200)])
 
     warnings = list(store.iter_entries(LogQuery(level="WARNING", limit=1)))
 
     assert len(warnings) == 400
-    assert [entry["id"] for entry in warnings] == sorted(
-        (entry["id"] for entry in warnings), reverse=True)
+    assert [entry["id"] for entry in warnings] == sorted((entry["id"] for entry in warnings), reverse=True)
 
 
 def test_ping_passes_when_the_backend_is_up(store, make_entry):
@@ -205,8 +220,9 @@ def test_unwritable_sqlite_path_raises_store_unavailable(tmp_path):
 def test_numpy_numbers_from_the_model_are_stored_as_plain_numbers(store, make_entry):
     import numpy as np
 
-    store.append([make_entry(prediction=np.int64(1), probability=np.float32(0.5),
-                             factors=np.array([0.1, 0.2]))])
+    store.append(
+        [make_entry(prediction=np.int64(1), probability=np.float32(0.5), factors=np.array([0.1, 0.2]))]
+    )
 
     stored = store.query(LogQuery(prediction=1, min_probability=0.5)).entries
 
@@ -217,8 +233,12 @@ def test_numpy_numbers_from_the_model_are_stored_as_plain_numbers(store, make_en
 def test_entries_list_by_the_time_they_were_made_not_written(store, make_entry):
     # Two workers' batches: the second worker's earlier prediction is written last.
     store.append([make_entry(request_id="b-late", timestamp="2026-11-26T12:00:02.000Z")])
-    store.append([make_entry(request_id="a-early", timestamp="2026-11-26T12:00:01.000Z"),
-                  make_entry(request_id="a-latest", timestamp="2026-11-26T12:00:03.000Z")])
+    store.append(
+        [
+            make_entry(request_id="a-early", timestamp="2026-11-26T12:00:01.000Z"),
+            make_entry(request_id="a-latest", timestamp="2026-11-26T12:00:03.000Z"),
+        ]
+    )
 
     assert request_ids(store.query(LogQuery()).entries) == ["a-latest", "b-late", "a-early"]
 

@@ -1,4 +1,5 @@
 """PredictionLog: recording never fails the request, and nothing is lost across an outage."""
+
 from __future__ import annotations
 
 import multiprocessing
@@ -66,8 +67,14 @@ def test_status_of_a_working_store_is_healthy(sqlite_log, make_entry):
     sqlite_log.flush()
 
     assert sqlite_log.status() == {
-        "backend": "sqlite", "healthy": True, "pending": 0, "dropped": 0, "reduced": 0,
-        "unstored": 0, "error": None, "data_loss": None,
+        "backend": "sqlite",
+        "healthy": True,
+        "pending": 0,
+        "dropped": 0,
+        "reduced": 0,
+        "unstored": 0,
+        "error": None,
+        "data_loss": None,
     }
 
 
@@ -87,7 +94,8 @@ def test_close_writes_what_is_pending(sqlite_path, make_entry):
 
 
 def test_an_unstorable_entry_is_stored_reduced_and_counted_without_stopping_the_writer(
-        sqlite_log, make_entry):
+    sqlite_log, make_entry
+):
     sqlite_log.record([make_entry(request_id="odd", prediction="not a number")])
     sqlite_log.flush()
     sqlite_log.record([make_entry(request_id="next")])
@@ -116,9 +124,9 @@ def test_status_asks_the_store_at_most_once_a_second(sqlite_path):
 
 
 def test_redis_outage_keeps_entries_and_writes_them_in_order_after_restart(
-        durable_redis, redis_prefix, make_entry):
-    log = PredictionLog(RedisLogStore(durable_redis.url, prefix=redis_prefix),
-                        retry_interval=0.1)
+    durable_redis, redis_prefix, make_entry
+):
+    log = PredictionLog(RedisLogStore(durable_redis.url, prefix=redis_prefix), retry_interval=0.1)
     log.record([make_entry(request_id="before")])
     assert log.flush()
 
@@ -141,9 +149,11 @@ def test_redis_outage_keeps_entries_and_writes_them_in_order_after_restart(
 
 
 def test_full_buffer_during_an_outage_drops_the_oldest_entries_and_counts_them(
-        outage_server, redis_prefix, make_entry):
-    log = PredictionLog(RedisLogStore(outage_server.url, prefix=redis_prefix),
-                        buffer_size=3, retry_interval=0.1)
+    outage_server, redis_prefix, make_entry
+):
+    log = PredictionLog(
+        RedisLogStore(outage_server.url, prefix=redis_prefix), buffer_size=3, retry_interval=0.1
+    )
     outage_server.stop()
 
     for number in range(8):
@@ -165,8 +175,7 @@ def record_one_in_child(log: PredictionLog) -> None:
 def test_a_forked_worker_writes_its_own_entries_with_its_own_thread(sqlite_log, make_entry):
     sqlite_log.record([make_entry(request_id="parent")])
     sqlite_log.flush()
-    child = multiprocessing.get_context("fork").Process(
-        target=record_one_in_child, args=(sqlite_log,))
+    child = multiprocessing.get_context("fork").Process(target=record_one_in_child, args=(sqlite_log,))
     child.start()
     child.join(10)
 
@@ -189,9 +198,15 @@ def test_config_chooses_the_backend(tmp_path, config, kind):
 
 
 def test_config_passes_limits_and_prefix_through(tmp_path):
-    log = create_prediction_log(Settings().replace({
-        "REDIS_URL": "redis://127.0.0.1:1/0", "REDIS_KEY_PREFIX": "other",
-        "LOG_MAX_ENTRIES": 50, "LOG_BUFFER_SIZE": 7,
-    }))
+    log = create_prediction_log(
+        Settings().replace(
+            {
+                "REDIS_URL": "redis://127.0.0.1:1/0",
+                "REDIS_KEY_PREFIX": "other",
+                "LOG_MAX_ENTRIES": 50,
+                "LOG_BUFFER_SIZE": 7,
+            }
+        )
+    )
 
     assert (log.store.prefix, log.store.max_entries, log.buffer_size) == ("other", 50, 7)

@@ -1,4 +1,5 @@
 """The log's file or server changes under a running service: nothing is lost silently."""
+
 from __future__ import annotations
 
 import os
@@ -24,7 +25,8 @@ def fresh_status(log: PredictionLog) -> dict:
 
 @pytest.mark.parametrize("change", ["delete", "replace", "break"])
 def test_a_file_deleted_or_replaced_in_use_is_degraded_on_every_worker_and_nothing_is_lost(
-        sqlite_path, make_entry, tmp_path, change):
+    sqlite_path, make_entry, tmp_path, change
+):
     logs = workers(sqlite_path)
     try:
         for log in logs:

@@ -1,19 +1,18 @@
 """Admin sign-in for the browser pages: log in (token for a signed session cookie) and log out."""
+
 from __future__ import annotations
 
 import logging
-
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, Flask, current_app, flash, g, redirect, render_template, request,
-                   url_for)
+from flask import Blueprint, Flask, current_app, flash, g, redirect, render_template, request, url_for
 
 from webapp import i18n
 from webapp.web.auth import log_in, log_out, logged_in, page_access
 from webapp.web.errors import APIError
+from webapp.web.language import request_language
 from webapp.web.limits import rate_limiter
 from webapp.web.negotiation import negotiated
-from webapp.web.language import request_language
 from webapp.web.security import check_csrf
 
 logger = logging.getLogger(__name__)
@@ -30,7 +29,8 @@ def limit_logins(app: Flask) -> None:
     """Refused logins per client address are limited (LOGIN_RATE_LIMIT); a 401 is one guess, so
     an admin who logs in and out often is never locked out."""
     rate_limiter(app).limit(
-        app.config["LOGIN_RATE_LIMIT"], methods=["POST"],
+        app.config["LOGIN_RATE_LIMIT"],
+        methods=["POST"],
         deduct_when=lambda response: response.status_code == 401,
         error_message="Too many refused logins from this address: wait, then try again.",
     )(account)
@@ -46,10 +46,18 @@ def _safe_next(target: str | None) -> str:
     if not target:
         return url_for("logs.read")
     parts = urlsplit(target) if target.isascii() and target.isprintable() else None
-    if (parts is None or " " in target or "\\" in target or not target.startswith("/")
-            or target.startswith("//") or parts.scheme or parts.netloc):
-        raise APIError(400, "'next' must be a path on this site, such as /logs.",
-                       {"next": ["Must be a local path."]})
+    if (
+        parts is None
+        or " " in target
+        or "\\" in target
+        or not target.startswith("/")
+        or target.startswith("//")
+        or parts.scheme
+        or parts.netloc
+    ):
+        raise APIError(
+            400, "'next' must be a path on this site, such as /logs.", {"next": ["Must be a local path."]}
+        )
     return target
 
 

@@ -3,6 +3,7 @@
 The server computes rectangles and labels; the template only places them, so the page needs
 no chart library, no script and no internet access.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -62,14 +63,19 @@ def _bucket_label(start: dt.datetime, width: int) -> str:
 def timeline(entries: Sequence[dict]) -> Chart:
     """Entries per time bucket, stacked by outcome (prediction 1, prediction 0, rejected)."""
     # Seconds since the epoch, computed once an entry (10,000 entries feed this).
-    stamped = [(moment.timestamp(), _series(entry)) for entry in entries
-               if (moment := _parse(entry.get("timestamp"))) is not None]
+    stamped = [
+        (moment.timestamp(), _series(entry))
+        for entry in entries
+        if (moment := _parse(entry.get("timestamp"))) is not None
+    ]
     if not stamped:
         return Chart([], _y_ticks(0), [], empty=True)
     first = min(seconds for seconds, _ in stamped)
     last = max(seconds for seconds, _ in stamped)
-    width = next((seconds for seconds in BUCKET_SECONDS
-                  if (last // seconds - first // seconds) < MAX_BUCKETS), BUCKET_SECONDS[-1])
+    width = next(
+        (seconds for seconds in BUCKET_SECONDS if (last // seconds - first // seconds) < MAX_BUCKETS),
+        BUCKET_SECONDS[-1],
+    )
     origin = int(first // width)
     count = int(last // width) - origin + 1
     tallies = [Counter() for _ in range(count)]
@@ -86,25 +92,40 @@ def timeline(entries: Sequence[dict]) -> Chart:
             height = PLOT_H * tally[series] / peak
             if tally[series]:
                 base -= height
-                segments.append({"y": round(base, 1), "height": round(height, 1),
-                                 "css": series, "title": f"{tally[series]} {label}"})
+                segments.append(
+                    {
+                        "y": round(base, 1),
+                        "height": round(height, 1),
+                        "css": series,
+                        "title": f"{tally[series]} {label}",
+                    }
+                )
         bar_width = min(slot * 0.8, 48)
-        bars.append({"x": round(LEFT + index * slot + (slot - bar_width) / 2, 1),
-                     "width": round(bar_width, 1),
-                     "segments": segments, "title": f"{_bucket_label(start, width)} UTC"})
+        bars.append(
+            {
+                "x": round(LEFT + index * slot + (slot - bar_width) / 2, 1),
+                "width": round(bar_width, 1),
+                "segments": segments,
+                "title": f"{_bucket_label(start, width)} UTC",
+            }
+        )
     ends = sorted({0, count - 1})
-    x_labels = [{"x": round(LEFT + index * slot + slot / 2, 1),
-                 "anchor": "start" if index == 0 and count > 1 else ("end" if index else "middle"),
-                 "label": _bucket_label(dt.datetime.fromtimestamp((origin + index) * width,
-                                                                  dt.UTC), width)}
-                for index in ends]
+    x_labels = [
+        {
+            "x": round(LEFT + index * slot + slot / 2, 1),
+            "anchor": "start" if index == 0 and count > 1 else ("end" if index else "middle"),
+            "label": _bucket_label(dt.datetime.fromtimestamp((origin + index) * width, dt.UTC), width),
+        }
+        for index in ends
+    ]
     return Chart(bars, _y_ticks(peak), x_labels)
 
 
 def probability_histogram(entries: Sequence[dict], threshold: float | None, bins: int = 10) -> Chart:
     """Predicted probabilities in `bins` equal bins, bins above the threshold marked."""
-    probabilities = [float(entry["probability"]) for entry in entries
-                     if isinstance(entry.get("probability"), (int, float))]
+    probabilities = [
+        float(entry["probability"]) for entry in entries if isinstance(entry.get("probability"), (int, float))
+    ]
     counts = [0] * bins
     for probability in probabilities:
         counts[min(int(probability * bins), bins - 1)] += 1
@@ -115,13 +136,25 @@ def probability_histogram(entries: Sequence[dict], threshold: float | None, bins
         low, high = index / bins, (index + 1) / bins
         height = PLOT_H * count / peak
         above = threshold is not None and low >= threshold
-        bars.append({"x": round(LEFT + index * slot + 1, 1), "width": round(slot - 2, 1),
-                     "title": f"{low:.1f} to {high:.1f}",
-                     "segments": [{"y": round(TOP + PLOT_H - height, 1), "height": round(height, 1),
-                                   "css": "positive" if above else "negative",
-                                   "title": f"{count} with probability {low:.1f} to {high:.1f}"}]})
-    x_labels = [{"x": round(LEFT + PLOT_W * value, 1), "anchor": "middle", "label": f"{value:.1f}"}
-                for value in (0.0, 0.25, 0.5, 0.75, 1.0)]
+        bars.append(
+            {
+                "x": round(LEFT + index * slot + 1, 1),
+                "width": round(slot - 2, 1),
+                "title": f"{low:.1f} to {high:.1f}",
+                "segments": [
+                    {
+                        "y": round(TOP + PLOT_H - height, 1),
+                        "height": round(height, 1),
+                        "css": "positive" if above else "negative",
+                        "title": f"{count} with probability {low:.1f} to {high:.1f}",
+                    }
+                ],
+            }
+        )
+    x_labels = [
+        {"x": round(LEFT + PLOT_W * value, 1), "anchor": "middle", "label": f"{value:.1f}"}
+        for value in (0.0, 0.25, 0.5, 0.75, 1.0)
+    ]
     marker = None
     if threshold is not None:
         marker = {"x": round(LEFT + PLOT_W * threshold, 1), "label": f"threshold {threshold:.2f}"}

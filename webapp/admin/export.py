@@ -2,6 +2,7 @@
 
 Plain functions over entry dicts (webapp.logstore.entry names their fields); no Flask here.
 """
+
 from __future__ import annotations
 
 import csv
@@ -13,8 +14,21 @@ from webapp.features import FEATURES
 from webapp.logstore import entry as log_entry
 
 CSV_COLUMNS = (
-    "id", "timestamp", "level", "endpoint", "request_id", "prediction", "probability",
-    "risk_level", "latency_ms", "model_version", *FEATURES, "factors", "warnings", "errors", "message",
+    "id",
+    "timestamp",
+    "level",
+    "endpoint",
+    "request_id",
+    "prediction",
+    "probability",
+    "risk_level",
+    "latency_ms",
+    "model_version",
+    *FEATURES,
+    "factors",
+    "warnings",
+    "errors",
+    "message",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -33,11 +47,17 @@ def _cell(value) -> object:
 
 def csv_row(entry: dict) -> list:
     inputs = log_entry.inputs_of(entry)
-    factors = "; ".join(f"{factor.get('feature')} {factor.get('contribution'):+}"
-                        for factor in entry.get("factors") or []
-                        if isinstance(factor.get("contribution"), (int, float)))
-    row = {**{name: inputs.get(name) for name in FEATURES}, **entry, "factors": factors,
-           "warnings": "; ".join(map(str, entry.get("warnings") or []))}
+    factors = "; ".join(
+        f"{factor.get('feature')} {factor.get('contribution'):+}"
+        for factor in entry.get("factors") or []
+        if isinstance(factor.get("contribution"), (int, float))
+    )
+    row = {
+        **{name: inputs.get(name) for name in FEATURES},
+        **entry,
+        "factors": factors,
+        "warnings": "; ".join(map(str, entry.get("warnings") or [])),
+    }
     return [_cell(row.get(column)) for column in CSV_COLUMNS]
 
 

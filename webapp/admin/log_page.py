@@ -3,6 +3,7 @@ filtered window's export, and clearing the log after a confirmation.
 
 GET /logs itself is webapp.api.logs, which hands browsers (Accept prefers HTML) to `show`.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,16 @@ logger = logging.getLogger(__name__)
 log_page = Blueprint("log_page", __name__)
 
 PAGE_SIZES = (25, 50, 100, 250, 500)
-FILTERS = ("level", "prediction", "min_probability", "max_probability", "since", "until", "request_id",
-           "endpoint")
+FILTERS = (
+    "level",
+    "prediction",
+    "min_probability",
+    "max_probability",
+    "since",
+    "until",
+    "request_id",
+    "endpoint",
+)
 
 
 @log_page.app_template_filter("pretty_json")
@@ -82,9 +91,17 @@ def show():
         histogram = charts.probability_histogram(sample, model.threshold)
     return render_template(
         "admin/logs.html",
-        page=page, query=query, error=error, args=args, page_sizes=PAGE_SIZES,
-        summary=summary, summary_cap=SUMMARY_CAP, timeline=timeline, histogram=histogram,
-        labels={name: i18n.label(lang, name) for name in features.FEATURES}, feature_names=features.FEATURES,
+        page=page,
+        query=query,
+        error=error,
+        args=args,
+        page_sizes=PAGE_SIZES,
+        summary=summary,
+        summary_cap=SUMMARY_CAP,
+        timeline=timeline,
+        histogram=histogram,
+        labels={name: i18n.label(lang, name) for name in features.FEATURES},
+        feature_names=features.FEATURES,
         risk_names={level: i18n.risk_name(lang, level) for level in ("low", "moderate", "high")},
     ), 422 if error else 200
 
@@ -100,13 +117,18 @@ def export(fmt: str):
     cap = max(int(current_app.config.get("LOG_MAX_ENTRIES") or 0), SUMMARY_CAP)
     entries = islice(log.iter_entries(window(query)), cap)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    lines, mimetype = (csv_lines(entries), "text/csv") if fmt == "csv" else (jsonl_lines(entries),
-                                                                               "application/x-ndjson")
+    lines, mimetype = (
+        (csv_lines(entries), "text/csv") if fmt == "csv" else (jsonl_lines(entries), "application/x-ndjson")
+    )
     logger.info("Prediction log exported as %s (request %s)", fmt, g.request_id)
-    return Response(stream_with_context(lines), mimetype=mimetype, headers={
-        "Content-Disposition": f'attachment; filename="prediction-log-{stamp}.{fmt}"',
-        "Cache-Control": "no-store",
-    })
+    return Response(
+        stream_with_context(lines),
+        mimetype=mimetype,
+        headers={
+            "Content-Disposition": f'attachment; filename="prediction-log-{stamp}.{fmt}"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @log_page.route("/logs/clear", methods=["GET", "POST"])
@@ -119,7 +141,8 @@ def clear():
         return render_template("admin/clear.html", total=total)
     check_csrf()
     removed = log.clear()
-    logger.info("Prediction log cleared (%d entries) from the admin page by request %s",
-                removed, g.request_id)
+    logger.info(
+        "Prediction log cleared (%d entries) from the admin page by request %s", removed, g.request_id
+    )
     flash(i18n.text(request_language(), "admin_page.deleted", count=removed))
     return redirect(url_for("logs.read"))

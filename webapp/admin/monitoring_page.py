@@ -6,6 +6,7 @@
 The window is the newest `last` logged predictions (default 1000), optionally only those
 between `since` and `until` (ISO 8601, UTC when no offset is given).
 """
+
 from __future__ import annotations
 
 import logging
@@ -16,9 +17,9 @@ from flask import Blueprint, current_app, g, jsonify, render_template, request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
 
 from webapp.logstore import LogQuery, normalize_timestamp
+from webapp.logstore.base import bulk_read
 from webapp.monitoring import charts as drift_charts
 from webapp.monitoring.drift import DEFAULT_LAST, drift_report, format_p
-from webapp.logstore.base import bulk_read
 from webapp.monitoring.reference import ReferenceError, load_reference
 from webapp.web.auth import admin_required, check_admin, page_admin_required
 from webapp.web.errors import APIError
@@ -39,8 +40,11 @@ class DriftQuerySchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    last = fields.Integer(load_default=DEFAULT_LAST, validate=validate.Range(1, MAX_LAST),
-                          metadata={"description": "How many of the newest logged predictions to compare."})
+    last = fields.Integer(
+        load_default=DEFAULT_LAST,
+        validate=validate.Range(1, MAX_LAST),
+        metadata={"description": "How many of the newest logged predictions to compare."},
+    )
     since = fields.String(load_default=None, metadata={"format": "date-time", "description": _TIME})
     until = fields.String(load_default=None, metadata={"format": "date-time", "description": _TIME})
 
@@ -115,8 +119,13 @@ def show():
 @page_admin_required
 def _page():
     args = {key: value for key, value in request.args.items() if key in ("last", "since", "until") and value}
-    context = {"args": args, "max_last": MAX_LAST, "format_p": format_p, "error": None,
-               "window": {"last": DEFAULT_LAST, "since": None, "until": None}}
+    context = {
+        "args": args,
+        "max_last": MAX_LAST,
+        "format_p": format_p,
+        "error": None,
+        "window": {"last": DEFAULT_LAST, "since": None, "until": None},
+    }
     try:
         window = parse_window(request.args)
         context["window"] = window

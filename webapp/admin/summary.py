@@ -2,6 +2,7 @@
 
 Plain functions over entry dicts; no Flask here.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -52,8 +53,9 @@ def percentile(values: Sequence[float], fraction: float) -> float | None:
 
 def summarize(entries: Sequence[dict], total: int) -> Summary:
     predicted = [entry for entry in entries if entry.get("prediction") in (0, 1)]
-    latencies = [float(entry["latency_ms"]) for entry in entries
-                 if isinstance(entry.get("latency_ms"), (int, float))]
+    latencies = [
+        float(entry["latency_ms"]) for entry in entries if isinstance(entry.get("latency_ms"), (int, float))
+    ]
     return Summary(
         count=total,
         sampled=len(entries),

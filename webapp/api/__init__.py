@@ -1,4 +1,5 @@
 """The API process's Flask app: `create_app` builds it (wsgi.py serves it under Gunicorn)."""
+
 from __future__ import annotations
 
 import logging
@@ -51,8 +52,9 @@ def configure_logging(level: str) -> None:
     """Configure the root logger once per process (Gunicorn's own loggers are left alone)."""
     root = logging.getLogger()
     if not root.handlers:
-        logging.basicConfig(level=level,
-                            format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s")
+        logging.basicConfig(
+            level=level, format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
+        )
     logging.getLogger("webapp").setLevel(level)
 
 

@@ -4,6 +4,7 @@ Swagger UI's files come from the flask-swagger-ui package and are served by the 
 work with no internet; the page keeps the admin pages' Content-Security-Policy (its start script
 is a static file, not inline).
 """
+
 from __future__ import annotations
 
 from pathlib import Path

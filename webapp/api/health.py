@@ -1,4 +1,5 @@
 """Health, liveness and readiness probes. Probes are never logged as predictions."""
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
@@ -38,8 +39,7 @@ def overall():
         "redis_connected": log_status["backend"] == "redis" and log_status["healthy"],
         "log_store": log_status["backend"],
         "log_store_healthy": log_status["healthy"],
-        "log_buffer": {key: log_status[key]
-                       for key in ("pending", "dropped", "reduced", "unstored")},
+        "log_buffer": {key: log_status[key] for key in ("pending", "dropped", "reduced", "unstored")},
         "reasons": reasons,
         "version": __version__,
     }

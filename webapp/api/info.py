@@ -1,4 +1,5 @@
 """Service information and model metadata."""
+
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
@@ -31,7 +32,7 @@ def index():
     model = model_service()
     return jsonify(
         message="Lung cancer risk prediction API. A screening aid on a small public survey "
-                "dataset, not a diagnosis.",
+        "dataset, not a diagnosis.",
         version=__version__,
         model_version=model.version,
         endpoints={name: _prefixed(path) for name, path in ENDPOINTS.items()},

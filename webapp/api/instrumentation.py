@@ -6,6 +6,7 @@ gunicorn.conf.py sets PROMETHEUS_MULTIPROC_DIR before prometheus_client is impor
 worker writes its values to files there, and a scrape sums the files of all workers
 (prometheus_client's multiprocess mode), whichever worker answers it.
 """
+
 from __future__ import annotations
 
 import collections
@@ -34,26 +35,60 @@ class Metrics:
         self.multiprocess_dir = multiprocess_dir
         self.registry = CollectorRegistry()
         r = self.registry
-        self.requests = Counter("lungrisk_http_requests", "HTTP requests answered, by endpoint, method "
-                                "and status.", ["endpoint", "method", "status"], registry=r)
-        self.latency = Histogram("lungrisk_http_request_duration_seconds", "Time to answer a request, "
-                                 "by endpoint, method and status.", ["endpoint", "method", "status"],
-                                 buckets=LATENCY_BUCKETS, registry=r)
-        self.predictions = Counter("lungrisk_predictions", "Records scored, by predicted class and risk "
-                                   "level.", ["prediction", "risk_level"], registry=r)
-        self.probability = Histogram("lungrisk_prediction_probability", "Predicted probability of "
-                                     "lung cancer, per scored record.", buckets=PROBABILITY_BUCKETS,
-                                     registry=r)
-        self.log_pending = Gauge("lungrisk_log_store_pending_entries", "Log entries buffered in the "
-                                 "workers, not yet written.", multiprocess_mode="livesum", registry=r)
-        self.log_healthy = Gauge("lungrisk_log_store_healthy", "1 when every worker's last log-store "
-                                 "write or ping succeeded, else 0.", multiprocess_mode="livemin", registry=r)
-        self.log_failures = Counter("lungrisk_log_store_failures", "Times a worker found the log store "
-                                    "failing after it had worked.", registry=r)
-        self.log_dropped = Counter("lungrisk_log_store_dropped_entries", "Log entries dropped: buffer "
-                                   "full or unstorable.", registry=r)
-        self.model_info = Gauge("lungrisk_model_info", "The served model (always 1).",
-                                ["model_version", "model_name"], multiprocess_mode="max", registry=r)
+        self.requests = Counter(
+            "lungrisk_http_requests",
+            "HTTP requests answered, by endpoint, method and status.",
+            ["endpoint", "method", "status"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "lungrisk_http_request_duration_seconds",
+            "Time to answer a request, by endpoint, method and status.",
+            ["endpoint", "method", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.predictions = Counter(
+            "lungrisk_predictions",
+            "Records scored, by predicted class and risk level.",
+            ["prediction", "risk_level"],
+            registry=r,
+        )
+        self.probability = Histogram(
+            "lungrisk_prediction_probability",
+            "Predicted probability of lung cancer, per scored record.",
+            buckets=PROBABILITY_BUCKETS,
+            registry=r,
+        )
+        self.log_pending = Gauge(
+            "lungrisk_log_store_pending_entries",
+            "Log entries buffered in the workers, not yet written.",
+            multiprocess_mode="livesum",
+            registry=r,
+        )
+        self.log_healthy = Gauge(
+            "lungrisk_log_store_healthy",
+            "1 when every worker's last log-store write or ping succeeded, else 0.",
+            multiprocess_mode="livemin",
+            registry=r,
+        )
+        self.log_failures = Counter(
+            "lungrisk_log_store_failures",
+            "Times a worker found the log store failing after it had worked.",
+            registry=r,
+        )
+        self.log_dropped = Counter(
+            "lungrisk_log_store_dropped_entries",
+            "Log entries dropped: buffer full or unstorable.",
+            registry=r,
+        )
+        self.model_info = Gauge(
+            "lungrisk_model_info",
+            "The served model (always 1).",
+            ["model_version", "model_name"],
+            multiprocess_mode="max",
+            registry=r,
+        )
         self._request_series: dict[tuple, tuple] = {}
         self._prediction_series: dict[tuple, Any] = {}
         self._refreshed_at = 0.0
@@ -143,8 +178,9 @@ def init_app(app: Flask, multiprocess_dir: str | None) -> None:
     """
     directory = multiprocess_dir or None
     if directory and not _values_in_files():
-        logger.error("%s was set after prometheus_client was imported: metrics count this process only",
-                     MULTIPROC_ENV)
+        logger.error(
+            "%s was set after prometheus_client was imported: metrics count this process only", MULTIPROC_ENV
+        )
         directory = None
     app.extensions["metrics"] = instance = Metrics(directory)
     app.after_request(instance.observe_response)

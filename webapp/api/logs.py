@@ -3,6 +3,7 @@
 GET /logs answers JSON to programs (curl's */* included) and always at /api/logs; a browser,
 whose Accept prefers text/html, gets the admin page instead (webapp.admin.log_page).
 """
+
 from __future__ import annotations
 
 import logging

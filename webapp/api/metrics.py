@@ -1,4 +1,5 @@
 """GET /metrics: the Prometheus exposition, admin only (Prometheus sends the Bearer token)."""
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app

@@ -1,4 +1,5 @@
 """POST /predict and /predict_proba: one record or a batch, validated, scored and logged."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -12,13 +13,14 @@ from webapp.api.instrumentation import metrics
 from webapp.api.schemas import ignored_key_warnings, load_records
 from webapp.logstore import entry
 from webapp.web.errors import APIError
-from webapp.web.json_keys import loads as load_json
-from webapp.web.limits import spend
 from webapp.web.extensions import model_service, prediction_log
+from webapp.web.json_keys import loads as load_json
 from webapp.web.language import request_language
+from webapp.web.limits import spend
 from webapp.web.request_context import elapsed_ms
 
 predict = Blueprint("predict", __name__)
+
 
 @predict.post("/predict")
 def predict_class():
@@ -56,8 +58,7 @@ def _serve(with_probabilities: bool):
 
 def _read_json() -> Any:
     if not request.is_json:
-        raise APIError(415, i18n.text("en", "api.content_type"),
-                       {"content_type": request.mimetype or None})
+        raise APIError(415, i18n.text("en", "api.content_type"), {"content_type": request.mimetype or None})
     raw = request.get_data()  # kept: a rejection logs it as bounded text
     if not raw.strip():
         raise APIError(400, i18n.text("en", "api.empty_body"))
@@ -69,12 +70,22 @@ def _read_json() -> Any:
 
 def _log_predictions(records, results, items, model_version: str) -> None:
     timestamp, latency = entry.now(), elapsed_ms()
-    prediction_log().record([
-        entry.for_prediction(result, inputs=record, factors=item["factors"], endpoint=request.path,
-                             request_id=g.request_id, model_version=model_version, latency_ms=latency,
-                             batch_size=len(records), timestamp=timestamp)
-        for record, result, item in zip(records, results, items, strict=True)
-    ])
+    prediction_log().record(
+        [
+            entry.for_prediction(
+                result,
+                inputs=record,
+                factors=item["factors"],
+                endpoint=request.path,
+                request_id=g.request_id,
+                model_version=model_version,
+                latency_ms=latency,
+                batch_size=len(records),
+                timestamp=timestamp,
+            )
+            for record, result, item in zip(records, results, items, strict=True)
+        ]
+    )
 
 
 def _log_rejection(error: Exception, payload: Any) -> None:
@@ -82,10 +93,21 @@ def _log_rejection(error: Exception, payload: Any) -> None:
         status, message, details = error.status, error.message, error.details
     else:
         status, message, details = error.code, error.description, None
-    prediction_log().record([entry.for_rejection(
-        status=status, message=message, details=details, payload=payload, raw=_raw_body(),
-        endpoint=request.path, request_id=g.request_id, model_version=model_service().version,
-        latency_ms=elapsed_ms())])
+    prediction_log().record(
+        [
+            entry.for_rejection(
+                status=status,
+                message=message,
+                details=details,
+                payload=payload,
+                raw=_raw_body(),
+                endpoint=request.path,
+                request_id=g.request_id,
+                model_version=model_service().version,
+                latency_ms=elapsed_ms(),
+            )
+        ]
+    )
 
 
 def _raw_body() -> bytes:

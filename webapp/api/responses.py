@@ -1,4 +1,5 @@
 """What /predict and /predict_proba answer: one item per scored record, and the batch envelope."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -10,6 +10,7 @@ where it is not:
   `warnings`; a misspelt input is then still reported as missing (and the unknown key named);
 - one input given twice, under one spelling or two, is refused: which value was meant?
 """
+
 from __future__ import annotations
 
 import re
@@ -46,7 +47,10 @@ class StrictInteger(fields.Integer):
 
     default_error_messages = {"invalid": i18n.text("en", "validation.integer")}
     #: What `_deserialize` accepts (with the age range), for the OpenAPI document: change both together.
-    json_schema = {"type": ["integer", "string"], "pattern": r"^\s*(0|[1-9][0-9]?|1[01][0-9]|120)\s*$"}  # 0 to AGE_MAX
+    json_schema = {
+        "type": ["integer", "string"],
+        "pattern": r"^\s*(0|[1-9][0-9]?|1[01][0-9]|120)\s*$",
+    }  # 0 to AGE_MAX
 
     def _deserialize(self, value, attr, data, **kwargs):
         number = _whole_number(value)
@@ -119,16 +123,21 @@ def ignored_keys(data: dict[str, Any]) -> tuple[str, ...]:
 
 def ignored_key_warnings(record: dict[str, int]) -> list[str]:
     """The `warnings` of a record's answer that name the keys it ignored."""
-    return [IGNORED_LABEL if features.normalize_name(str(key)) == features.normalize_name(features.TARGET)
-            else i18n.text("en", "warning.key_ignored", field=repr(key)) for key in getattr(record, "ignored", ())]
+    return [
+        IGNORED_LABEL
+        if features.normalize_name(str(key)) == features.normalize_name(features.TARGET)
+        else i18n.text("en", "warning.key_ignored", field=repr(key))
+        for key in getattr(record, "ignored", ())
+    ]
 
 
 def _patient_fields() -> dict[str, fields.Field]:
     declared: dict[str, fields.Field] = {
         features.AGE: StrictInteger(
             required=True,
-            validate=validate.Range(features.AGE_MIN, features.AGE_MAX,
-                                    error=i18n.catalog("en")["validation.age_range"]),
+            validate=validate.Range(
+                features.AGE_MIN, features.AGE_MAX, error=i18n.catalog("en")["validation.age_range"]
+            ),
         ),
         features.GENDER: Flag(
             required=True,
@@ -166,8 +175,10 @@ def load_patient(data: Any) -> dict[str, int]:
 
 
 # The two spellings clients send almost always; any other goes through the schema.
-_PLAIN_SPELLINGS = {**{name: name for name in features.FEATURES},
-                    **{features.underscore_alias(name): name for name in features.FEATURES}}
+_PLAIN_SPELLINGS = {
+    **{name: name for name in features.FEATURES},
+    **{features.underscore_alias(name): name for name in features.FEATURES},
+}
 
 
 def plain_patient(data: Any) -> dict[str, int] | None:
@@ -200,23 +211,32 @@ def load_records(payload: Any, max_batch_size: int) -> tuple[list[dict[str, int]
     """
     if isinstance(payload, dict) and "records" in payload:
         if set(payload) != {"records"} or not isinstance(payload["records"], list) or repeated_keys(payload):
-            raise APIError(422, i18n.text("en", "validation.batch_shape"),
-                           {"records": [i18n.text("en", "validation.records_list")]})
+            raise APIError(
+                422,
+                i18n.text("en", "validation.batch_shape"),
+                {"records": [i18n.text("en", "validation.records_list")]},
+            )
         payload = payload["records"]
     if not isinstance(payload, list):
         try:
             return [load_patient(payload)], False
         except ValidationError as exc:
             fields_named = ", ".join(map(str, exc.messages))
-            raise APIError(422, i18n.text("en", "api.invalid_input", fields=fields_named),
-                           exc.messages) from exc
+            raise APIError(
+                422, i18n.text("en", "api.invalid_input", fields=fields_named), exc.messages
+            ) from exc
     if len(payload) > max_batch_size:
-        raise APIError(413, i18n.text("en", "api.batch_too_large", limit=max_batch_size,
-                                      received=len(payload)),
-                       {"max_batch_size": max_batch_size, "received": len(payload)})
+        raise APIError(
+            413,
+            i18n.text("en", "api.batch_too_large", limit=max_batch_size, received=len(payload)),
+            {"max_batch_size": max_batch_size, "received": len(payload)},
+        )
     if not payload:
-        raise APIError(422, i18n.text("en", "validation.batch_empty"),
-                       {"records": [i18n.text("en", "validation.batch_min")]})
+        raise APIError(
+            422,
+            i18n.text("en", "validation.batch_empty"),
+            {"records": [i18n.text("en", "validation.batch_min")]},
+        )
     records, errors = [], {}
     for index, record in enumerate(payload):
         try:
@@ -224,6 +244,9 @@ def load_records(payload: Any, max_batch_size: int) -> tuple[list[dict[str, int]
         except ValidationError as exc:
             errors[str(index)] = exc.messages
     if errors:
-        raise APIError(422, i18n.text("en", "api.invalid_batch", bad=len(errors), total=len(payload)),
-                       {"records": errors})
+        raise APIError(
+            422,
+            i18n.text("en", "api.invalid_batch", bad=len(errors), total=len(payload)),
+            {"records": errors},
+        )
     return records, True

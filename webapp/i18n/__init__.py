@@ -10,6 +10,7 @@ Keys are dotted names; both catalogues hold the same keys (a test checks it). Pl
 placeholders: its front end formats them as ICU messages. Importable by every process: no
 Flask, no Gradio.
 """
+
 from __future__ import annotations
 
 import json
@@ -81,8 +82,10 @@ GRADIO_PREFIXES = ("ui.", "feature.")
 
 def gradio_translations() -> dict[str, dict[str, str]]:
     """The page's static keys per language, for `gr.I18n(**gradio_translations())`."""
-    return {lang: {key: value for key, value in catalog(lang).items() if key.startswith(GRADIO_PREFIXES)}
-            for lang in LANGUAGES}
+    return {
+        lang: {key: value for key, value in catalog(lang).items() if key.startswith(GRADIO_PREFIXES)}
+        for lang in LANGUAGES
+    }
 
 
 def feature_key(name: str) -> str:
@@ -138,8 +141,11 @@ def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
 def _plain(lang: str) -> dict[str, str]:
     """English sentence -> the same sentence in `lang`, for templates without placeholders."""
     english = catalog(DEFAULT)
-    return {value: catalog(lang)[key] for key, value in english.items()
-            if "{" not in value and not key.startswith(_NATIVE_PREFIXES)}
+    return {
+        value: catalog(lang)[key]
+        for key, value in english.items()
+        if "{" not in value and not key.startswith(_NATIVE_PREFIXES)
+    }
 
 
 def localize(sentence: Any, lang: str) -> Any:

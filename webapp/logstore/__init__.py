@@ -7,6 +7,7 @@ The app holds one PredictionLog per process (``create_prediction_log(settings)``
 records through it; the store behind it is SQLite (one file shared by the workers) or Redis
 (shared by every instance) when ``REDIS_URL`` is set.
 """
+
 from __future__ import annotations
 
 from webapp.logstore.base import (
@@ -34,11 +35,13 @@ __all__ = [
     "normalize_timestamp",
 ]
 
+
 def create_store(settings: Settings) -> LogStore:
     """Redis when ``redis_url`` is set, else SQLite at ``log_db_path``. Connects lazily."""
     if settings.redis_url:
-        return RedisLogStore(settings.redis_url, prefix=settings.redis_key_prefix,
-                             max_entries=settings.log_max_entries)
+        return RedisLogStore(
+            settings.redis_url, prefix=settings.redis_key_prefix, max_entries=settings.log_max_entries
+        )
     if not settings.log_db_path:
         raise ValueError("Set REDIS_URL or LOG_DB_PATH to choose where predictions are logged")
     return SQLiteLogStore(settings.log_db_path, max_entries=settings.log_max_entries)

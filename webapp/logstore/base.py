@@ -3,6 +3,7 @@
 Entries are plain JSON-serialisable dicts (their fields: webapp.logstore.entry). Stores assign the
 ``id``; everything else, including keys the store does not know, is kept as given.
 """
+
 from __future__ import annotations
 
 import abc
@@ -18,8 +19,16 @@ import orjson
 from webapp.logstore.entry import TIMESTAMP, format_timestamp
 
 #: What filters, summaries and charts read of an entry: far cheaper to load than the whole body.
-SUMMARY_FIELDS = ("id", "timestamp", "level", "endpoint", "request_id", "prediction", "probability",
-                  "latency_ms")
+SUMMARY_FIELDS = (
+    "id",
+    "timestamp",
+    "level",
+    "endpoint",
+    "request_id",
+    "prediction",
+    "probability",
+    "latency_ms",
+)
 
 
 class StoreUnavailable(RuntimeError):
@@ -38,8 +47,11 @@ def _json_default(value):
 
 def entry_json(entry: Mapping) -> str:
     """The entry as JSON without its ``id`` (the store adds that); never fails on odd values."""
-    return orjson.dumps({key: value for key, value in entry.items() if key != "id"},
-                        default=_json_default, option=_JSON_OPTIONS).decode()
+    return orjson.dumps(
+        {key: value for key, value in entry.items() if key != "id"},
+        default=_json_default,
+        option=_JSON_OPTIONS,
+    ).decode()
 
 
 def normalize_timestamp(value: str) -> str:
@@ -167,8 +179,14 @@ class LogQuery:
         return any(
             getattr(self, name) is not None
             for name in (
-                "level", "endpoint", "prediction", "min_probability",
-                "max_probability", "since", "until", "request_id",
+                "level",
+                "endpoint",
+                "prediction",
+                "min_probability",
+                "max_probability",
+                "since",
+                "until",
+                "request_id",
             )
         )
 
@@ -181,13 +199,9 @@ class LogQuery:
         if self.prediction is not None and entry.get("prediction") != self.prediction:
             return False
         probability = entry.get("probability")
-        if self.min_probability is not None and (
-            probability is None or probability < self.min_probability
-        ):
+        if self.min_probability is not None and (probability is None or probability < self.min_probability):
             return False
-        if self.max_probability is not None and (
-            probability is None or probability > self.max_probability
-        ):
+        if self.max_probability is not None and (probability is None or probability > self.max_probability):
             return False
         if self.since is not None or self.until is not None:
             stamp = indexed_timestamp(entry)

@@ -5,6 +5,7 @@ An entry is a plain JSON-serialisable dict. The predict view builds one per scor
 and add its ``id``; the log page, its CSV export and the JSON API read it. A new field is added
 here, in both builders, and (to show it) in the page and the export.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,9 +19,24 @@ from webapp.logstore.reduce import TEXT_LIMIT, bounded_text, is_flat
 
 #: Every field, in the order the builders write them; ``id`` is assigned by the store.
 FIELDS: tuple[str, ...] = (
-    "id", "timestamp", "level", "endpoint", "request_id", "inputs", "prediction", "probability",
-    "risk_level", "factors", "warnings", "model_version", "latency_ms", "errors", "message",
-    "batch_size", "batch_latency_ms", "body",
+    "id",
+    "timestamp",
+    "level",
+    "endpoint",
+    "request_id",
+    "inputs",
+    "prediction",
+    "probability",
+    "risk_level",
+    "factors",
+    "warnings",
+    "model_version",
+    "latency_ms",
+    "errors",
+    "message",
+    "batch_size",
+    "batch_latency_ms",
+    "body",
 )
 INFO, WARNING = "INFO", "WARNING"
 #: A scored record is INFO; a rejected request is WARNING.
@@ -42,9 +58,18 @@ def now() -> str:
     return format_timestamp(dt.datetime.now(dt.UTC))
 
 
-def for_prediction(result: Any, *, inputs: Mapping[str, int], factors: list[dict], endpoint: str,
-                   request_id: str, model_version: str, latency_ms: float, batch_size: int = 1,
-                   timestamp: str | None = None) -> dict[str, Any]:
+def for_prediction(
+    result: Any,
+    *,
+    inputs: Mapping[str, int],
+    factors: list[dict],
+    endpoint: str,
+    request_id: str,
+    model_version: str,
+    latency_ms: float,
+    batch_size: int = 1,
+    timestamp: str | None = None,
+) -> dict[str, Any]:
     """The entry of one scored record. `result` is the model service's Prediction; `factors`
     are as the answer shows them. A batch is scored at once: each of its rows gets its share of
     the request's time and says which batch size it came in, so latency figures stay per
@@ -69,8 +94,18 @@ def for_prediction(result: Any, *, inputs: Mapping[str, int], factors: list[dict
     }
 
 
-def for_rejection(*, status: int, message: str, details: Any, payload: Any, raw: bytes, endpoint: str,
-                  request_id: str, model_version: str, latency_ms: float) -> dict[str, Any]:
+def for_rejection(
+    *,
+    status: int,
+    message: str,
+    details: Any,
+    payload: Any,
+    raw: bytes,
+    endpoint: str,
+    request_id: str,
+    model_version: str,
+    latency_ms: float,
+) -> dict[str, Any]:
     """The entry of a request answered with an error: its field errors, and its body.
 
     A record-shaped body is kept as it came; anything else (nested, huge, not JSON) only as

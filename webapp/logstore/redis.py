@@ -14,6 +14,7 @@ A Redis without persistence that restarts comes back empty. The store notices an
 reason in ``data_loss`` (reported by /health): the server's run id changed and the log holds fewer
 entries than this process wrote, or the id counter went backwards under a write.
 """
+
 from __future__ import annotations
 
 import logging
@@ -98,8 +99,9 @@ class RedisLogStore(LogStore):
 
     kind = "redis"
 
-    def __init__(self, url: str, prefix: str = DEFAULTS.redis_key_prefix,
-                 max_entries: int = DEFAULTS.log_max_entries) -> None:
+    def __init__(
+        self, url: str, prefix: str = DEFAULTS.redis_key_prefix, max_entries: int = DEFAULTS.log_max_entries
+    ) -> None:
         self.url = url
         self.prefix = prefix
         self.max_entries = max_entries
@@ -149,11 +151,12 @@ class RedisLogStore(LogStore):
             return
         args: list = [self.max_entries]
         for entry in entries:
-            args += [timestamp_ms(indexed_timestamp(entry)), entry_json(entry),
-                     entry_json(summary_fields(entry))]
-        last = self._call(
-            lambda client: self._script(keys=list(self.keys), args=args, client=client)
-        )
+            args += [
+                timestamp_ms(indexed_timestamp(entry)),
+                entry_json(entry),
+                entry_json(summary_fields(entry)),
+            ]
+        last = self._call(lambda client: self._script(keys=list(self.keys), args=args, client=client))
         if int(last) - len(entries) < self._last_id:
             self._lost(f"its id counter went back from {self._last_id} to {int(last) - len(entries)}")
         self._last_id = int(last)
@@ -168,11 +171,17 @@ class RedisLogStore(LogStore):
             run_id = client.info("server").get("run_id")
         except redis.ResponseError:  # a managed Redis may refuse INFO: the id counter still tells
             return
-        if self._run_id is not None and run_id != self._run_id and self._written \
-                and count < min(self._written, self.max_entries):
-            self._lost(f"it restarted (run id {self._run_id[:8]} -> {run_id[:8]}) and holds "
-                       f"{count} entries of the {min(self._written, self.max_entries)} this "
-                       "process wrote")
+        if (
+            self._run_id is not None
+            and run_id != self._run_id
+            and self._written
+            and count < min(self._written, self.max_entries)
+        ):
+            self._lost(
+                f"it restarted (run id {self._run_id[:8]} -> {run_id[:8]}) and holds "
+                f"{count} entries of the {min(self._written, self.max_entries)} this "
+                "process wrote"
+            )
         self._run_id = run_id
 
     def _lost(self, reason: str) -> None:
@@ -182,21 +191,26 @@ class RedisLogStore(LogStore):
     def _members(self, client: redis.Redis, after: Position | None, count: int | None = None) -> list[bytes]:
         """Padded ids newest first, after the position; `count` caps how many (None: all)."""
         if after is None:
-            return client.zrevrangebyscore(self.order_key, "+inf", "-inf",
-                                           start=0 if count else None, num=count)
+            return client.zrevrangebyscore(
+                self.order_key, "+inf", "-inf", start=0 if count else None, num=count
+            )
         # Entries of the cursor's own millisecond sort by id: drop those at or above it.
         same_ms = client.zcount(self.order_key, after.ms, after.ms)
         fetched = client.zrevrangebyscore(
-            self.order_key, after.ms, "-inf", start=0 if count else None,
-            num=count + same_ms if count else None, withscores=True)
+            self.order_key,
+            after.ms,
+            "-inf",
+            start=0 if count else None,
+            num=count + same_ms if count else None,
+            withscores=True,
+        )
         cursor_member = _member(after)
-        return [member for member, score in fetched
-                if score < after.ms or member < cursor_member][:count]
+        return [member for member, score in fetched if score < after.ms or member < cursor_member][:count]
 
     def _bodies(self, client: redis.Redis, members: list[bytes]) -> list[dict]:
         bodies = []
         for start in range(0, len(members), FETCH_CHUNK):
-            chunk = client.hmget(self.entries_key, members[start:start + FETCH_CHUNK])
+            chunk = client.hmget(self.entries_key, members[start : start + FETCH_CHUNK])
             bodies += [orjson.loads(body) for body in chunk if body is not None]
         return bodies
 
@@ -206,7 +220,7 @@ class RedisLogStore(LogStore):
             def unfiltered(client: redis.Redis) -> tuple[int, list[dict]]:
                 total = client.zcard(self.order_key)
                 members = self._members(client, query.after, query.offset + query.limit + 1)
-                return total, self._bodies(client, members[query.offset:])
+                return total, self._bodies(client, members[query.offset :])
 
             total, entries = self._call(unfiltered)
             return page_from_matches(iter(entries), total, LogQuery(limit=query.limit))
@@ -215,14 +229,17 @@ class RedisLogStore(LogStore):
             # The total counts every match, so every entry of the time window is checked, on its
             # small summary fields; only the page's bodies are read.
             in_window = self._window(client, query, None)
-            matching = [member for member, fields in zip(in_window, self._fields(client, in_window))
-                        if fields is not None and query.matches(fields)]
+            matching = [
+                member
+                for member, fields in zip(in_window, self._fields(client, in_window), strict=False)
+                if fields is not None and query.matches(fields)
+            ]
             if query.after is not None:
                 after = set(self._window(client, query, query.after))
                 matching_after = [member for member in matching if member in after]
             else:
                 matching_after = matching
-            page = matching_after[query.offset:query.offset + query.limit + 1]
+            page = matching_after[query.offset : query.offset + query.limit + 1]
             return len(matching), self._bodies(client, page)
 
         total, entries = self._call(filtered)
@@ -233,11 +250,14 @@ class RedisLogStore(LogStore):
         # predictions) never reads the rest.
         in_window = self._call(lambda client: self._window(client, query, query.after))
         for start in range(0, len(in_window), FETCH_CHUNK):
-            chunk = in_window[start:start + FETCH_CHUNK]
+            chunk = in_window[start : start + FETCH_CHUNK]
             if query.has_filters:
                 fields = self._call(lambda client, members=chunk: self._fields(client, members))
-                chunk = [member for member, found in zip(chunk, fields)
-                         if found is not None and query.matches(found)]
+                chunk = [
+                    member
+                    for member, found in zip(chunk, fields, strict=False)
+                    if found is not None and query.matches(found)
+                ]
             yield from self._call(lambda client, members=chunk: self._bodies(client, members))
 
     def summary_entries(self, query: LogQuery, cap: int) -> list[dict]:
@@ -248,7 +268,7 @@ class RedisLogStore(LogStore):
             in_window = self._window(client, query, None)
             selected: list[dict] = []
             for start in range(0, len(in_window), FIELDS_CHUNK):
-                chunk = self._fields(client, in_window[start:start + FIELDS_CHUNK])
+                chunk = self._fields(client, in_window[start : start + FIELDS_CHUNK])
                 selected += [fields for fields in chunk if fields is not None and query.matches(fields)]
                 if len(selected) >= cap:
                     break
@@ -276,13 +296,16 @@ class RedisLogStore(LogStore):
             return []
         with client.pipeline(transaction=False) as pipe:
             for start in range(0, len(members), FIELDS_CHUNK):
-                pipe.hmget(self.fields_key, members[start:start + FIELDS_CHUNK])
+                pipe.hmget(self.fields_key, members[start : start + FIELDS_CHUNK])
             found = [raw for chunk in pipe.execute() for raw in chunk]
-        missing = [member for member, raw in zip(members, found) if raw is None]
-        bodies = dict(zip(missing, client.hmget(self.entries_key, missing))) if missing else {}
-        return [orjson.loads(raw) if raw is not None
-                else (summary_fields(orjson.loads(bodies[member])) if bodies[member] is not None else None)
-                for member, raw in zip(members, found)]
+        missing = [member for member, raw in zip(members, found, strict=False) if raw is None]
+        bodies = dict(zip(missing, client.hmget(self.entries_key, missing), strict=False)) if missing else {}
+        return [
+            orjson.loads(raw)
+            if raw is not None
+            else (summary_fields(orjson.loads(bodies[member])) if bodies[member] is not None else None)
+            for member, raw in zip(members, found, strict=False)
+        ]
 
     def clear(self) -> int:
         # The id counter stays: ids keep increasing after a clear, as in SQLite.

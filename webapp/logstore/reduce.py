@@ -4,10 +4,12 @@ A client controls much of what a rejected request's entry holds (its body, its k
 sends, the entry must still be storable on its own, and must never stop other entries from being
 stored: anything nested, huge or unserialisable becomes bounded, escaped text here.
 """
+
 from __future__ import annotations
 
 import reprlib
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 #: Characters of a client's raw text kept in an entry (a rejected body, a reduced entry's rest).
 TEXT_LIMIT = 2048
@@ -62,13 +64,15 @@ def reduce_entry(entry: Mapping, reason: BaseException | str) -> dict:
         else:
             reduced[key] = None
     rest = {key: value for key, value in entry.items() if key not in KEPT_FIELDS and key != "id"}
-    reduced.update({
-        "inputs": None,
-        "prediction": None,
-        "probability": None,
-        "errors": None,
-        "message": "Entry reduced: the log store refused it as it was "
-                   f"({bounded_text(str(reason) or type(reason).__name__, 200)}).",
-        "body": bounded_text(rest),
-    })
+    reduced.update(
+        {
+            "inputs": None,
+            "prediction": None,
+            "probability": None,
+            "errors": None,
+            "message": "Entry reduced: the log store refused it as it was "
+            f"({bounded_text(str(reason) or type(reason).__name__, 200)}).",
+            "body": bounded_text(rest),
+        }
+    )
     return reduced

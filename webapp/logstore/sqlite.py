@@ -13,6 +13,7 @@ the connection is dropped after any error that is not the entry's own fault, so 
 read-only is not kept once the file is writable again; ``ping`` fails while the file or its
 folder is not writable or the last write failed that way, and recovers at the next good write.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -67,8 +68,7 @@ SCHEMA = (
 
 def _row_values(entry: dict) -> tuple[Any, ...]:
     """Indexed columns plus the JSON body; ValueError for a prediction that is not a number."""
-    level, prediction, probability = (entry.get(key) for key in ("level", "prediction",
-                                                                   "probability"))
+    level, prediction, probability = (entry.get(key) for key in ("level", "prediction", "probability"))
     return (
         indexed_timestamp(entry),
         level.upper() if isinstance(level, str) else level,
@@ -98,8 +98,10 @@ def _where(query: LogQuery, *, with_cursor: bool) -> tuple[str, list[Any]]:
         ("timestamp >= ?", query.since),
         ("timestamp <= ?", query.until),
         # instr() rather than LIKE so '%' and '_' in the search text are literal.
-        ("instr(lower(request_id), ?) > 0",
-         query.request_id.lower() if query.request_id is not None else None),
+        (
+            "instr(lower(request_id), ?) > 0",
+            query.request_id.lower() if query.request_id is not None else None,
+        ),
     )
     for clause, value in conditions:
         if value is not None:
@@ -140,7 +142,8 @@ class SQLiteLogStore(LogStore):
         if opened is not None and opened != self._identity():
             raise StoreUnavailable(
                 f"sqlite {self.path}: the file was deleted or replaced while in use; entries wait "
-                "in the buffer: restart the API to open the new file")
+                "in the buffer: restart the API to open the new file"
+            )
         if getattr(local, "pid", None) != os.getpid():
             # First use in this thread, or a connection inherited through fork: never reuse it.
             local.connection = self._connect()
@@ -169,7 +172,9 @@ class SQLiteLogStore(LogStore):
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                self.path,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
                 check_same_thread=True,
             )
             connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -215,8 +220,7 @@ class SQLiteLogStore(LogStore):
             # Ids are contiguous (only the oldest rows or all rows are ever deleted), so the
             # newest max_entries are the ids above max(id) - max_entries: an index lookup.
             connection.execute(
-                "DELETE FROM prediction_log"
-                " WHERE id <= (SELECT max(id) FROM prediction_log) - ?",
+                "DELETE FROM prediction_log WHERE id <= (SELECT max(id) FROM prediction_log) - ?",
                 (self.max_entries,),
             )
             connection.execute("COMMIT")
@@ -263,17 +267,17 @@ class SQLiteLogStore(LogStore):
         # bodies loaded in Python: 10,000 entries in about a tenth of the time. A timestamp
         # that did not parse is indexed as EPOCH: given back as missing, as in the body.
         where, params = _where(query, with_cursor=False)
-        rows = self._run(lambda connection: connection.execute(
-            f"SELECT id, NULLIF(timestamp, '{EPOCH}'), level, endpoint, request_id, prediction, probability,"
-            f" json_extract(body, '$.latency_ms') FROM prediction_log{where} {ORDER} LIMIT ?",
-            [*params, cap],
-        ).fetchall())
-        return [dict(zip(SUMMARY_FIELDS, row)) for row in rows]
+        rows = self._run(
+            lambda connection: connection.execute(
+                f"SELECT id, NULLIF(timestamp, '{EPOCH}'), level, endpoint, request_id, prediction, probability,"
+                f" json_extract(body, '$.latency_ms') FROM prediction_log{where} {ORDER} LIMIT ?",
+                [*params, cap],
+            ).fetchall()
+        )
+        return [dict(zip(SUMMARY_FIELDS, row, strict=False)) for row in rows]
 
     def clear(self) -> int:
-        return self._run(
-            lambda connection: connection.execute("DELETE FROM prediction_log").rowcount
-        )
+        return self._run(lambda connection: connection.execute("DELETE FROM prediction_log").rowcount)
 
     def ping(self) -> None:
         """Fails while the log cannot be written: file or folder not writable, last write failed."""
@@ -288,4 +292,3 @@ class SQLiteLogStore(LogStore):
         self._drop_connection()
         self._local = threading.local()
         self._opened.pop(os.getpid(), None)
-

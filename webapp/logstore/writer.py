@@ -10,6 +10,7 @@ A batch the store refuses while it is up (an entry it cannot take) is written ag
 entry, so one bad entry never takes others with it: that entry is stored reduced (see
 ``reduce.py``), and only when even that fails is it lost and counted as ``unstored``.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -49,8 +50,13 @@ def _reset_in_child(ref: weakref.ref) -> None:
 class PredictionLog:
     """Buffered, non-blocking front of a LogStore. One per process."""
 
-    def __init__(self, store: LogStore, buffer_size: int = DEFAULTS.log_buffer_size,
-                 retry_interval: float = 1.0, linger: float = LINGER) -> None:
+    def __init__(
+        self,
+        store: LogStore,
+        buffer_size: int = DEFAULTS.log_buffer_size,
+        retry_interval: float = 1.0,
+        linger: float = LINGER,
+    ) -> None:
         if buffer_size < 1:
             raise ValueError("buffer_size must be at least 1")
         self.store = store
@@ -99,9 +105,7 @@ class PredictionLog:
                 self._condition.notify_all()
 
     def _start_writer(self) -> None:
-        self._thread = threading.Thread(
-            target=self._run, name=f"prediction-log-{self.kind}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name=f"prediction-log-{self.kind}", daemon=True)
         self._thread.start()
         atexit.register(self.close)
 
@@ -113,8 +117,7 @@ class PredictionLog:
                     self._condition.wait_for(self._batch_ready, self.linger)
                 if not self._buffer:
                     return
-                batch = [self._buffer.popleft()
-                         for _ in range(min(len(self._buffer), MAX_BATCH))]
+                batch = [self._buffer.popleft() for _ in range(min(len(self._buffer), MAX_BATCH))]
                 self._in_flight = len(batch)
             if not self._write(batch) and self._stopping.wait(self.retry_interval):
                 with self._condition:
@@ -133,8 +136,9 @@ class PredictionLog:
         except Exception as exc:
             if isinstance(exc, StoreUnavailable) and not self._reachable():
                 return self._postpone(batch, exc)
-            logger.warning("Prediction log batch of %d entries refused, writing them one by "
-                           "one: %s", len(batch), exc)
+            logger.warning(
+                "Prediction log batch of %d entries refused, writing them one by one: %s", len(batch), exc
+            )
             return self._write_each(batch)
         self._written()
         return True
@@ -161,8 +165,9 @@ class PredictionLog:
             self.store.append([reduce_entry(entry, error)])
         except Exception as exc:
             self._raise_if_down(exc)
-            logger.error("Prediction log could not store entry %s even reduced: %s",
-                         entry.get("request_id"), exc)
+            logger.error(
+                "Prediction log could not store entry %s even reduced: %s", entry.get("request_id"), exc
+            )
             with self._condition:
                 self._unstored += 1
             return
@@ -186,8 +191,12 @@ class PredictionLog:
         with self._condition:
             self._requeue(batch)
             self._set_health(False, str(exc))
-        logger.warning("Prediction log write of %d entries failed, retrying in %.1f s: %s",
-                       len(batch), self.retry_interval, exc)
+        logger.warning(
+            "Prediction log write of %d entries failed, retrying in %.1f s: %s",
+            len(batch),
+            self.retry_interval,
+            exc,
+        )
         return False
 
     def _written(self) -> None:
@@ -214,9 +223,7 @@ class PredictionLog:
             self._flushing += 1
             self._condition.notify_all()
             try:
-                return self._condition.wait_for(
-                    lambda: not self._buffer and not self._in_flight, timeout
-                )
+                return self._condition.wait_for(lambda: not self._buffer and not self._in_flight, timeout)
             finally:
                 self._flushing -= 1
 
@@ -269,8 +276,7 @@ class PredictionLog:
         """Flush, stop the writer thread and close the store. Safe to call twice."""
         atexit.unregister(self.close)
         if not self.flush(timeout):
-            logger.warning("Prediction log closing with %d entries unwritten",
-                           self.status()["pending"])
+            logger.warning("Prediction log closing with %d entries unwritten", self.status()["pending"])
         thread = self._thread
         self._stopping.set()
         with self._condition:

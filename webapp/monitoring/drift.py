@@ -8,6 +8,7 @@ large (PSI >= 0.1, the usual bound of "stable") and significant (p below alpha, 
 corrected over all tests); it is watched when only one of the two holds. Requiring both keeps
 small windows (noisy PSI) and very large ones (tiny but significant changes) from crying wolf.
 """
+
 from __future__ import annotations
 
 import math
@@ -88,15 +89,29 @@ def classify(psi_value: float, p_value: float, alpha: float, thresholds: Thresho
 def _yes_no_result(name, label, ref_share, ref_n, cur_yes, cur_n, alpha, thresholds) -> dict:
     ref_yes = round(ref_share * ref_n)
     current = cur_yes / cur_n if cur_n else None
-    result = {"feature": name, "label": label, "kind": "yes_no", "test": "chi-square",
-              "reference": round(ref_share, 4), "current": None if current is None else round(current, 4),
-              "n": cur_n, "psi": None, "statistic": None, "p_value": None, "status": INSUFFICIENT}
+    result = {
+        "feature": name,
+        "label": label,
+        "kind": "yes_no",
+        "test": "chi-square",
+        "reference": round(ref_share, 4),
+        "current": None if current is None else round(current, 4),
+        "n": cur_n,
+        "psi": None,
+        "statistic": None,
+        "p_value": None,
+        "status": INSUFFICIENT,
+    }
     if cur_n < thresholds.min_samples:
         return result
     value = psi([ref_share, 1 - ref_share], [current, 1 - current])
     statistic, p_value = chi_square(ref_yes, ref_n, cur_yes, cur_n)
-    result.update(psi=round(value, 4), statistic=round(statistic, 4), p_value=p_value,
-                  status=classify(value, p_value, alpha, thresholds))
+    result.update(
+        psi=round(value, 4),
+        statistic=round(statistic, 4),
+        p_value=p_value,
+        status=classify(value, p_value, alpha, thresholds),
+    )
     return result
 
 
@@ -104,20 +119,32 @@ def _age_result(reference: Mapping, ages: np.ndarray, alpha: float, thresholds: 
     ref_ages = expand_counts(reference["age"]["counts"])
     edges = age_bins(ref_ages)
     ref_hist, cur_hist = histogram(ref_ages, edges), histogram(ages, edges)
-    result = {"feature": AGE, "label": LABELS[AGE], "kind": "numeric", "test": "Kolmogorov-Smirnov",
-              "reference": round(float(np.median(ref_ages)), 1),
-              "current": round(float(np.median(ages)), 1) if ages.size else None,
-              "reference_mean": round(float(ref_ages.mean()), 2),
-              "current_mean": round(float(ages.mean()), 2) if ages.size else None,
-              "bins": {"upper_edges": edges.tolist(), "reference": ref_hist.tolist(),
-                       "current": cur_hist.tolist()},
-              "n": int(ages.size), "psi": None, "statistic": None, "p_value": None, "status": INSUFFICIENT}
+    result = {
+        "feature": AGE,
+        "label": LABELS[AGE],
+        "kind": "numeric",
+        "test": "Kolmogorov-Smirnov",
+        "reference": round(float(np.median(ref_ages)), 1),
+        "current": round(float(np.median(ages)), 1) if ages.size else None,
+        "reference_mean": round(float(ref_ages.mean()), 2),
+        "current_mean": round(float(ages.mean()), 2) if ages.size else None,
+        "bins": {"upper_edges": edges.tolist(), "reference": ref_hist.tolist(), "current": cur_hist.tolist()},
+        "n": int(ages.size),
+        "psi": None,
+        "statistic": None,
+        "p_value": None,
+        "status": INSUFFICIENT,
+    }
     if ages.size < thresholds.min_samples:
         return result
     value = psi(ref_hist, cur_hist)
     test = stats.ks_2samp(ref_ages, ages)
-    result.update(psi=round(value, 4), statistic=round(float(test.statistic), 4),
-                  p_value=float(test.pvalue), status=classify(value, float(test.pvalue), alpha, thresholds))
+    result.update(
+        psi=round(value, 4),
+        statistic=round(float(test.statistic), 4),
+        p_value=float(test.pvalue),
+        status=classify(value, float(test.pvalue), alpha, thresholds),
+    )
     return result
 
 
@@ -138,12 +165,14 @@ def _usable(entries: Iterable[Mapping]) -> Iterable[tuple[Mapping, list]]:
         if entry.get("prediction") in (0, 1) and (type(inputs) is dict or isinstance(inputs, Mapping)):
             values = [inputs.get(name) for name in _COMPARED]
             if {type(value) for value in values} <= _NUMBER_TYPES or all(
-                    isinstance(value, (int, float)) for value in values):
+                isinstance(value, (int, float)) for value in values
+            ):
                 yield entry, values
 
 
-def drift_report(reference: Mapping[str, Any], entries: Iterable[Mapping],
-                 thresholds: Thresholds = Thresholds()) -> dict[str, Any]:
+def drift_report(
+    reference: Mapping[str, Any], entries: Iterable[Mapping], thresholds: Thresholds = Thresholds()
+) -> dict[str, Any]:
     """Compare the logged predictions `entries` with `reference`; JSON-ready."""
     window, rows = [], []
     for entry, values in _usable(entries):
@@ -158,12 +187,23 @@ def drift_report(reference: Mapping[str, Any], entries: Iterable[Mapping],
     features = [_age_result(reference, inputs[:, 0], alpha, thresholds)]
     for column, name in enumerate(YES_NO_FEATURES, start=1):
         yes = int(np.count_nonzero(inputs[:, column] == 1))
-        features.append(_yes_no_result(name, _LABELS[name], reference["yes_no"][name]["prevalence"],
-                                        ref_n, yes, n, alpha, thresholds))
+        features.append(
+            _yes_no_result(
+                name, _LABELS[name], reference["yes_no"][name]["prevalence"], ref_n, yes, n, alpha, thresholds
+            )
+        )
     ref_positive = reference["predicted_positive"]
     positives = sum(1 for e in window if e["prediction"] == 1)
-    predicted = _yes_no_result(PREDICTED_POSITIVE, "Predicted positive rate", ref_positive["rate"],
-                               int(ref_positive["n"]), positives, n, alpha, thresholds)
+    predicted = _yes_no_result(
+        PREDICTED_POSITIVE,
+        "Predicted positive rate",
+        ref_positive["rate"],
+        int(ref_positive["n"]),
+        positives,
+        n,
+        alpha,
+        thresholds,
+    )
     statuses = [f["status"] for f in features] + [predicted["status"]]
     if n < thresholds.min_samples:
         overall = INSUFFICIENT
@@ -175,10 +215,17 @@ def drift_report(reference: Mapping[str, Any], entries: Iterable[Mapping],
         "status": overall,
         "drifted": [f["feature"] for f in (*features, predicted) if f["status"] == DRIFT],
         "watched": [f["feature"] for f in (*features, predicted) if f["status"] == WATCH],
-        "window": {"entries": n, "first": timestamps[0] if timestamps else None,
-                   "last": timestamps[-1] if timestamps else None, "model_versions": model_versions},
-        "reference": {"rows": ref_n, "data_sha256": reference["data"]["sha256"],
-                      "model_version": ref_positive.get("model_version")},
+        "window": {
+            "entries": n,
+            "first": timestamps[0] if timestamps else None,
+            "last": timestamps[-1] if timestamps else None,
+            "model_versions": model_versions,
+        },
+        "reference": {
+            "rows": ref_n,
+            "data_sha256": reference["data"]["sha256"],
+            "model_version": ref_positive.get("model_version"),
+        },
         "thresholds": {**asdict(thresholds), "alpha_per_test": alpha, "tests": n_tests},
         "features": features,
         "predicted_positive": predicted,

@@ -3,6 +3,7 @@
 It is built offline by `python -m model.reference` from the rows the model was trained on; its
 data checksum must match the model card's, so the reference and the model describe the same data.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,9 @@ def load_reference(model_dir: str | Path = DEFAULT_MODEL_DIR) -> dict[str, Any]:
     try:
         reference = json.loads(path.read_text())
     except FileNotFoundError as error:
-        raise ReferenceError(f"{path} not found: run python -m model.reference --data "
-                             "../shared/data/survey_lung_cancer.csv") from error
+        raise ReferenceError(
+            f"{path} not found: run python -m model.reference --data ../shared/data/survey_lung_cancer.csv"
+        ) from error
     except ValueError as error:
         raise ReferenceError(f"{path} is not valid JSON: {error}") from error
     card_path = model_dir / CARD_FILE

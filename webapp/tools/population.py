@@ -4,6 +4,7 @@ Each patient gets a class from the class mix, an age from that class's training 
 each yes/no answer from that class's training share of "yes". Answers are independent given
 the class, so every marginal share (what the drift report compares) matches the training data.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -37,8 +38,11 @@ class Drift:
             raise ValueError(f"the positive rate must be between 0 and 1, got {self.positive_rate}")
 
     def describe(self) -> dict[str, Any]:
-        return {"age_shift": self.age_shift, "prevalence": dict(self.prevalence),
-                "positive_rate": self.positive_rate}
+        return {
+            "age_shift": self.age_shift,
+            "prevalence": dict(self.prevalence),
+            "positive_rate": self.positive_rate,
+        }
 
 
 def parse_prevalence(text: str) -> tuple[str, float]:

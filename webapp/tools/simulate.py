@@ -7,6 +7,7 @@ Bounded: it stops after --count requests or --duration seconds, whichever comes 
 (100 requests when neither is given). A progress bar goes to stderr, the summary to stdout;
 the exit status is 0 when every request succeeded.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -103,8 +104,13 @@ class Dispatcher:
         return records
 
 
-def run(client, sampler: PatientSampler, plan: Plan, progress: bool = True,
-        on_sent: Callable[[], None] | None = None) -> dict[str, Any]:
+def run(
+    client,
+    sampler: PatientSampler,
+    plan: Plan,
+    progress: bool = True,
+    on_sent: Callable[[], None] | None = None,
+) -> dict[str, Any]:
     """Send the plan's requests through `client` (an APIProxyClient); return the summary."""
     tally = Tally()
     bar = tqdm(total=plan.count, unit="req", file=sys.stderr, disable=not progress, dynamic_ncols=True)
@@ -145,14 +151,24 @@ def summarize(tally: Tally, elapsed: float, plan: Plan, drift: Drift) -> dict[st
         "duration_s": round(elapsed, 3),
         "throughput_rps": round(requests / elapsed, 2) if elapsed > 0 else None,
         "records_per_s": round(tally.records / elapsed, 2) if elapsed > 0 else None,
-        "latency_ms": {"p50": pct(50), "p95": pct(95), "p99": pct(99),
-                       "mean": round(float(latencies.mean()), 2) if requests else None,
-                       "max": round(float(latencies.max()), 2) if requests else None},
+        "latency_ms": {
+            "p50": pct(50),
+            "p95": pct(95),
+            "p99": pct(99),
+            "mean": round(float(latencies.mean()), 2) if requests else None,
+            "max": round(float(latencies.max()), 2) if requests else None,
+        },
         "status_counts": {str(status): n for status, n in sorted(tally.statuses.items())},
-        "predicted_positive_rate": (round(tally.predicted_positive / tally.records, 4)
-                                    if tally.records else None),
-        "plan": {"count": plan.count, "duration_s": plan.duration, "concurrency": plan.concurrency,
-                 "rate": plan.rate, "batch_size": plan.batch_size},
+        "predicted_positive_rate": (
+            round(tally.predicted_positive / tally.records, 4) if tally.records else None
+        ),
+        "plan": {
+            "count": plan.count,
+            "duration_s": plan.duration,
+            "concurrency": plan.concurrency,
+            "rate": plan.rate,
+            "batch_size": plan.batch_size,
+        },
         "drift": drift.describe(),
     }
 
@@ -176,22 +192,31 @@ def format_summary(summary: dict[str, Any]) -> str:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--api-url", help="the API's base URL (default: API_URL or http://127.0.0.1:8000)")
-    parser.add_argument("--count", type=int,
-                        help=f"requests to send (default {DEFAULT_COUNT} without --duration)")
+    parser.add_argument(
+        "--count", type=int, help=f"requests to send (default {DEFAULT_COUNT} without --duration)"
+    )
     parser.add_argument("--duration", type=float, help="stop after this many seconds")
     parser.add_argument("--concurrency", type=int, default=1, help="requests in flight at once (default 1)")
     parser.add_argument("--rate", type=float, help="requests per second over all threads (default: no limit)")
     parser.add_argument("--batch-size", type=int, default=1, help="records per request (default 1)")
     parser.add_argument("--seed", type=int, help="random seed: the same seed sends the same patients")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each answer")
-    parser.add_argument("--age-shift", type=float, default=0.0,
-                        help="drift: add this many years to every age")
-    parser.add_argument("--prevalence", action="append", default=[], metavar="NAME=SHARE",
-                        help="drift: share of 'yes' for a yes/no input, e.g. SMOKING=0.9 (repeatable)")
-    parser.add_argument("--positive-rate", type=float,
-                        help="drift: share of patients drawn from the lung-cancer class")
-    parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR,
-                        help="folder with reference.json")
+    parser.add_argument(
+        "--age-shift", type=float, default=0.0, help="drift: add this many years to every age"
+    )
+    parser.add_argument(
+        "--prevalence",
+        action="append",
+        default=[],
+        metavar="NAME=SHARE",
+        help="drift: share of 'yes' for a yes/no input, e.g. SMOKING=0.9 (repeatable)",
+    )
+    parser.add_argument(
+        "--positive-rate", type=float, help="drift: share of patients drawn from the lung-cancer class"
+    )
+    parser.add_argument(
+        "--model-dir", type=Path, default=DEFAULT_MODEL_DIR, help="folder with reference.json"
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
@@ -200,16 +225,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        drift = Drift(age_shift=args.age_shift, positive_rate=args.positive_rate,
-                      prevalence=dict(parse_prevalence(item) for item in args.prevalence))
+        drift = Drift(
+            age_shift=args.age_shift,
+            positive_rate=args.positive_rate,
+            prevalence=dict(parse_prevalence(item) for item in args.prevalence),
+        )
         plan = Plan(args.count, args.duration, args.concurrency, args.rate, args.batch_size)
         sampler = PatientSampler(load_reference(args.model_dir), drift, args.seed)
     except (ValueError, RuntimeError) as error:
         logger.error("%s", error)
         return 2
     # Pooled keep-alive connections, one per thread, and no retries: a load test counts failures.
-    client = APIProxyClient(args.api_url, timeout=args.timeout, mode="pooled",
-                            pool_size=plan.concurrency, retries=0)
+    client = APIProxyClient(
+        args.api_url, timeout=args.timeout, mode="pooled", pool_size=plan.concurrency, retries=0
+    )
     try:
         summary = run(client, sampler, plan, progress=not args.quiet)
     finally:

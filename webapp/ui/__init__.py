@@ -2,6 +2,7 @@
 
 `python -m webapp.ui` launches it; `build_demo()` lays out the page without launching.
 """
+
 from .app import build_demo
 from .settings import UISettings
 

@@ -1,4 +1,5 @@
 """The page layout: `build_demo()` wires components to the handlers. Nothing launches here."""
+
 from __future__ import annotations
 
 import json
@@ -16,21 +17,43 @@ CSS_PATH = Path(__file__).with_name("theme.css")
 # text meets WCAG AA contrast (4.5:1): indigo-500 #6366f1 on its own #e0e7ff is 3.6:1 and white
 # on it 4.46:1; indigo-700 #4338ca gives 6.4:1 and 7.9:1; grey-400 help text (2.5:1) becomes
 # grey-600 (7.6:1).
-ACCENT = gr.themes.Color(name="accessible_indigo", c50="#eef2ff", c100="#e0e7ff", c200="#c7d2fe",
-                         c300="#a5b4fc", c400="#4f46e5", c500="#4338ca", c600="#3730a3", c700="#312e81",
-                         c800="#2e2a6e", c900="#25215a", c950="#1e1b4b")
+ACCENT = gr.themes.Color(
+    name="accessible_indigo",
+    c50="#eef2ff",
+    c100="#e0e7ff",
+    c200="#c7d2fe",
+    c300="#a5b4fc",
+    c400="#4f46e5",
+    c500="#4338ca",
+    c600="#3730a3",
+    c700="#312e81",
+    c800="#2e2a6e",
+    c900="#25215a",
+    c950="#1e1b4b",
+)
 THEME = gr.themes.Soft(primary_hue=ACCENT).set(
     block_info_text_color="*neutral_600",
     body_text_color_subdued="*neutral_600",
     block_label_text_color="*primary_500",
 )
 
-SYMPTOMS = ("COUGHING", "WHEEZING", "SHORTNESS OF BREATH", "CHEST PAIN", "SWALLOWING DIFFICULTY",
-            "FATIGUE", "YELLOW_FINGERS")
+SYMPTOMS = (
+    "COUGHING",
+    "WHEEZING",
+    "SHORTNESS OF BREATH",
+    "CHEST PAIN",
+    "SWALLOWING DIFFICULTY",
+    "FATIGUE",
+    "YELLOW_FINGERS",
+)
 HABITS = ("SMOKING", "ALCOHOL CONSUMING", "PEER_PRESSURE")
 CONDITIONS = ("ANXIETY", "ALLERGY", "CHRONIC DISEASE")
-EXAMPLE_RECORD = {name: 0 for name in features.FEATURES} | {"AGE": 62, "GENDER": 1, "SMOKING": 1,
-                                                           "COUGHING": 1}
+EXAMPLE_RECORD = {name: 0 for name in features.FEATURES} | {
+    "AGE": 62,
+    "GENDER": 1,
+    "SMOKING": 1,
+    "COUGHING": 1,
+}
 
 # Every event that calls the API shares one concurrency group, so at most `concurrency`
 # handlers talk to the API at once: exactly the number of connections the pooled proxy keeps.
@@ -74,19 +97,34 @@ def build_demo(settings: UISettings | None = None, client: APIProxyClient | None
         with gr.Tab(_("ui.tab_risk")):
             with gr.Row():
                 with gr.Column(scale=5):
-                    age = gr.Slider(features.AGE_MIN, features.AGE_MAX, value=DEFAULT_AGE, step=1,
-                                    label=_("ui.age"), info=_("ui.age_info"), elem_id="age")
-                    gender = gr.Radio([(_("ui.female"), "female"), (_("ui.male"), "male")],
-                                      value=DEFAULT_GENDER, label=_("ui.gender"), elem_id="gender")
+                    age = gr.Slider(
+                        features.AGE_MIN,
+                        features.AGE_MAX,
+                        value=DEFAULT_AGE,
+                        step=1,
+                        label=_("ui.age"),
+                        info=_("ui.age_info"),
+                        elem_id="age",
+                    )
+                    gender = gr.Radio(
+                        [(_("ui.female"), "female"), (_("ui.male"), "male")],
+                        value=DEFAULT_GENDER,
+                        label=_("ui.gender"),
+                        elem_id="gender",
+                    )
                     checks = {}
                     with gr.Row():
-                        for title, names in (("ui.group_symptoms", SYMPTOMS), ("ui.group_habits", HABITS),
-                                             ("ui.group_conditions", CONDITIONS)):
+                        for title, names in (
+                            ("ui.group_symptoms", SYMPTOMS),
+                            ("ui.group_habits", HABITS),
+                            ("ui.group_conditions", CONDITIONS),
+                        ):
                             with gr.Group(elem_classes="lr-group"):
                                 gr.Markdown(_(title), padding=True)
                                 for name in names:
-                                    checks[name] = gr.Checkbox(label=_(i18n.feature_key(name)),
-                                                               elem_id=_slug(name))
+                                    checks[name] = gr.Checkbox(
+                                        label=_(i18n.feature_key(name)), elem_id=_slug(name)
+                                    )
                     with gr.Row():
                         predict_button = gr.Button(_("ui.predict"), variant="primary", elem_id="predict")
                         reset_button = gr.Button(_("ui.start_over"), elem_id="start-over")
@@ -96,7 +134,8 @@ def build_demo(settings: UISettings | None = None, client: APIProxyClient | None
                         bands = gr.HTML(_("ui.bands_placeholder"), elem_id="bands")
             inputs = [age, gender, *(checks[name] for name in features.BINARY_FEATURES)]
             predict_button.click(handlers.predict, [*inputs, language], result, **ui_only).then(
-                None, None, None, js=SHOW_RESULT_JS)
+                None, None, None, js=SHOW_RESULT_JS
+            )
             reset_button.click(handlers.start_over, language, [*inputs, result], api_visibility="private")
 
         with gr.Tab(_("ui.tab_batch")):
@@ -106,12 +145,21 @@ def build_demo(settings: UISettings | None = None, client: APIProxyClient | None
             summary = gr.Markdown(elem_id="batch-summary")
             table = gr.Dataframe(label=_("ui.batch_table"), interactive=False, elem_id="batch-table")
             download = gr.File(label=_("ui.download"), interactive=False, elem_id="batch-download")
-            score_button.click(handlers.score_csv, [upload, language], [summary, table, download],
-                               api_name="score_csv_in_page_language", **ui_only)
+            score_button.click(
+                handlers.score_csv,
+                [upload, language],
+                [summary, table, download],
+                api_name="score_csv_in_page_language",
+                **ui_only,
+            )
 
         with gr.Tab(_("ui.tab_admin")):
-            token = gr.Textbox(label=_("ui.admin_token"), type="password",
-                               placeholder=_("ui.admin_token_placeholder"), elem_id="admin-token")
+            token = gr.Textbox(
+                label=_("ui.admin_token"),
+                type="password",
+                placeholder=_("ui.admin_token_placeholder"),
+                elem_id="admin-token",
+            )
             with gr.Row():
                 limit = gr.Dropdown([10, 20, 50, 100, 500], value=20, label=_("ui.entries_per_page"), scale=1)
                 offset = gr.Number(value=0, precision=0, label=_("ui.offset"), interactive=False, scale=1)
@@ -119,8 +167,9 @@ def build_demo(settings: UISettings | None = None, client: APIProxyClient | None
                 previous = gr.Button(_("ui.newer"), scale=1)
                 following = gr.Button(_("ui.older"), scale=1)
             caption = gr.Markdown()
-            log_table = gr.Dataframe(label=_("ui.log_table"), interactive=False, wrap=True,
-                                     elem_id="admin-log-table")
+            log_table = gr.Dataframe(
+                label=_("ui.log_table"), interactive=False, wrap=True, elem_id="admin-log-table"
+            )
             with gr.Row():
                 clear_button = gr.Button(_("ui.clear_log"), variant="stop")
             with gr.Row(visible=False) as confirm_row:
@@ -134,15 +183,16 @@ def build_demo(settings: UISettings | None = None, client: APIProxyClient | None
             page = [token, limit, offset, language]
             page_out = [log_table, caption, offset]
             refresh.click(handlers.logs, page, page_out, **ui_only)
-            limit.change(lambda t, n, lang: handlers.logs(t, n, 0, lang), [token, limit, language], page_out,
-                         **ui_only)
+            limit.change(
+                lambda t, n, lang: handlers.logs(t, n, 0, lang), [token, limit, language], page_out, **ui_only
+            )
             following.click(handlers.next_page, page, page_out, **ui_only)
             previous.click(handlers.previous_page, page, page_out, **ui_only)
             clear_button.click(lambda: gr.Row(visible=True), None, confirm_row, api_visibility="private")
             cancel.click(lambda: gr.Row(visible=False), None, confirm_row, api_visibility="private")
             confirm.click(handlers.clear, [token, language], clear_status, **ui_only).then(
-                lambda: gr.Row(visible=False), None, confirm_row, api_visibility="private").then(
-                handlers.logs, page, page_out, **ui_only)
+                lambda: gr.Row(visible=False), None, confirm_row, api_visibility="private"
+            ).then(handlers.logs, page, page_out, **ui_only)
             status_button.click(handlers.status, language, status, **ui_only)
 
         with gr.Tab(_("ui.tab_console")):
@@ -153,22 +203,28 @@ def build_demo(settings: UISettings | None = None, client: APIProxyClient | None
                 console_limit = gr.Number(value=20, precision=0, label=_("ui.console_limit"))
                 console_offset = gr.Number(value=0, precision=0, label=_("ui.console_offset"))
                 console_token = gr.Textbox(label=_("ui.console_token"), type="password")
-            request_body = gr.Code(json.dumps(EXAMPLE_RECORD, indent=2), language="json",
-                                   label=_("ui.request_body"), elem_id="console-body")
+            request_body = gr.Code(
+                json.dumps(EXAMPLE_RECORD, indent=2),
+                language="json",
+                label=_("ui.request_body"),
+                elem_id="console-body",
+            )
             send = gr.Button(_("ui.send"), variant="primary")
             with gr.Row():
                 sent = gr.JSON(label=_("ui.request_sent"), open=True)
                 answer = gr.JSON(label=_("ui.response"), open=True)
-            send.click(handlers.console,
-                       [endpoint, request_body, console_limit, console_offset, console_token, language],
-                       [sent, answer], **ui_only)
+            send.click(
+                handlers.console,
+                [endpoint, request_body, console_limit, console_offset, console_token, language],
+                [sent, answer],
+                **ui_only,
+            )
 
         # Once the page knows its language: the live region, then what the server writes in it
         # (the risk levels last: when they show, the page is complete).
         demo.load(None, None, language, js=PAGE_LANGUAGE_JS).then(None, None, None, js=LIVE_REGION_JS).then(
-            handlers.empty_tables, language, [table, log_table], api_visibility="private").then(
-            handlers.status, language, status, **ui_only).then(
-            handlers.bands, language, bands, **ui_only)
+            handlers.empty_tables, language, [table, log_table], api_visibility="private"
+        ).then(handlers.status, language, status, **ui_only).then(handlers.bands, language, bands, **ui_only)
 
         _program_access(handlers, limits)
 
@@ -203,13 +259,17 @@ def _program_access(handlers: Handlers, limits: dict) -> None:
         }
         json_out = gr.JSON(label="response")
         for name, handler, inputs in PROGRAM_ENDPOINTS:
-            gr.Button(visible=False).click(getattr(handlers, handler), [components[i] for i in inputs],
-                                           json_out, api_name=name, **limits)
+            gr.Button(visible=False).click(
+                getattr(handlers, handler), [components[i] for i in inputs], json_out, api_name=name, **limits
+            )
         csv_in = gr.File(label="csv_file", file_types=[".csv"])
         gr.Button(visible=False).click(
-            handlers.score_csv_api, csv_in,
+            handlers.score_csv_api,
+            csv_in,
             [gr.Markdown(), gr.Dataframe(), gr.File()],
-            api_name="score_csv", **limits)
+            api_name="score_csv",
+            **limits,
+        )
 
 
 def _slug(name: str) -> str:

@@ -10,6 +10,7 @@ Accepted spellings (the published survey CSV is accepted as it is):
   file uses the survey's own coding 1/2 (2 = yes): that is assumed when some yes/no column
   holds a 2 and none holds a 0. The choice is made once for the whole file.
 """
+
 from __future__ import annotations
 
 import csv
@@ -36,6 +37,7 @@ def column_titles(columns: list[str], lang: str) -> list[str]:
     """The titles of `columns` (OUTPUT_COLUMNS or TABLE_COLUMNS) in `lang`."""
     return [i18n.text(lang, f"batch.col.{name}") if name in _TITLED else name for name in columns]
 
+
 _YES = {"YES", "Y", "TRUE", "T"}
 _NO = {"NO", "N", "FALSE", "F"}
 _MALE = {"M", "MALE", "1"}
@@ -54,8 +56,9 @@ class BatchResult:
     api_error: tuple[Any, int] | None = None  # (envelope, status) when the API itself failed
 
 
-def read_csv(text: str, max_rows: int, lang: str = i18n.DEFAULT
-             ) -> tuple[list[tuple[int, dict[str, int]]], list[tuple[int, str]], list[str]]:
+def read_csv(
+    text: str, max_rows: int, lang: str = i18n.DEFAULT
+) -> tuple[list[tuple[int, dict[str, int]]], list[tuple[int, str]], list[str]]:
     """Parse CSV text into (line, record) pairs, (line, reason) errors and notes for the user."""
     _ = i18n.translator(lang)
     text = text.lstrip("\ufeff")
@@ -119,8 +122,9 @@ def _uses_survey_coding(raw_rows, columns: dict[str, int]) -> bool:
     return "2" in values and "0" not in values
 
 
-def _parse_row(row: list[str], columns: dict[str, int], survey: bool,
-               lang: str) -> tuple[dict[str, int], list[str]]:
+def _parse_row(
+    row: list[str], columns: dict[str, int], survey: bool, lang: str
+) -> tuple[dict[str, int], list[str]]:
     _ = i18n.translator(lang)
     record, problems = {}, []
     age = _cell(row, columns[features.AGE])
@@ -130,16 +134,22 @@ def _parse_row(row: list[str], columns: dict[str, int], survey: bool,
             raise ValueError
         record[features.AGE] = int(value)
     except ValueError:
-        problems.append(_("batch.bad_age", value=repr(age), low=features.AGE_MIN, high=features.AGE_MAX)
-                        if age else _("batch.empty_cell", name=features.AGE))
+        problems.append(
+            _("batch.bad_age", value=repr(age), low=features.AGE_MIN, high=features.AGE_MAX)
+            if age
+            else _("batch.empty_cell", name=features.AGE)
+        )
     gender = _cell(row, columns[features.GENDER])
     if gender in _MALE:
         record[features.GENDER] = 1
     elif gender in _FEMALE:
         record[features.GENDER] = 0
     else:
-        problems.append(_("batch.bad_gender", value=repr(gender)) if gender
-                            else _("batch.empty_cell", name=features.GENDER))
+        problems.append(
+            _("batch.bad_gender", value=repr(gender))
+            if gender
+            else _("batch.empty_cell", name=features.GENDER)
+        )
     yes, no = ("2", "1") if survey else ("1", "0")
     for name in features.BINARY_FEATURES:
         cell = _cell(row, columns[name])
@@ -148,18 +158,27 @@ def _parse_row(row: list[str], columns: dict[str, int], survey: bool,
         elif cell in _NO or cell == no:
             record[name] = 0
         else:
-            problems.append(_("batch.bad_flag", name=name, value=repr(cell), no=no, yes=yes) if cell
-                            else _("batch.empty_cell", name=name))
+            problems.append(
+                _("batch.bad_flag", name=name, value=repr(cell), no=no, yes=yes)
+                if cell
+                else _("batch.empty_cell", name=name)
+            )
     return record, problems
 
 
-def score(client: APIProxyClient, records: list[tuple[int, dict[str, int]]], chunk: int,
-          result: BatchResult, lang: str = i18n.DEFAULT) -> None:
+def score(
+    client: APIProxyClient,
+    records: list[tuple[int, dict[str, int]]],
+    chunk: int,
+    result: BatchResult,
+    lang: str = i18n.DEFAULT,
+) -> None:
     """Score the records through the API, `chunk` per call; rows the API rejects become errors."""
     for start in range(0, len(records), chunk):
-        pending = records[start:start + chunk]
-        body, status = client.post_predict([record for _, record in pending], request_id=new_request_id(),
-                                           language=lang)
+        pending = records[start : start + chunk]
+        body, status = client.post_predict(
+            [record for _, record in pending], request_id=new_request_id(), language=lang
+        )
         if status == 422 and isinstance(body, dict):
             rejected = _rejected_indexes(body)
             if rejected:
@@ -175,10 +194,18 @@ def score(client: APIProxyClient, records: list[tuple[int, dict[str, int]]], chu
             logger.warning("Batch scoring stopped at row %d: API answered %s", start, status)
             return
         for (line, record), item in zip(pending, body["predictions"], strict=False):
-            result.rows.append({"line": line, **record, "probability": item["probability"],
-                                "prediction": item["prediction"], "risk_level": item["risk_level"],
-                                "result": wording.band_title(item["risk_level"], lang)
-                                if item["risk_level"] in wording.LEVELS else item["risk_level"]})
+            result.rows.append(
+                {
+                    "line": line,
+                    **record,
+                    "probability": item["probability"],
+                    "prediction": item["prediction"],
+                    "risk_level": item["risk_level"],
+                    "result": wording.band_title(item["risk_level"], lang)
+                    if item["risk_level"] in wording.LEVELS
+                    else item["risk_level"],
+                }
+            )
 
 
 def _rejected_indexes(body: dict[str, Any]) -> dict[int, str]:
@@ -186,13 +213,18 @@ def _rejected_indexes(body: dict[str, Any]) -> dict[int, str]:
     records = details.get("records") if isinstance(details, dict) else None
     if not isinstance(records, dict):
         return {}
-    return {int(index): "; ".join(f"{field}: {' '.join(map(str, messages))}"
-                                  for field, messages in problems.items())
-            for index, problems in records.items() if str(index).isdigit()}
+    return {
+        int(index): "; ".join(
+            f"{field}: {' '.join(map(str, messages))}" for field, messages in problems.items()
+        )
+        for index, problems in records.items()
+        if str(index).isdigit()
+    }
 
 
-def run(client: APIProxyClient, text: str, chunk: int, max_rows: int,
-        lang: str = i18n.DEFAULT) -> BatchResult:
+def run(
+    client: APIProxyClient, text: str, chunk: int, max_rows: int, lang: str = i18n.DEFAULT
+) -> BatchResult:
     records, errors, notes = read_csv(text, max_rows, lang)
     result = BatchResult(errors=errors, notes=notes)
     if records:

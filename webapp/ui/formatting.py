@@ -4,6 +4,7 @@ Every function takes the reader's language (`en` or `fr`): the UI's own words co
 `webapp.wording` and `webapp.i18n`, and the API's sentences (message, band meanings, factor
 texts) arrive already in that language, because the proxy asks for it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -18,8 +19,19 @@ RISK_COLORS = {"low": "#44546a", "moderate": "#995c00", "high": "#b3261e"}
 # Answers the survey weighs above smoking although medicine would not (see wording.ODD_WEIGHTS).
 ODD_ANSWERS = ("ALLERGY", "ALCOHOL CONSUMING", "PEER_PRESSURE")
 
-LOG_COLUMN_KEYS = ("time", "endpoint", "level", "prediction", "probability", "risk", "latency", "age",
-                   "gender", "answered_yes", "request_id")
+LOG_COLUMN_KEYS = (
+    "time",
+    "endpoint",
+    "level",
+    "prediction",
+    "probability",
+    "risk",
+    "latency",
+    "age",
+    "gender",
+    "answered_yes",
+    "request_id",
+)
 
 
 def log_columns(lang: str) -> list[str]:
@@ -40,19 +52,27 @@ def error_message(body: Any, status: int, lang: str = i18n.DEFAULT) -> str:
     elif status == 403:
         message = str(error.get("message") or _("error.forbidden"))
     elif status == 422 and isinstance(error.get("details"), dict):
-        fields = "; ".join(f"{i18n.label(lang, name)}: {' '.join(map(str, problems))}"
-                           for name, problems in error["details"].items() if isinstance(problems, list))
+        fields = "; ".join(
+            f"{i18n.label(lang, name)}: {' '.join(map(str, problems))}"
+            for name, problems in error["details"].items()
+            if isinstance(problems, list)
+        )
         message = _("error.fields", fields=fields) if fields else message
     request_id = body.get("request_id")
-    suffix = (_("error.suffix_request", status=status, request_id=request_id) if request_id
-              else _("error.suffix", status=status))
+    suffix = (
+        _("error.suffix_request", status=status, request_id=request_id)
+        if request_id
+        else _("error.suffix", status=status)
+    )
     return f"{message} {suffix}"
 
 
 def error_card(body: Any, status: int, lang: str = i18n.DEFAULT) -> str:
-    return (f'<div class="lr-card lr-error" id="lr-error"><h2 class="lr-card-title" tabindex="-1">'
-            f'{escape(i18n.text(lang, "result.error_title"))}</h2>'
-            f"<p>{escape(error_message(body, status, lang))}</p></div>")
+    return (
+        f'<div class="lr-card lr-error" id="lr-error"><h2 class="lr-card-title" tabindex="-1">'
+        f"{escape(i18n.text(lang, 'result.error_title'))}</h2>"
+        f"<p>{escape(error_message(body, status, lang))}</p></div>"
+    )
 
 
 def band_meanings(metadata: Any) -> dict[str, str]:
@@ -72,32 +92,43 @@ def bands_html(metadata: Any, lang: str = i18n.DEFAULT) -> str:
     for band in bands:
         level = band["level"]
         share = (outcomes.get(level) or {}).get("share_with_lung_cancer")
-        outcome = "" if share is None else " " + wording.text("ui_bands_outcome", lang,
-                                                               share=wording.whole_percent(share))
+        outcome = (
+            ""
+            if share is None
+            else " " + wording.text("ui_bands_outcome", lang, share=wording.whole_percent(share))
+        )
         title = band.get("title") or wording.band_title(level, lang)
         rows.append(
             f'<tr><td><span class="lr-pill" style="background:{RISK_COLORS.get(level, "#555")}">'
             f"{escape(wording.band_pill(level, lang))}</span><br>{escape(title)}</td>"
             f"<td>{escape(band.get('score_range', ''))}</td>"
-            f"<td>{escape(band['meaning'] + outcome)}</td></tr>")
-    header = "".join(f'<th scope="col">{escape(wording.text(f"ui_bands_header.{column}", lang))}</th>'
-                     for column in ("result", "score", "meaning"))
+            f"<td>{escape(band['meaning'] + outcome)}</td></tr>"
+        )
+    header = "".join(
+        f'<th scope="col">{escape(wording.text(f"ui_bands_header.{column}", lang))}</th>'
+        for column in ("result", "score", "meaning")
+    )
     notes = [metadata.get("purpose"), metadata.get("score_explanation")]
     metrics, by_group = metadata.get("metrics") or {}, evaluation.get("by_group") or {}
     if "sensitivity" in metrics and "specificity" in metrics:
         notes.append(wording.performance(metrics, by_group, lang))
     reference = metadata.get("reference_person") or {}
     if reference:
-        notes.append(wording.text("ui_reference", lang, reference=reference["description"],
-                                  score=reference["score_display"]))
+        notes.append(
+            wording.text(
+                "ui_reference", lang, reference=reference["description"], score=reference["score_display"]
+            )
+        )
     weights = evaluation.get("weights") or {}
     if weights and all(weights.get(name, 0) > weights.get("SMOKING", 0) for name in ODD_ANSWERS):
         notes.append(wording.text("odd_weights", lang))
     if (evaluation.get("sign_constraints") or {}).get("adopted"):
         notes.append(wording.text("signs_held", lang))
     paragraphs = "".join(f'<p class="lr-note">{escape(note)}</p>' for note in notes if note)
-    return (f'<table class="lr-bands"><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
-            f"{paragraphs}")
+    return (
+        f'<table class="lr-bands"><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+        f"{paragraphs}"
+    )
 
 
 def result_card(body: dict[str, Any], metadata: Any = None, lang: str = i18n.DEFAULT) -> str:
@@ -106,11 +137,13 @@ def result_card(body: dict[str, Any], metadata: Any = None, lang: str = i18n.DEF
     score = str(body.get("score_display") or wording.percent(wording.whole_percent(probability), lang))
     color = RISK_COLORS.get(level, "#555")
     bar = min(max(probability, 0.01), 0.99)  # the bar, like the number, never reads as 0% or 100%
-    meaning = (band_meanings(metadata).get(level) or wording.band_meaning(level, lang)
-               or body.get("message", ""))
+    meaning = (
+        band_meanings(metadata).get(level) or wording.band_meaning(level, lang) or body.get("message", "")
+    )
     explanation = metadata.get("score_explanation") if isinstance(metadata, dict) else None
-    meta = wording.text("ui_meta", lang, model=body.get("model_version", ""),
-                        request=body.get("request_id", ""))
+    meta = wording.text(
+        "ui_meta", lang, model=body.get("model_version", ""), request=body.get("request_id", "")
+    )
     caption = wording.text("ui_score_caption", lang)
     heading = i18n.text(lang, "result.heading")
     title = wording.band_title(level, lang) if level in wording.LEVELS else level
@@ -142,20 +175,29 @@ def _doctor_html(symptoms: list[str], lang: str) -> str:
     if not known:
         return ""
     heading = wording.text("ui_doctor_heading", lang)
-    return (f'<div class="lr-doctor" id="lr-doctor"><h3>{escape(heading)}</h3>'
-            f"<p>{escape(wording.doctor_advice(known, lang))}</p></div>")
+    return (
+        f'<div class="lr-doctor" id="lr-doctor"><h3>{escape(heading)}</h3>'
+        f"<p>{escape(wording.doctor_advice(known, lang))}</p></div>"
+    )
 
 
 def _factors_html(factors: list[dict[str, Any]], reference: Any, lang: str) -> str:
     """Raises and lowers apart, each most important first (the API's order)."""
     lists = []
-    for direction, heading, css in (("raises", "factors_raise_heading", "lr-up"),
-                                    ("lowers", "factors_lower_heading", "lr-down")):
-        items = [f'<li class="{css}">{escape(str(factor.get("text") or factor.get("label")))}</li>'
-                 for factor in factors if factor.get("direction") == direction]
+    for direction, heading, css in (
+        ("raises", "factors_raise_heading", "lr-up"),
+        ("lowers", "factors_lower_heading", "lr-down"),
+    ):
+        items = [
+            f'<li class="{css}">{escape(str(factor.get("text") or factor.get("label")))}</li>'
+            for factor in factors
+            if factor.get("direction") == direction
+        ]
         if items:
-            lists.append(f'<h4>{escape(wording.text(heading, lang))}</h4>'
-                         f'<ul class="lr-factors" id="lr-{direction}">{"".join(items)}</ul>')
+            lists.append(
+                f"<h4>{escape(wording.text(heading, lang))}</h4>"
+                f'<ul class="lr-factors" id="lr-{direction}">{"".join(items)}</ul>'
+            )
     intro = ""
     if reference:
         intro = wording.text("ui_factors_intro", lang, reference=reference)
@@ -169,8 +211,10 @@ def _warnings_html(warnings: list[str], lang: str) -> str:
     if not warnings:
         return ""
     items = "".join(f"<li>{escape(str(w))}</li>" for w in warnings)
-    return (f'<div class="lr-warnings"><strong>{escape(wording.text("ui_warnings_heading", lang))}</strong>'
-            f"<ul>{items}</ul></div>")
+    return (
+        f'<div class="lr-warnings"><strong>{escape(wording.text("ui_warnings_heading", lang))}</strong>'
+        f"<ul>{items}</ul></div>"
+    )
 
 
 def log_rows(entries: Iterable[dict[str, Any]], lang: str = i18n.DEFAULT) -> list[list[Any]]:
@@ -182,19 +226,21 @@ def log_rows(entries: Iterable[dict[str, Any]], lang: str = i18n.DEFAULT) -> lis
         yes = [i18n.label(lang, name) for name in features.BINARY_FEATURES if inputs.get(name) == 1]
         probability = entry.get("probability")
         level = entry.get("risk_level")
-        rows.append([
-            (entry.get("timestamp") or "").replace("T", " ").rstrip("Z"),
-            entry.get("endpoint"),
-            entry.get("level"),
-            entry.get("prediction"),
-            None if probability is None else round(probability, 3),
-            i18n.risk_name(lang, level) if level else level,
-            entry.get("latency_ms"),
-            inputs.get(features.AGE),
-            genders.get(inputs.get(features.GENDER), ""),
-            ", ".join(yes) if entry.get("level") == "INFO" else entry.get("message", ""),
-            entry.get("request_id"),
-        ])
+        rows.append(
+            [
+                (entry.get("timestamp") or "").replace("T", " ").rstrip("Z"),
+                entry.get("endpoint"),
+                entry.get("level"),
+                entry.get("prediction"),
+                None if probability is None else round(probability, 3),
+                i18n.risk_name(lang, level) if level else level,
+                entry.get("latency_ms"),
+                inputs.get(features.AGE),
+                genders.get(inputs.get(features.GENDER), ""),
+                ", ".join(yes) if entry.get("level") == "INFO" else entry.get("message", ""),
+                entry.get("request_id"),
+            ]
+        )
     return rows
 
 
@@ -205,17 +251,23 @@ def page_caption(body: dict[str, Any], lang: str = i18n.DEFAULT) -> str:
     return i18n.text(lang, "admin.page", first=offset + 1, last=offset + shown, total=total)
 
 
-def status_markdown(health: tuple[Any, int], metadata: tuple[Any, int], api_url: str,
-                    lang: str = i18n.DEFAULT) -> str:
+def status_markdown(
+    health: tuple[Any, int], metadata: tuple[Any, int], api_url: str, lang: str = i18n.DEFAULT
+) -> str:
     _ = i18n.translator(lang)
     (h, h_status), (m, m_status) = health, metadata
     lines = [_("status.api", url=api_url)]
     if h_status == 200 or (isinstance(h, dict) and "status" in h):
-        lines.append(_("status.health", status=h.get("status"),
-                       loaded=_("status.yes") if h.get("model_loaded") else _("status.no"),
-                       store=h.get("log_store"),
-                       healthy=_("status.healthy") if h.get("log_store_healthy") else _("status.unhealthy"),
-                       version=h.get("version")))
+        lines.append(
+            _(
+                "status.health",
+                status=h.get("status"),
+                loaded=_("status.yes") if h.get("model_loaded") else _("status.no"),
+                store=h.get("log_store"),
+                healthy=_("status.healthy") if h.get("log_store_healthy") else _("status.unhealthy"),
+                version=h.get("version"),
+            )
+        )
         lines += [f"- {reason}" for reason in h.get("reasons") or []]
     else:
         lines.append(_("status.unreachable", reason=error_message(h, h_status, lang)))
@@ -223,8 +275,12 @@ def status_markdown(health: tuple[Any, int], metadata: tuple[Any, int], api_url:
         metrics = m.get("metrics") or {}
         roc = metrics.get("roc_auc") if isinstance(metrics.get("roc_auc"), dict) else {}
         auc, interval = roc.get("mean"), roc.get("ci95")
-        line = _("status.model", name=m.get("model_name"), version=m.get("version"),
-                 threshold=f"{m.get('threshold', 0):.3f}")
+        line = _(
+            "status.model",
+            name=m.get("model_name"),
+            version=m.get("version"),
+            threshold=f"{m.get('threshold', 0):.3f}",
+        )
         if auc:
             line += _("status.auc", auc=f"{auc:.3f}")
             if interval:

@@ -1,4 +1,5 @@
 """What each UI event does: call the API through the proxy, format the answer. No layout here."""
+
 from __future__ import annotations
 
 import json
@@ -71,8 +72,12 @@ class Handlers:
 
     def start_over(self, language: str) -> list[Any]:
         """Every input back to its starting answer, and the empty result."""
-        return [DEFAULT_AGE, DEFAULT_GENDER, *(False for _ in features.BINARY_FEATURES),
-                i18n.text(i18n.negotiate(language), "ui.result_placeholder")]
+        return [
+            DEFAULT_AGE,
+            DEFAULT_GENDER,
+            *(False for _ in features.BINARY_FEATURES),
+            i18n.text(i18n.negotiate(language), "ui.result_placeholder"),
+        ]
 
     def bands(self, language: str) -> str:
         lang = i18n.negotiate(language)
@@ -81,13 +86,16 @@ class Handlers:
     def empty_tables(self, language: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """The batch and admin tables' headers in the page's language, before any data."""
         lang = i18n.negotiate(language)
-        return ({"headers": batch.column_titles(batch.TABLE_COLUMNS, lang), "data": []},
-                {"headers": formatting.log_columns(lang), "data": []})
+        return (
+            {"headers": batch.column_titles(batch.TABLE_COLUMNS, lang), "data": []},
+            {"headers": formatting.log_columns(lang), "data": []},
+        )
 
     # -- batch tab -------------------------------------------------------------------------
 
-    def score_csv(self, path: str | None, language: str = i18n.DEFAULT
-                  ) -> tuple[str, dict[str, Any], str | None]:
+    def score_csv(
+        self, path: str | None, language: str = i18n.DEFAULT
+    ) -> tuple[str, dict[str, Any], str | None]:
         lang = i18n.negotiate(language)
         _ = i18n.translator(lang)
         empty = {"headers": batch.column_titles(batch.TABLE_COLUMNS, lang), "data": []}
@@ -101,11 +109,13 @@ class Handlers:
 
     def _score_file(self, path: str, lang: str = i18n.DEFAULT) -> batch.BatchResult:
         with open(path, encoding="utf-8-sig", errors="replace") as handle:
-            return batch.run(self.client, handle.read(), self.settings.batch_chunk,
-                             self.settings.batch_max_rows, lang)
+            return batch.run(
+                self.client, handle.read(), self.settings.batch_chunk, self.settings.batch_max_rows, lang
+            )
 
-    def _batch_outputs(self, result: batch.BatchResult,
-                       lang: str = i18n.DEFAULT) -> tuple[str, dict[str, Any], str | None]:
+    def _batch_outputs(
+        self, result: batch.BatchResult, lang: str = i18n.DEFAULT
+    ) -> tuple[str, dict[str, Any], str | None]:
         _ = i18n.translator(lang)
         lines = [_("batch.summary", scored=len(result.rows), problems=len(result.errors))]
         lines += result.notes
@@ -117,21 +127,27 @@ class Handlers:
             if len(result.errors) > 200:
                 lines.append(_("batch.more", count=len(result.errors) - 200))
         rows = result.rows
-        table = {"headers": batch.column_titles(batch.TABLE_COLUMNS, lang),
-                 "data": [[row[column] for column in batch.TABLE_COLUMNS] for row in rows]}
+        table = {
+            "headers": batch.column_titles(batch.TABLE_COLUMNS, lang),
+            "data": [[row[column] for column in batch.TABLE_COLUMNS] for row in rows],
+        }
         download = batch.write_csv(rows, lang) if rows else None
         return "\n".join(lines), table, download
 
     # -- admin tab -------------------------------------------------------------------------
 
-    def logs(self, token: str, limit: float, offset: float,
-             language: str = i18n.DEFAULT) -> tuple[dict[str, Any], str, int]:
+    def logs(
+        self, token: str, limit: float, offset: float, language: str = i18n.DEFAULT
+    ) -> tuple[dict[str, Any], str, int]:
         lang = i18n.negotiate(language)
         limit, offset = int(limit or 20), max(0, int(offset or 0))
         body, status = self.client.get_logs(limit=limit, offset=offset, token=token or None)
         if status != 200:
-            return ({"headers": formatting.log_columns(lang), "data": []},
-                    formatting.error_message(body, status, lang), offset)
+            return (
+                {"headers": formatting.log_columns(lang), "data": []},
+                formatting.error_message(body, status, lang),
+                offset,
+            )
         table = {"headers": formatting.log_columns(lang), "data": formatting.log_rows(body["logs"], lang)}
         return table, formatting.page_caption(body, lang), offset
 
@@ -150,13 +166,21 @@ class Handlers:
 
     def status(self, language: str = i18n.DEFAULT) -> str:
         lang = i18n.negotiate(language)
-        return formatting.status_markdown(self.client.get_health(), self.client.get_metadata(language=lang),
-                                          self.client.api_url, lang)
+        return formatting.status_markdown(
+            self.client.get_health(), self.client.get_metadata(language=lang), self.client.api_url, lang
+        )
 
     # -- developer console -----------------------------------------------------------------
 
-    def console(self, endpoint: str, body_text: str, limit: float, offset: float,
-                token: str, language: str = i18n.DEFAULT) -> tuple[dict[str, Any], dict[str, Any]]:
+    def console(
+        self,
+        endpoint: str,
+        body_text: str,
+        limit: float,
+        offset: float,
+        token: str,
+        language: str = i18n.DEFAULT,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         method, path = CONSOLE_ENDPOINTS[endpoint]
         sent: dict[str, Any] = {"method": method, "url": self.client.api_url + path}
         payload = None
@@ -164,8 +188,10 @@ class Handlers:
             try:
                 payload = json.loads(body_text or "null")
             except ValueError as exc:
-                return sent, {"status": None,
-                              "body": i18n.text(i18n.negotiate(language), "console.bad_json", error=exc)}
+                return sent, {
+                    "status": None,
+                    "body": i18n.text(i18n.negotiate(language), "console.bad_json", error=exc),
+                }
             sent["json"] = payload
         if path == "/logs" and method == "GET":
             sent["params"] = {"limit": int(limit or 20), "offset": int(offset or 0)}
@@ -199,8 +225,9 @@ class Handlers:
         return _success(self.client.post_predict_proba(record))
 
     def logs_api(self, limit: float = 50, offset: float = 0, admin_token: str = "") -> Any:
-        return _success(self.client.get_logs(limit=int(limit or 50), offset=int(offset or 0),
-                                             token=admin_token or None))
+        return _success(
+            self.client.get_logs(limit=int(limit or 50), offset=int(offset or 0), token=admin_token or None)
+        )
 
     def clear_logs_api(self, admin_token: str = "") -> Any:
         return _success(self.client.delete_logs(token=admin_token or None))

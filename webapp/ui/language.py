@@ -7,6 +7,7 @@ else for the browser's Accept-Language: it writes the language into `<html lang>
 thing in `<head>`, a small script that makes `navigator.language` say it, so Gradio's front end
 starts in the same language as the server. Everything else passes through untouched.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,10 +25,12 @@ _HEAD = re.compile(rb"<head[^>]*>", re.IGNORECASE)
 
 
 def boot_script(lang: str) -> str:
-    return ("<script>(function(){var l=" + json.dumps(lang) + ";try{"
-            "Object.defineProperty(navigator,'language',{configurable:true,get:function(){return l;}});"
-            "Object.defineProperty(navigator,'languages',{configurable:true,get:function(){return [l];}});"
-            "}catch(e){}})();</script>")
+    return (
+        "<script>(function(){var l=" + json.dumps(lang) + ";try{"
+        "Object.defineProperty(navigator,'language',{configurable:true,get:function(){return l;}});"
+        "Object.defineProperty(navigator,'languages',{configurable:true,get:function(){return [l];}});"
+        "}catch(e){}})();</script>"
+    )
 
 
 def choose(query_string: bytes, headers: dict[bytes, bytes]) -> tuple[str, bool]:
@@ -82,8 +85,10 @@ class PageLanguage:
             kinds = {k.lower(): v for k, v in response_headers}
             if kinds.get(b"content-type", b"").startswith(b"text/html") and b"content-encoding" not in kinds:
                 body = localize_page(body, lang)
-                response_headers += [(b"content-language", lang.encode()),
-                                     (b"vary", b"Accept-Language, Cookie")]
+                response_headers += [
+                    (b"content-language", lang.encode()),
+                    (b"vary", b"Accept-Language, Cookie"),
+                ]
                 if switched:
                     cookie = f"{COOKIE}={lang}; Path=/; Max-Age={COOKIE_MAX_AGE}; SameSite=Lax"
                     response_headers.append((b"set-cookie", cookie.encode()))

@@ -1,4 +1,5 @@
 """The UI's view of the settings (webapp.settings holds the defaults and reads the environment)."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -43,5 +44,6 @@ class UISettings:
         return cls.from_settings(Settings.from_env(environ))
 
     def make_client(self) -> proxy.APIProxyClient:
-        return proxy.APIProxyClient(self.api_url, timeout=self.timeout, mode=self.proxy_mode,
-                                    pool_size=self.concurrency)
+        return proxy.APIProxyClient(
+            self.api_url, timeout=self.timeout, mode=self.proxy_mode, pool_size=self.concurrency
+        )

@@ -7,6 +7,7 @@ The admin pages follow the same rules, but a browser logs in once: the login for
 token for a signed session cookie. The JSON API never reads that cookie (Bearer only), so it
 needs no CSRF protection; the pages' forms do (see security.py).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,8 +44,11 @@ def check_admin() -> None:
     if current_app.config.get("ADMIN_TOKEN"):
         if token_matches(bearer_token()):
             return
-        raise APIError(401, "Admin token required: send 'Authorization: Bearer <token>'.",
-                       headers={"WWW-Authenticate": 'Bearer realm="admin"'})
+        raise APIError(
+            401,
+            "Admin token required: send 'Authorization: Bearer <token>'.",
+            headers={"WWW-Authenticate": 'Bearer realm="admin"'},
+        )
     if current_app.config.get("SPACE_ID"):
         raise APIError(403, "Admin endpoints are closed on a public deployment until ADMIN_TOKEN is set.")
 
@@ -124,6 +128,7 @@ def guard_page():
 
 def page_admin_required(view):
     """For HTML admin pages: redirect to the login form (or show 'closed') instead of a 401."""
+
     @wraps(view)
     def guarded(*args, **kwargs):
         refusal = guard_page()

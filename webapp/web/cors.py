@@ -5,6 +5,7 @@ answer cross-origin requests: from any origin by default (`CORS_ORIGINS=*`), or 
 Never with credentials, and never on the admin endpoints (logs, metrics, monitoring, admin
 pages), whose answers a page on another origin must not read.
 """
+
 from __future__ import annotations
 
 import re
@@ -30,15 +31,20 @@ def init_app(app: Flask) -> None:
     if origins is None:
         return
     before = list(app.after_request_funcs.get(None, ()))
-    CORS(app, resources={PUBLIC_PATHS: {
-        "origins": origins,
-        "send_wildcard": origins == "*",  # `*` rather than the caller's origin: one cacheable answer
-        "methods": ["GET", "HEAD", "POST", "OPTIONS"],
-        "allow_headers": ["Content-Type", "X-Request-ID"],
-        "expose_headers": ["X-Request-ID"],
-        "supports_credentials": False,
-        "max_age": 600,
-    }})
+    CORS(
+        app,
+        resources={
+            PUBLIC_PATHS: {
+                "origins": origins,
+                "send_wildcard": origins == "*",  # `*` rather than the caller's origin: one cacheable answer
+                "methods": ["GET", "HEAD", "POST", "OPTIONS"],
+                "allow_headers": ["Content-Type", "X-Request-ID"],
+                "expose_headers": ["X-Request-ID"],
+                "supports_credentials": False,
+                "max_age": 600,
+            }
+        },
+    )
     # flask-cors reads its rules and the request's headers on every response (tens of
     # microseconds). A request without an Origin header (curl, programs, the UI's proxy) is
     # not a browser's cross-origin call: it skips them for one dict lookup.

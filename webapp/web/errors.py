@@ -3,6 +3,7 @@ at an admin page (webapp.web.negotiation decides which).
 
     {"error": {"code": ..., "message": ..., "details": ...}, "request_id": ...}
 """
+
 from __future__ import annotations
 
 import logging
@@ -43,8 +44,14 @@ _HTTP_CODES = {
 class APIError(Exception):
     """An error the API answers on purpose, with its status and details."""
 
-    def __init__(self, status: int, message: str, details: Any = None, code: str | None = None,
-                 headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        details: Any = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.message = message
@@ -68,8 +75,9 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 def error_response(error: APIError):
     """The envelope, its sentences in the reader's language (codes and field names stay English)."""
     lang = request_language()
-    response = jsonify(error_body(error.code, i18n.localize(error.message, lang),
-                                  i18n.localize(error.details, lang)))
+    response = jsonify(
+        error_body(error.code, i18n.localize(error.message, lang), i18n.localize(error.details, lang))
+    )
     response.status_code = error.status
     response.headers.update(error.headers)
     return response

@@ -1,4 +1,5 @@
 """Long-lived objects, created once per process and kept in `app.extensions`."""
+
 from __future__ import annotations
 
 import logging
@@ -23,8 +24,9 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.extensions["model_service"] = model
     app.extensions["prediction_log"] = create_prediction_log(settings)
     app.extensions["session_version"] = create_session_version(app.config)
-    logger.info("Model %s loaded; prediction log backend: %s",
-                model.version, app.extensions["prediction_log"].kind)
+    logger.info(
+        "Model %s loaded; prediction log backend: %s", model.version, app.extensions["prediction_log"].kind
+    )
 
 
 def model_service() -> ModelService:

@@ -7,6 +7,7 @@ possible: every key is followed by a colon, so when the body holds exactly as ma
 the parsed records hold keys, no key was dropped. Colons inside strings or nested objects (rare
 in a survey record) only send the body down the slower, exact path.
 """
+
 from __future__ import annotations
 
 import json

@@ -4,6 +4,7 @@ Field names, codes and keys stay English; only the sentences people read change.
 which language they are in (`Content-Language`) and that caches must keep one per language
 (`Vary: Accept-Language`). Templates get `_(key, **params)` and `page_language()`.
 """
+
 from __future__ import annotations
 
 from flask import Flask, has_request_context, request

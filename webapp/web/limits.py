@@ -6,6 +6,7 @@ otherwise (then each Gunicorn worker counts on its own, so a client gets up to t
 the limit). When Redis is down the limits fall back to memory rather than failing requests.
 A request over a limit is answered 429 in the error envelope, with Retry-After.
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,8 +29,9 @@ def init_app(app: Flask) -> None:
     limiter = Limiter(
         get_remote_address,
         storage_uri=redis_url or "memory://",
-        storage_options={"socket_connect_timeout": CONNECT_TIMEOUT,
-                         "socket_timeout": READ_TIMEOUT} if redis_url else {},
+        storage_options={"socket_connect_timeout": CONNECT_TIMEOUT, "socket_timeout": READ_TIMEOUT}
+        if redis_url
+        else {},
         key_prefix=f"{config.get('REDIS_KEY_PREFIX') or 'lungrisk'}:limits",
         strategy="moving-window",
         headers_enabled=True,
@@ -72,6 +74,9 @@ def spend(setting: str, cost: int, what: str) -> None:
             logger.warning("Rate limit %s not checked: %s", setting, exc)
             return
         retry_after = max(1, int(reset - time.time() + 0.999))
-        raise APIError(429, f"Too many {what} from this address (limit {item}): try again in "
-                       f"{retry_after} s.", {"limit": str(item), "retry_after": retry_after},
-                       headers={"Retry-After": str(retry_after)})
+        raise APIError(
+            429,
+            f"Too many {what} from this address (limit {item}): try again in {retry_after} s.",
+            {"limit": str(item), "retry_after": retry_after},
+            headers={"Retry-After": str(retry_after)},
+        )

@@ -5,6 +5,7 @@ that serves browsers and programs (GET /logs, GET /monitoring, the export, clear
 where a browser gets the page and its errors as a page, and a program the JSON and the error
 envelope. Under /api everything is JSON.
 """
+
 from __future__ import annotations
 
 from flask import current_app, request

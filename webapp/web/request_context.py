@@ -1,4 +1,5 @@
 """Request ids and timing, shared by every endpoint."""
+
 from __future__ import annotations
 
 import random

@@ -2,6 +2,7 @@
 
 Validation happens here, at the edge; errors name every bad field.
 """
+
 from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
@@ -32,19 +33,29 @@ class LogQuerySchema(Schema):
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
     # Bounded: SQLite's OFFSET is a 64-bit integer, and no log holds more entries than this.
     offset = fields.Integer(load_default=0, validate=validate.Range(0, 1_000_000_000))
-    cursor = fields.String(load_default=None, validate=validate.Regexp(
-        r"^\d{1,15}-\d{1,18}$", error="Must be a next_cursor value from an earlier page."),
-        metadata={"description": "The `next_cursor` of a page read earlier: the entries after it."})
-    level = fields.String(load_default=None, validate=validate.OneOf(LEVELS),
-                          metadata={"description": "WARNING lists the rejected requests."})
+    cursor = fields.String(
+        load_default=None,
+        validate=validate.Regexp(
+            r"^\d{1,15}-\d{1,18}$", error="Must be a next_cursor value from an earlier page."
+        ),
+        metadata={"description": "The `next_cursor` of a page read earlier: the entries after it."},
+    )
+    level = fields.String(
+        load_default=None,
+        validate=validate.OneOf(LEVELS),
+        metadata={"description": "WARNING lists the rejected requests."},
+    )
     endpoint = fields.String(load_default=None, metadata={"description": "The path, e.g. `/api/predict`."})
     prediction = fields.Integer(load_default=None, validate=validate.OneOf([0, 1]))
     min_probability = fields.Float(load_default=None, validate=validate.Range(0, 1))
     max_probability = fields.Float(load_default=None, validate=validate.Range(0, 1))
     since = IsoTime(load_default=None, metadata={"description": "ISO 8601; UTC when no offset is given."})
     until = IsoTime(load_default=None, metadata={"description": "ISO 8601; UTC when no offset is given."})
-    request_id = fields.String(load_default=None, validate=validate.Length(max=128),
-                               metadata={"description": "Part of a request id."})
+    request_id = fields.String(
+        load_default=None,
+        validate=validate.Length(max=128),
+        metadata={"description": "Part of a request id."},
+    )
 
     @pre_load
     def upper_level(self, data, **kwargs):

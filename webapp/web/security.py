@@ -4,6 +4,7 @@ The JSON API authenticates with a Bearer token and never reads the cookie, so CS
 guards the admin pages' forms. A small per-session token is enough for a handful of forms and
 avoids a form library: it lives in the signed session and is compared in constant time.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -62,9 +63,11 @@ def check_csrf() -> None:
     expected = session.get(CSRF_FIELD)
     given = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
-        raise APIError(400, "The form has expired or did not come from this site: reload the page and try "
-                            "again.",
-                       code="csrf_failed")
+        raise APIError(
+            400,
+            "The form has expired or did not come from this site: reload the page and try again.",
+            code="csrf_failed",
+        )
 
 
 def _security_headers(response):
@@ -84,8 +87,10 @@ def _ensure_secret_key(app: Flask) -> None:
         return
     app.config["SECRET_KEY"] = secrets.token_hex(32)
     if app.config.get("ADMIN_TOKEN") and not app.config.get("TESTING"):
-        logger.warning("SECRET_KEY is not set: admin sessions are signed with a random key and end "
-                       "when the service restarts; set SECRET_KEY to keep them across restarts")
+        logger.warning(
+            "SECRET_KEY is not set: admin sessions are signed with a random key and end "
+            "when the service restarts; set SECRET_KEY to keep them across restarts"
+        )
 
 
 def init_app(app: Flask) -> None:

@@ -6,6 +6,7 @@ to the token); logging out raises the version, which ends every session issued b
 The version lives where the log lives: a key beside the log in Redis, or a small file beside the
 SQLite log (written atomically, read on each admin page view).
 """
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,9 @@ class RedisSessionVersion:
 
     def _redis(self) -> redis.Redis:
         if self._client is None or self._pid != os.getpid():
-            self._client = redis.Redis.from_url(self.url, socket_connect_timeout=CONNECT_TIMEOUT,
-                                                socket_timeout=READ_TIMEOUT)
+            self._client = redis.Redis.from_url(
+                self.url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=READ_TIMEOUT
+            )
             self._pid = os.getpid()
         return self._client
 
@@ -66,8 +68,9 @@ class FileSessionVersion:
             version = self.current() + 1
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                with tempfile.NamedTemporaryFile("w", dir=self.path.parent, delete=False,
-                                                 prefix=self.path.name) as handle:
+                with tempfile.NamedTemporaryFile(
+                    "w", dir=self.path.parent, delete=False, prefix=self.path.name
+                ) as handle:
                     handle.write(str(version))
                 os.replace(handle.name, self.path)
             except OSError as exc:

@@ -6,6 +6,7 @@ schemas (.responses) into JSON Schema. Each operation is declared by its view's 
 when a JSON route has no operation). The same endpoints answer at the root and under /api: the
 document lists them once, with both as servers.
 """
+
 from __future__ import annotations
 
 import copy
@@ -18,9 +19,9 @@ from flask import Flask
 from webapp import features
 from webapp.api.openapi import examples, responses
 from webapp.api.openapi.operations import ERRORS, operations
+from webapp.api.schemas import PatientSchema
 from webapp.version import __version__
 from webapp.web.request_context import HEADER as REQUEST_ID_HEADER
-from webapp.api.schemas import PatientSchema
 
 OPENAPI_VERSION = "3.1.0"
 
@@ -66,13 +67,22 @@ def build_spec(app: Flask, api_prefix: str) -> dict[str, Any]:
         version=__version__,
         openapi_version=OPENAPI_VERSION,
         plugins=[plugin],
-        info={"description": DESCRIPTION,
-              "license": {"name": "Code MIT; model CC BY-NC-SA 4.0", "identifier": "MIT"}},
-        servers=[{"url": api_prefix, "description": "Under /api (the path a Hugging Face Space routes to the API)"},
-                 {"url": "/", "description": "At the root"}],
-        tags=[{"name": "predictions", "description": "Risk for one record or a batch"},
-              {"name": "service", "description": "Service information, model card and health probes"},
-              {"name": "admin", "description": "The prediction log and its drift: admin token required"}],
+        info={
+            "description": DESCRIPTION,
+            "license": {"name": "Code MIT; model CC BY-NC-SA 4.0", "identifier": "MIT"},
+        },
+        servers=[
+            {
+                "url": api_prefix,
+                "description": "Under /api (the path a Hugging Face Space routes to the API)",
+            },
+            {"url": "/", "description": "At the root"},
+        ],
+        tags=[
+            {"name": "predictions", "description": "Risk for one record or a batch"},
+            {"name": "service", "description": "Service information, model card and health probes"},
+            {"name": "admin", "description": "The prediction log and its drift: admin token required"},
+        ],
     )
     plugin.converter.add_attribute_function(_field_docs)
     plugin.converter.add_parameter_attribute_function(_empty_means_unset)
@@ -82,44 +92,80 @@ def build_spec(app: Flask, api_prefix: str) -> dict[str, Any]:
         endpoint = rule.endpoint.removeprefix("api_")
         if endpoint not in declared or rule.rule.startswith(api_prefix + "/"):
             continue
-        spec.path(path=rule.rule, operations={
-            method: operation for method, operation in declared[endpoint].items()
-            if method.upper() in (rule.methods or ())})
+        spec.path(
+            path=rule.rule,
+            operations={
+                method: operation
+                for method, operation in declared[endpoint].items()
+                if method.upper() in (rule.methods or ())
+            },
+        )
     return spec.to_dict()
 
 
 def _register_components(spec: APISpec, converter, max_batch_size: int) -> None:
-    spec.components.security_scheme("adminBearer", {
-        "type": "http", "scheme": "bearer",
-        "description": "The ADMIN_TOKEN of the deployment. Without ADMIN_TOKEN, admin endpoints are open "
-                       "on a developer machine and closed (403) on a public Space."})
-    spec.components.header("X-Request-ID", {
-        "description": "The request's id (the one sent, or one generated).",
-        "schema": {"type": "string", "pattern": r"^[A-Za-z0-9._:\-]{1,128}$"}})
-    spec.components.parameter("RequestId", "header", {
-        "name": REQUEST_ID_HEADER,
-        "required": False,
-        "description": "Your id for this request (letters, digits, `._:-`, up to 128 characters); "
-                       "any other value is replaced by a generated one. Returned in the header and the body.",
-        "schema": {"type": "string"},
-        "example": examples.REQUEST_ID})
+    spec.components.security_scheme(
+        "adminBearer",
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "The ADMIN_TOKEN of the deployment. Without ADMIN_TOKEN, admin endpoints are open "
+            "on a developer machine and closed (403) on a public Space.",
+        },
+    )
+    spec.components.header(
+        "X-Request-ID",
+        {
+            "description": "The request's id (the one sent, or one generated).",
+            "schema": {"type": "string", "pattern": r"^[A-Za-z0-9._:\-]{1,128}$"},
+        },
+    )
+    spec.components.parameter(
+        "RequestId",
+        "header",
+        {
+            "name": REQUEST_ID_HEADER,
+            "required": False,
+            "description": "Your id for this request (letters, digits, `._:-`, up to 128 characters); "
+            "any other value is replaced by a generated one. Returned in the header and the body.",
+            "schema": {"type": "string"},
+            "example": examples.REQUEST_ID,
+        },
+    )
     patient = _with_underscore_spellings(converter.schema2jsonschema(PatientSchema()))
-    spec.components.schema("Patient", {
-        **patient,
-        "description": "One survey record: the 15 fields, each given once. Keys are matched by name, never "
-                       "by position, ignoring case, spaces and underscores (`CHEST_PAIN`, `chest pain`): "
-                       "the names with a space are listed with their underscore spelling too. Numbers may come as "
-                       "strings of digits (`\"65\"`, `\"1\"`). Other keys (the survey's `LUNG_CANCER` among "
-                       "them) are ignored and named in the answer's `warnings`; a field given twice is refused."})
+    spec.components.schema(
+        "Patient",
+        {
+            **patient,
+            "description": "One survey record: the 15 fields, each given once. Keys are matched by name, never "
+            "by position, ignoring case, spaces and underscores (`CHEST_PAIN`, `chest pain`): "
+            "the names with a space are listed with their underscore spelling too. Numbers may come as "
+            'strings of digits (`"65"`, `"1"`). Other keys (the survey\'s `LUNG_CANCER` among '
+            "them) are ignored and named in the answer's `warnings`; a field given twice is refused.",
+        },
+    )
     for name, schema in _SCHEMAS.items():
         spec.components.schema(name, schema=schema)
-    spec.components.schema("PatientArray", {
-        "description": "A batch as a JSON array of records.",
-        "type": "array", "items": _ref("Patient"), "minItems": 1, "maxItems": max_batch_size})
-    spec.components.schema("PatientRecords", {
-        "description": "A batch as an object whose only key is `records`.",
-        "type": "object", "required": ["records"], "additionalProperties": False,
-        "properties": {"records": _ref("PatientArray")}})
+    spec.components.schema(
+        "PatientArray",
+        {
+            "description": "A batch as a JSON array of records.",
+            "type": "array",
+            "items": _ref("Patient"),
+            "minItems": 1,
+            "maxItems": max_batch_size,
+        },
+    )
+    spec.components.schema(
+        "PatientRecords",
+        {
+            "description": "A batch as an object whose only key is `records`.",
+            "type": "object",
+            "required": ["records"],
+            "additionalProperties": False,
+            "properties": {"records": _ref("PatientArray")},
+        },
+    )
     for status, (name, description, example) in ERRORS.items():
         headers = {"X-Request-ID": {"$ref": "#/components/headers/X-Request-ID"}}
         if status == 401:
@@ -128,10 +174,14 @@ def _register_components(spec: APISpec, converter, max_batch_size: int) -> None:
             headers["Allow"] = {"schema": {"type": "string"}, "example": "OPTIONS, POST"}
         if status == 429:
             headers["Retry-After"] = {"schema": {"type": "string"}, "example": "42"}
-        spec.components.response(name, {
-            "description": description,
-            "headers": headers,
-            "content": {"application/json": {"schema": _ref("Error"), "example": example}}})
+        spec.components.response(
+            name,
+            {
+                "description": description,
+                "headers": headers,
+                "content": {"application/json": {"schema": _ref("Error"), "example": example}},
+            },
+        )
 
 
 def _with_underscore_spellings(patient: dict[str, Any]) -> dict[str, Any]:
@@ -143,7 +193,10 @@ def _with_underscore_spellings(patient: dict[str, Any]) -> dict[str, Any]:
         alias = features.underscore_alias(name)
         if alias == name:
             continue
-        patient["properties"][alias] = {**patient["properties"][name], "description": f"The same as `{name}`."}
+        patient["properties"][alias] = {
+            **patient["properties"][name],
+            "description": f"The same as `{name}`.",
+        }
         patient["required"].remove(name)
         either.append({"oneOf": [{"required": [name]}, {"required": [alias]}]})
     patient["allOf"] = either
@@ -164,8 +217,10 @@ def _field_docs(converter, field, **kwargs) -> dict[str, Any]:
     spelled = features.underscore_alias(name)
     also = f" Also spelled `{spelled}`." if spelled != name else ""
     if name == features.AGE:
-        meaning = (f"Age in whole years. Training covered {features.TRAIN_AGE_MIN} to {features.TRAIN_AGE_MAX}: "
-                   "outside that range the answer carries a warning.")
+        meaning = (
+            f"Age in whole years. Training covered {features.TRAIN_AGE_MIN} to {features.TRAIN_AGE_MAX}: "
+            "outside that range the answer carries a warning."
+        )
         docs["examples"] = [70]
     elif name == features.GENDER:
         meaning = "1 for male, 0 for female (true/false also accepted)."
