@@ -15,26 +15,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from webapp import i18n
+from webapp import features, i18n
 
 LEVELS = ("low", "moderate", "high")
-WARNING_SYMPTOM_KEYS = ("COUGHING", "WHEEZING", "SHORTNESS OF BREATH", "CHEST PAIN", "SWALLOWING DIFFICULTY")
-ANSWER_FEATURES = (
-    "GENDER",
-    "SMOKING",
-    "ALCOHOL CONSUMING",
-    "PEER_PRESSURE",
-    "YELLOW_FINGERS",
-    "ANXIETY",
-    "FATIGUE",
-    "ALLERGY",
-    "WHEEZING",
-    "COUGHING",
-    "SHORTNESS OF BREATH",
-    "SWALLOWING DIFFICULTY",
-    "CHEST PAIN",
-    "CHRONIC DISEASE",
-)
+WARNING_SYMPTOM_KEYS = features.WARNING_SYMPTOMS
+ANSWER_FEATURES = (features.GENDER, *features.BINARY_FEATURES)
 
 
 def text(key: str, lang: str = i18n.DEFAULT, **params) -> str:

@@ -1,6 +1,6 @@
 """HTML or JSON: the one rule, for the answers and for the errors.
 
-A view is JSON unless marked. `@page` marks an HTML-only page; `@negotiated` marks an address
+A view is JSON unless marked. `@negotiated` marks an address
 that serves browsers and programs (GET /logs, GET /monitoring, the export, clear and login),
 where a browser gets the page and its errors as a page, and a program the JSON and the error
 envelope. Under /api everything is JSON.
@@ -13,13 +13,7 @@ from flask import current_app, request
 API_PREFIX = "/api"
 
 _ANSWERS = "answers_html"
-HTML, NEGOTIATED = "html", "negotiated"
-
-
-def page(view):
-    """Mark an HTML-only page: its errors come out as the error page."""
-    setattr(view, _ANSWERS, HTML)
-    return view
+NEGOTIATED = "negotiated"
 
 
 def negotiated(view):
@@ -39,4 +33,4 @@ def wants_html() -> bool:
     if request.path == API_PREFIX or request.path.startswith(API_PREFIX + "/"):
         return False
     answers = getattr(current_app.view_functions.get(request.endpoint), _ANSWERS, None)
-    return answers == HTML or (answers == NEGOTIATED and prefers_html())
+    return answers == NEGOTIATED and prefers_html()
