@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import pstats
 import statistics
 import sys
@@ -100,6 +101,7 @@ def main() -> None:
             print(f"{'backend':<8}{'request':>9}{'log write':>11}{'total':>8}{'rows/s on 2 cores':>20}")
             for backend in args.backends:
                 app = build(backend, workdir, server.url if server else None)
+                gc.freeze()  # as Gunicorn's master does before forking (gunicorn_config.pre_fork)
                 try:
                     figures = measure(app, body, args.repeat, headers)
                     rows = CORES * BATCH_SIZE * 1000 / figures["total_ms"]

@@ -26,7 +26,10 @@ PLAIN = [
     _underscored(SYMPTOMATIC_OLDER_SMOKER),
     _reversed(HEALTHY_YOUNG_WOMAN),
     patient(AGE=0),
+    patient(AGE=1),
     patient(AGE=120),
+    {**{name: 1 for name in features.FEATURES}, "AGE": 1},
+    _reversed(_underscored(SYMPTOMATIC_OLDER_SMOKER)),
 ]
 
 
@@ -46,6 +49,9 @@ LEFT_TO_THE_SCHEMA = [
     ("negative age", patient(AGE=-1)),
     ("flag 2", patient(COUGHING=2)),
     ("flag -1", patient(ANXIETY=-1)),
+    ("flag 2 beside age 1", patient(AGE=1, SMOKING=2)),
+    ("flag 2 beside age 0", patient(AGE=0, FATIGUE=2)),
+    ("age as a flag's place", {**patient(AGE=1), "SMOKING": 45}),
     ("missing field", {k: v for k, v in HEALTHY_YOUNG_WOMAN.items() if k != "FATIGUE"}),
     ("unknown field", {**{k: v for k, v in HEALTHY_YOUNG_WOMAN.items() if k != "FATIGUE"}, "FATIGUED": 1}),
     ("lower-case spelling", {key.lower(): value for key, value in HEALTHY_YOUNG_WOMAN.items()}),

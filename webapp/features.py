@@ -6,6 +6,7 @@ request schemas, the UI). Pure constants and small helpers: no Flask, no model.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -103,4 +104,8 @@ def to_matrix(records: Sequence[Mapping[str, int]]) -> np.ndarray:
 
     Columns are taken by name, never by the records' key order.
     """
-    return np.array([[record[name] for name in FEATURES] for record in records], dtype=np.float64)
+    by_name = _IN_ORDER
+    return np.array([by_name(record) for record in records], dtype=np.float64).reshape(-1, len(FEATURES))
+
+
+_IN_ORDER = operator.itemgetter(*FEATURES)

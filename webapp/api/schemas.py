@@ -13,6 +13,7 @@ where it is not:
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -179,6 +180,21 @@ _PLAIN_SPELLINGS = {
     **{name: name for name in features.FEATURES},
     **{features.underscore_alias(name): name for name in features.FEATURES},
 }
+_INTEGERS = {int}
+
+
+@functools.lru_cache(maxsize=64)
+def _plain_keys(keys: tuple) -> tuple[tuple[int, ...] | None, int] | None:
+    """For a record's keys in their order, when they are the 15 inputs once each in a plain
+    spelling: where each input is among them (None when they are in FEATURES order already,
+    canonically spelt) and where AGE is. None for any other keys. Clients send the same keys
+    for every record, so this runs about once per client, not per record."""
+    names = tuple(_PLAIN_SPELLINGS.get(key) for key in keys)
+    if None in names or len(set(names)) != len(features.FEATURES):
+        return None
+    if keys == features.FEATURES:
+        return None, 0
+    return tuple(names.index(name) for name in features.FEATURES), names.index(features.AGE)
 
 
 def plain_patient(data: Any) -> dict[str, int] | None:
@@ -188,20 +204,26 @@ def plain_patient(data: Any) -> dict[str, int] | None:
     case (the 15 fields once each, canonical or underscore spelling, plain JSON integers in
     range, no key repeated: a body with a repeated key parses to a dict subclass), which the
     schema loads unchanged, and leaves everything else, errors included, to PatientSchema.
-    1.5 us a record against 40 us through marshmallow. A test checks both agree.
+    About 1 us a record against 40 us through marshmallow. A test checks both agree.
     """
     if type(data) is not dict or len(data) != len(features.FEATURES):
         return None
-    found: dict[str, int] = {}
-    for key, value in data.items():
-        name = _PLAIN_SPELLINGS.get(key)
-        if name is None or name in found or type(value) is not int:
-            return None
-        found[name] = value
-    values = [found[name] for name in features.FEATURES]
-    if not features.AGE_MIN <= values[0] <= features.AGE_MAX or min(values[1:]) < 0 or max(values[1:]) > 1:
+    plan = _plain_keys(tuple(data))
+    if plan is None:
         return None
-    return dict(zip(features.FEATURES, values, strict=True))
+    values = list(data.values())
+    if set(map(type, values)) != _INTEGERS:  # bool is not int here: true and false go to the schema
+        return None
+    order, age_at = plan
+    age = values[age_at]
+    # Every answer but AGE is 0 or 1: the 0s and 1s counted, less AGE's own if it is one of them.
+    if not features.AGE_MIN <= age <= features.AGE_MAX or (
+        values.count(0) + values.count(1) - (age == 0 or age == 1) != len(values) - 1
+    ):
+        return None
+    if order is None:
+        return data  # already what the schema returns: canonical names in FEATURES order
+    return dict(zip(features.FEATURES, map(values.__getitem__, order), strict=True))
 
 
 def load_records(payload: Any, max_batch_size: int) -> tuple[list[dict[str, int]], bool]:

@@ -54,6 +54,42 @@ def entry_json(entry: Mapping) -> str:
     ).decode()
 
 
+def _dumps(value) -> bytes:
+    return orjson.dumps(value, default=_json_default, option=_JSON_OPTIONS)
+
+
+def entries_json(entries: Sequence[Mapping]) -> list[bytes]:
+    """``entry_json`` of each entry (as UTF-8 bytes), for many entries at once.
+
+    The entries of a batch repeat their longest parts: the same message sentences, and factor
+    objects the builder shares between rows. Each of those is serialised once per call and
+    spliced in as an orjson Fragment, so the text is byte for byte what entry_json gives at a
+    fraction of the cost (tests/logstore/test_entries_json.py)."""
+    messages: dict[str, orjson.Fragment] = {}
+    parts: dict[int, bytes] = {}  # id() of a factor: every entry, so every factor, outlives the call
+    texts = []
+    for entry in entries:
+        fields = dict(entry)
+        fields.pop("id", None)
+        message = fields.get("message")
+        if type(message) is str:
+            fragment = messages.get(message)
+            if fragment is None:
+                fragment = messages[message] = orjson.Fragment(_dumps(message))
+            fields["message"] = fragment
+        factors = fields.get("factors")
+        if type(factors) is list and factors:
+            pieces = []
+            for factor in factors:
+                piece = parts.get(id(factor))
+                if piece is None:
+                    piece = parts[id(factor)] = _dumps(factor)
+                pieces.append(piece)
+            fields["factors"] = orjson.Fragment(b"[" + b",".join(pieces) + b"]")
+        texts.append(_dumps(fields))
+    return texts
+
+
 def normalize_timestamp(value: str) -> str:
     """Return ``value`` as ISO 8601 UTC with milliseconds ("2026-11-26T11:38:51.123Z").
 

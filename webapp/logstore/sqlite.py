@@ -35,6 +35,7 @@ from webapp.logstore.base import (
     LogStore,
     Position,
     StoreUnavailable,
+    entries_json,
     entry_json,
     indexed_timestamp,
     page_from_matches,
@@ -66,8 +67,9 @@ SCHEMA = (
 )
 
 
-def _row_values(entry: dict) -> tuple[Any, ...]:
-    """Indexed columns plus the JSON body; ValueError for a prediction that is not a number."""
+def _row_values(entry: dict, body: str | None = None) -> tuple[Any, ...]:
+    """Indexed columns plus the JSON body (given when already serialised); ValueError for a
+    prediction that is not a number."""
     level, prediction, probability = (entry.get(key) for key in ("level", "prediction", "probability"))
     return (
         indexed_timestamp(entry),
@@ -76,7 +78,7 @@ def _row_values(entry: dict) -> tuple[Any, ...]:
         None if entry.get("request_id") is None else str(entry["request_id"]),
         None if prediction is None else int(prediction),
         None if probability is None else float(probability),
-        entry_json(entry),
+        entry_json(entry) if body is None else body,
     )
 
 
@@ -199,7 +201,8 @@ class SQLiteLogStore(LogStore):
     def append(self, entries: Sequence[dict]) -> None:
         if not entries:
             return
-        rows = [_row_values(entry) for entry in entries]
+        bodies = entries_json(entries)  # the batch serialised at once: its repeated parts once
+        rows = [_row_values(entry, body.decode()) for entry, body in zip(entries, bodies, strict=True)]
         try:
             self._run(self._append, rows)
         except StoreUnavailable as exc:
