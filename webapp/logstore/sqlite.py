@@ -202,7 +202,7 @@ class SQLiteLogStore(LogStore):
         if not entries:
             return
         bodies = entries_json(entries)  # the batch serialised at once: its repeated parts once
-        rows = [_row_values(entry, body.decode()) for entry, body in zip(entries, bodies, strict=True)]
+        rows = [_row_values(entry, body) for entry, body in zip(entries, bodies, strict=True)]
         try:
             self._run(self._append, rows)
         except StoreUnavailable as exc:
