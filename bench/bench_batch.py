@@ -77,6 +77,40 @@ def build(backend: str, workdir: str, redis_url: str | None):
     return create_app(config)
 
 
+def run(backends: list[str], repeat: int, redis_url: str | None, language: str = "en", show_profile=False):
+    """CPU figures of each backend: dicts with backend, request_ms, writer_ms, total_ms."""
+    body = batch_body()
+    headers = {"Content-Type": "application/json", "Accept-Language": language}
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-batch-") as workdir:
+        for backend in backends:
+            app = build(backend, workdir, redis_url)
+            gc.freeze()  # as Gunicorn's master does before forking (gunicorn_config.pre_fork)
+            try:
+                rows.append({"backend": backend, **measure(app, body, repeat, headers)})
+                if show_profile:
+                    profile(app, body, headers)
+            finally:
+                log = app.extensions["prediction_log"]
+                if log.kind == "redis":
+                    log.clear()
+                log.close()
+                gc.unfreeze()
+    return rows
+
+
+def print_table(rows: list[dict], repeat: int) -> None:
+    print(f"Batches of {BATCH_SIZE:,} through /predict, in-process, CPU ms a batch (median of {repeat}):")
+    print(f"{'backend':<8}{'request':>9}{'log write':>11}{'total':>8}{'rows/s on 2 cores':>20}")
+    for row in rows:
+        rows_per_s = CORES * BATCH_SIZE * 1000 / row["total_ms"]
+        verdict = "" if rows_per_s >= TARGET_ROWS_PER_S else f"  (target {TARGET_ROWS_PER_S:,})"
+        print(
+            f"{row['backend']:<8}{row['request_ms']:>9.1f}{row['writer_ms']:>11.1f}"
+            f"{row['total_ms']:>8.1f}{rows_per_s:>20,.0f}{verdict}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -87,8 +121,6 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the request path")
     args = parser.parse_args()
 
-    body = batch_body()
-    headers = {"Content-Type": "application/json", "Accept-Language": args.language}
     server = None
     if "redis" in args.backends:
         from tests.redis_server import RedisServer
@@ -96,30 +128,11 @@ def main() -> None:
         server = RedisServer()
         server.start()
     try:
-        with tempfile.TemporaryDirectory(prefix="bench-batch-") as workdir:
-            print(f"Batches of {BATCH_SIZE:,}, in-process, median of {args.repeat} (CPU ms a batch):")
-            print(f"{'backend':<8}{'request':>9}{'log write':>11}{'total':>8}{'rows/s on 2 cores':>20}")
-            for backend in args.backends:
-                app = build(backend, workdir, server.url if server else None)
-                gc.freeze()  # as Gunicorn's master does before forking (gunicorn_config.pre_fork)
-                try:
-                    figures = measure(app, body, args.repeat, headers)
-                    rows = CORES * BATCH_SIZE * 1000 / figures["total_ms"]
-                    verdict = "" if rows >= TARGET_ROWS_PER_S else f"  (target {TARGET_ROWS_PER_S:,})"
-                    print(
-                        f"{backend:<8}{figures['request_ms']:>9.1f}{figures['writer_ms']:>11.1f}"
-                        f"{figures['total_ms']:>8.1f}{rows:>20,.0f}{verdict}"
-                    )
-                    if args.profile:
-                        profile(app, body, headers)
-                finally:
-                    log = app.extensions["prediction_log"]
-                    if log.kind == "redis":
-                        log.clear()
-                    log.close()
+        rows = run(args.backends, args.repeat, server.url if server else None, args.language, args.profile)
     finally:
         if server is not None:
             server.stop()
+    print_table(rows, args.repeat)
 
 
 if __name__ == "__main__":
