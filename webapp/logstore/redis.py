@@ -32,7 +32,6 @@ from webapp.logstore.base import (
     LogStore,
     Position,
     StoreUnavailable,
-    entries_json,
     entry_json,
     indexed_timestamp,
     page_from_matches,
@@ -152,11 +151,11 @@ class RedisLogStore(LogStore):
             return
         args: list = [self.max_entries]
         milliseconds: dict[str, int] = {}  # a batch's entries share their timestamp
-        for entry, body in zip(entries, entries_json(entries), strict=True):
+        for entry in entries:
             stamp = indexed_timestamp(entry)
             if stamp not in milliseconds:
                 milliseconds[stamp] = timestamp_ms(stamp)
-            args += [milliseconds[stamp], body, entry_json(summary_fields(entry))]
+            args += [milliseconds[stamp], entry_json(entry), entry_json(summary_fields(entry))]
         last = self._call(lambda client: self._script(keys=list(self.keys), args=args, client=client))
         if int(last) - len(entries) < self._last_id:
             self._lost(f"its id counter went back from {self._last_id} to {int(last) - len(entries)}")

@@ -35,7 +35,6 @@ from webapp.logstore.base import (
     LogStore,
     Position,
     StoreUnavailable,
-    entries_json,
     entry_json,
     indexed_timestamp,
     page_from_matches,
@@ -67,9 +66,8 @@ SCHEMA = (
 )
 
 
-def _row_values(entry: dict, body: str | None = None) -> tuple[Any, ...]:
-    """Indexed columns plus the JSON body (given when already serialised); ValueError for a
-    prediction that is not a number."""
+def _row_values(entry: dict) -> tuple[Any, ...]:
+    """Indexed columns plus the JSON body; ValueError for a prediction that is not a number."""
     level, prediction, probability = (entry.get(key) for key in ("level", "prediction", "probability"))
     return (
         indexed_timestamp(entry),
@@ -78,7 +76,7 @@ def _row_values(entry: dict, body: str | None = None) -> tuple[Any, ...]:
         None if entry.get("request_id") is None else str(entry["request_id"]),
         None if prediction is None else int(prediction),
         None if probability is None else float(probability),
-        entry_json(entry) if body is None else body,
+        entry_json(entry),
     )
 
 
@@ -201,8 +199,7 @@ class SQLiteLogStore(LogStore):
     def append(self, entries: Sequence[dict]) -> None:
         if not entries:
             return
-        bodies = entries_json(entries)  # the batch serialised at once: its repeated parts once
-        rows = [_row_values(entry, body) for entry, body in zip(entries, bodies, strict=True)]
+        rows = [_row_values(entry) for entry in entries]
         try:
             self._run(self._append, rows)
         except StoreUnavailable as exc:
