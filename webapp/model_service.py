@@ -37,6 +37,8 @@ def _rounded(values: np.ndarray, decimals: int) -> list[float]:
     Python rounds the exact binary value half to even; NumPy's rint of the scaled value agrees
     except when scaling lands too near a half to tell, and those few are left to Python.
     """
+    if values.size < SORT_IN_NUMPY_FROM:  # a few values: Python's own round is the cheaper
+        return [round(value, decimals) for value in values.tolist()]
     scale = 10.0**decimals
     scaled = values * scale
     result = (np.rint(scaled) / scale).tolist()
@@ -167,6 +169,8 @@ class ModelService:
         limits = [wording.band_percent_limits(*self._bands[level]) for level in LEVEL_NAMES]
         self._percent_low = np.array([low for low, _ in limits], dtype=np.float64)
         self._percent_high = np.array([high for _, high in limits], dtype=np.float64)
+        self._warning_positions = np.array([i for i, _name in self._warning_columns], dtype=np.intp)
+        self._warning_bits = 1 << np.arange(len(self._warning_columns), dtype=np.intp)
         self._symptoms_by_mask = tuple(
             tuple(name for bit, (_i, name) in enumerate(self._warning_columns) if mask >> bit & 1)
             for mask in range(1 << len(self._warning_columns))
@@ -298,9 +302,7 @@ class ModelService:
         percents = np.floor(probabilities * 100 + 0.5)
         percents = np.minimum(np.maximum(percents, self._percent_low[levels]), self._percent_high[levels])
         scores = levels * 101 + percents.astype(np.intp)
-        masks = np.zeros(len(X), dtype=np.intp)
-        for bit, (i, _name) in enumerate(self._warning_columns):
-            masks |= (X[:, i] == 1).astype(np.intp) << bit
+        masks = (X[:, self._warning_positions] == 1) @ self._warning_bits
         messages = (scores * 32 + masks).tolist()
         scores, masks = scores.tolist(), masks.tolist()
 
