@@ -90,6 +90,7 @@ class Predictions:
 
     Row for row what `ModelService.predict` gives, with the API's rounding already applied
     (probabilities to 6 places, factor contributions to 4) and factors as the API shows them.
+    A factor dict is shared by every row and request with the same answer: read, never change.
     """
 
     prediction: list[int]

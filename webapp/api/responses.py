@@ -37,7 +37,7 @@ def items(results, with_probabilities: bool, reference: str) -> list[dict[str, A
     """`item` of each row of the model service's Predictions (a batch scored at once).
 
     The same fields in the same order; the rounding is already done by predict_many, and rows
-    share what is equal in them (factors, symptom lists) rather than copy it.
+    share the factor objects that are equal in them rather than copy them (never change one).
     """
     columns = (
         results.prediction,
