@@ -15,7 +15,7 @@ from tests.helpers import REPO_ROOT, patient
 from webapp import features
 from webapp.api import responses
 from webapp.logstore import entry
-from webapp.model_service import SORT_IN_NUMPY_FROM, ModelService, _rounded
+from webapp.model_service import FEW_ROWS, ModelService, _rounded
 
 LANGUAGES = ("en", "fr")
 #: Ages at and around every edge: the API's limits, the training range, the reference person's.
@@ -46,7 +46,7 @@ def service() -> ModelService:
 
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("with_probabilities", [False, True])
-@pytest.mark.parametrize("count", [1, SORT_IN_NUMPY_FROM - 1, SORT_IN_NUMPY_FROM, 2000])
+@pytest.mark.parametrize("count", [1, FEW_ROWS - 1, FEW_ROWS, 2000])
 def test_batch_items_are_the_per_record_items(service, language, with_probabilities, count):
     X = random_rows(np.random.default_rng(count), max(count, 20))[:count]
     reference = service.reference(language)

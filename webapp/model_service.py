@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +26,8 @@ logger = logging.getLogger(__name__)
 NEGLIGIBLE = 5e-5
 #: The bands' machine codes, lowest first.
 LEVEL_NAMES = ("low", "moderate", "high")
-#: Batches from this size rank their factors with one NumPy sort; smaller ones in Python (see _factors).
-SORT_IN_NUMPY_FROM = 16
+#: Batches from this size are computed with NumPy; fewer rows (one /predict) row by row in Python.
+FEW_ROWS = 16
 #: Factor texts kept per language: every answer the API accepts, with room to spare.
 FACTOR_TEXTS_KEPT = 4096
 
@@ -37,7 +38,7 @@ def _rounded(values: np.ndarray, decimals: int) -> list[float]:
     Python rounds the exact binary value half to even; NumPy's rint of the scaled value agrees
     except when scaling lands too near a half to tell, and those few are left to Python.
     """
-    if values.size < SORT_IN_NUMPY_FROM:  # a few values: Python's own round is the cheaper
+    if values.size < FEW_ROWS:  # a few values: Python's own round is the cheaper
         return [round(value, decimals) for value in values.tolist()]
     scale = 10.0**decimals
     scaled = values * scale
@@ -168,6 +169,7 @@ class ModelService:
         self._reference_row = np.array(self._reference_contributions)
         self._reference_values_row = np.array(self._reference_values)
         limits = [wording.band_percent_limits(*self._bands[level]) for level in LEVEL_NAMES]
+        self._percent_limits = tuple(limits)
         self._percent_low = np.array([low for low, _ in limits], dtype=np.float64)
         self._percent_high = np.array([high for _, high in limits], dtype=np.float64)
         self._warning_positions = np.array([i for i, _name in self._warning_columns], dtype=np.intp)
@@ -296,6 +298,8 @@ class ModelService:
         contributions = self._contributions(X)
         probabilities = self._probability(contributions)
         book = self._phrasebook(language)
+        if len(X) < FEW_ROWS:
+            return self._predict_few(X, contributions, probabilities, book)
 
         flagged = probabilities >= self.threshold
         levels = np.where(flagged, np.where(probabilities >= self._high_cut, 2, 1), 0)
@@ -339,18 +343,9 @@ class ModelService:
         size = np.abs(delta)
         moved = (X != self._reference_values_row) & (size >= NEGLIGIBLE)
         counts = moved.sum(axis=1)
-        if len(X) >= SORT_IN_NUMPY_FROM:
-            # Stable, so equal effects keep the model's column order, as list.sort does.
-            order = np.argsort(np.where(moved, -size, np.inf), axis=1, kind="stable")
-            ranked = order[np.arange(X.shape[1]) < counts[:, None]]
-        else:
-            # A few rows: ranked in Python, as NumPy's sort releases the GIL (see _factors).
-            ranked = []
-            for row_moved, row_size in zip(moved.tolist(), (-size).tolist(), strict=True):
-                found = [i for i, is_moved in enumerate(row_moved) if is_moved]
-                found.sort(key=row_size.__getitem__)
-                ranked += found
-            ranked = np.asarray(ranked, dtype=np.intp)
+        # Stable, so equal effects keep the model's column order, as list.sort does.
+        order = np.argsort(np.where(moved, -size, np.inf), axis=1, kind="stable")
+        ranked = order[np.arange(X.shape[1]) < counts[:, None]]
         rows = np.repeat(np.arange(len(X)), counts)
         changes, values = delta[rows, ranked], X[rows, ranked]
         whole = (values == np.floor(values)) & ~np.signbit(values) & (values < 1024)  # -0.0 shows as such
@@ -386,6 +381,66 @@ class ModelService:
             ]
         ends = np.cumsum(counts).tolist()
         return [flat[end - count : end] for end, count in zip(ends, counts.tolist(), strict=True)]
+
+    def _predict_few(
+        self, X: np.ndarray, contributions: np.ndarray, probabilities: np.ndarray, book: _Phrasebook
+    ) -> Predictions:
+        """predict_many for a few rows (a single /predict), row by row in Python: there NumPy's
+        cost per call outweighs its speed, and its sort would release the GIL (see _factors)."""
+        columns: dict[str, list] = {name: [] for name in Predictions.__dataclass_fields__}
+        bits = self._warning_bits.tolist()
+        rows = zip(probabilities.tolist(), X.tolist(), contributions.tolist(), strict=True)
+        for p, values, contribs in rows:
+            level = self._risk_level(p)
+            band = LEVEL_NAMES.index(level)
+            low, high = self._percent_limits[band]
+            score_code = band * 101 + min(max(wording.whole_percent(p), low), high)
+            mask = sum(
+                bit for (i, _name), bit in zip(self._warning_columns, bits, strict=True) if values[i] == 1
+            )
+            prediction = int(p >= self.threshold)
+            columns["prediction"].append(prediction)
+            columns["probability"].append(round(p, 6))
+            columns["complement"].append(round(1.0 - p, 6))
+            columns["risk_level"].append(level)
+            columns["score_display"].append(book.scores[score_code])
+            columns["message"].append(book.messages[score_code * 32 + mask])
+            columns["factors"].append(self._factor_list(values, contribs, book))
+            columns["warnings"].append(list(self._warnings(values, book.language)))
+            columns["see_a_doctor_about"].append(list(self._symptoms_by_mask[mask]))
+            columns["outcomes"].append(Outcome(prediction, level, p))
+        return Predictions(**columns)
+
+    def _factor_list(self, values: list[float], contributions: list[float], book: _Phrasebook) -> list[dict]:
+        """One row's factors as the API shows them: `_factors`, from the phrasebook's."""
+        reference_values, reference = self._reference_values, self._reference_contributions
+        moved = [
+            (i, contributions[i] - reference[i])
+            for i in range(len(values))
+            if values[i] != reference_values[i]
+        ]
+        moved = [(i, delta) for i, delta in moved if abs(delta) >= NEGLIGIBLE]
+        moved.sort(key=lambda item: -abs(item[1]))
+        shared = self._fold is None
+        found = []
+        for i, delta in moved:
+            value = values[i]
+            if shared and value.is_integer() and 0 <= value < 1024 and math.copysign(1.0, value) > 0:
+                code = i * 1024 + int(value)
+                factor = book.whole_factors.get(code)
+                if factor is None:
+                    factor = book.whole_factors[code] = {
+                        **book.factor(i, float(int(value)), delta > 0),
+                        "contribution": round(delta, 4),
+                    }
+            else:
+                negative = math.copysign(1.0, value) < 0
+                template = book.factors.get((i, value, delta > 0, negative)) or book.factor(
+                    i, value, delta > 0, negative
+                )
+                factor = {**template, "contribution": round(delta, 4)}
+            found.append(factor)
+        return found
 
     def _phrasebook(self, language: str) -> _Phrasebook:
         book = self._phrasebooks.get(language)
