@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import bench_admin
+import bench_batch
 
 from tests.redis_server import RedisServer
 
@@ -129,6 +130,8 @@ def main() -> None:
         runs = {"SQLite": bench_predict(duration, None), "Redis": bench_predict(duration, server.url)}
         print(f"After /predict: {load()}\n", flush=True)
         print_predict(runs, duration)
+        print(flush=True)
+        bench_batch.print_table(bench_batch.run(["sqlite", "redis"], 10, server.url), 10)
         print(flush=True)
         rows = bench_admin.run(["sqlite", "redis"], sizes, 3 if args.quick else 5, server.url)
     print(f"\nAdmin pages, server time in-process (median of the runs; {load()}):\n")

@@ -6,6 +6,8 @@ request schemas, the UI). Pure constants and small helpers: no Flask, no model.
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -103,4 +105,10 @@ def to_matrix(records: Sequence[Mapping[str, int]]) -> np.ndarray:
 
     Columns are taken by name, never by the records' key order.
     """
-    return np.array([[record[name] for name in FEATURES] for record in records], dtype=np.float64)
+    values = itertools.chain.from_iterable(map(_IN_ORDER, records))
+    return np.fromiter(values, dtype=np.float64, count=len(records) * len(FEATURES)).reshape(
+        -1, len(FEATURES)
+    )
+
+
+_IN_ORDER = operator.itemgetter(*FEATURES)

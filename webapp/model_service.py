@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -23,6 +24,29 @@ logger = logging.getLogger(__name__)
 
 # Contributions smaller than this show as 0.0000 in the API: not a reason worth naming.
 NEGLIGIBLE = 5e-5
+#: The bands' machine codes, lowest first.
+LEVEL_NAMES = ("low", "moderate", "high")
+#: Batches from this size are computed with NumPy; fewer rows (one /predict) row by row in Python.
+FEW_ROWS = 16
+#: Factor texts kept per language: every answer the API accepts, with room to spare.
+FACTOR_TEXTS_KEPT = 4096
+
+
+def _rounded(values: np.ndarray, decimals: int) -> list[float]:
+    """round(value, decimals) of each value, exactly as Python rounds it.
+
+    Python rounds the exact binary value half to even; NumPy's rint of the scaled value agrees
+    except when scaling lands too near a half to tell, and those few are left to Python.
+    """
+    if values.size < FEW_ROWS:  # a few values: Python's own round is the cheaper
+        return [round(value, decimals) for value in values.tolist()]
+    scale = 10.0**decimals
+    scaled = values * scale
+    result = (np.rint(scaled) / scale).tolist()
+    doubtful = (np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6) | (np.abs(scaled) >= 2.0**52)
+    for index in np.flatnonzero(doubtful).tolist():
+        result[index] = round(float(values.flat[index]), decimals)
+    return result
 
 
 class ModelLoadError(RuntimeError):
@@ -51,6 +75,38 @@ class Prediction:
     warnings: tuple[str, ...]
     score_display: str  # whole percent kept inside its band, never "0%" or "100%"
     see_a_doctor_about: tuple[str, ...]  # warning symptoms reported: a rule outside the model
+
+
+class Outcome(NamedTuple):
+    """What the metrics count of one prediction."""
+
+    prediction: int
+    risk_level: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """The predictions of a batch, column by column, as the API answers and logs them.
+
+    Row for row what `ModelService.predict` gives, with the API's rounding already applied
+    (probabilities to 6 places, factor contributions to 4) and factors as the API shows them.
+    A factor dict is shared by every row and request with the same answer: read, never change.
+    """
+
+    prediction: list[int]
+    probability: list[float]  # the score, rounded to 6 places
+    complement: list[float]  # 1 - the score, rounded to 6 places (/predict_proba's class 0)
+    risk_level: list[str]
+    score_display: list[str]
+    message: list[str]
+    factors: list[list[dict[str, Any]]]  # feature, label, value, contribution, direction, text
+    warnings: list[list[str]]
+    see_a_doctor_about: list[list[str]]
+    outcomes: list[Outcome]  # unrounded, for the metrics
+
+    def __len__(self) -> int:
+        return len(self.prediction)
 
 
 class ModelService:
@@ -108,6 +164,21 @@ class ModelService:
         self._reference_contributions = self._contributions(reference)[0].tolist()
         self._reference_probability = float(self._probability(self._contributions(reference))[0])
         self._metadata_by_language = {"en": self._build_metadata()}
+
+        # What predict_many needs as arrays and tables.
+        self._reference_row = np.array(self._reference_contributions)
+        self._reference_values_row = np.array(self._reference_values)
+        limits = [wording.band_percent_limits(*self._bands[level]) for level in LEVEL_NAMES]
+        self._percent_limits = tuple(limits)
+        self._percent_low = np.array([low for low, _ in limits], dtype=np.float64)
+        self._percent_high = np.array([high for _, high in limits], dtype=np.float64)
+        self._warning_positions = np.array([i for i, _name in self._warning_columns], dtype=np.intp)
+        self._warning_bits = 1 << np.arange(len(self._warning_columns), dtype=np.intp)
+        self._symptoms_by_mask = tuple(
+            tuple(name for bit, (_i, name) in enumerate(self._warning_columns) if mask >> bit & 1)
+            for mask in range(1 << len(self._warning_columns))
+        )
+        self._phrasebooks: dict[str, _Phrasebook] = {}
 
     @classmethod
     def load(cls, model_dir: str | Path) -> ModelService:
@@ -209,6 +280,173 @@ class ModelService:
                 )
             )
         return results
+
+    def predict_many(self, X: np.ndarray, language: str = "en") -> Predictions:
+        """What `predict` gives for the rows of X, computed for the whole batch at once.
+
+        The same arithmetic on the same arrays: the scores, bands, symptoms and factor ranking
+        are NumPy operations over the batch, and the sentences come from tables built once per
+        language (`_Phrasebook`), so a row costs a few dictionary look-ups instead of building
+        every sentence again. tests/test_batch_path.py checks both give the same answers.
+        """
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != len(FEATURES):
+            raise ValueError(f"expected shape (n, {len(FEATURES)}), got {X.shape}")
+        if not np.isfinite(X).all():
+            raise ValueError("inputs must be finite numbers")
+        X = self._model_columns(X)
+        contributions = self._contributions(X)
+        probabilities = self._probability(contributions)
+        book = self._phrasebook(language)
+        if len(X) < FEW_ROWS:
+            return self._predict_few(X, contributions, probabilities, book)
+
+        flagged = probabilities >= self.threshold
+        levels = np.where(flagged, np.where(probabilities >= self._high_cut, 2, 1), 0)
+        # wording.score_text, vectorized: whole percent (half up), kept inside the band's range.
+        percents = np.floor(probabilities * 100 + 0.5)
+        percents = np.minimum(np.maximum(percents, self._percent_low[levels]), self._percent_high[levels])
+        scores = levels * 101 + percents.astype(np.intp)
+        masks = (X[:, self._warning_positions] == 1) @ self._warning_bits
+        messages = (scores * 32 + masks).tolist()
+        scores, masks = scores.tolist(), masks.tolist()
+
+        level_names, score_texts, message_texts = LEVEL_NAMES, book.scores, book.messages
+        symptom_lists = self._symptoms_by_mask
+        warnings = [[] for _ in range(len(X))]
+        if self._range_checks:
+            inside = np.ones(len(X), dtype=bool)
+            for i, _name, low, high in self._range_checks:
+                inside &= (X[:, i] >= low) & (X[:, i] <= high)
+            for row in np.flatnonzero(~inside).tolist():
+                warnings[row] = list(self._warnings(X[row].tolist(), language))
+        predictions = flagged.astype(np.intp).tolist()
+        risk_levels = [level_names[level] for level in levels.tolist()]
+        return Predictions(
+            prediction=predictions,
+            probability=_rounded(probabilities, 6),
+            complement=_rounded(1.0 - probabilities, 6),
+            risk_level=risk_levels,
+            score_display=[score_texts[code] for code in scores],
+            message=[message_texts[code] for code in messages],
+            factors=self._factor_lists(X, contributions, book),
+            warnings=warnings,
+            see_a_doctor_about=[list(symptom_lists[mask]) for mask in masks],
+            outcomes=list(
+                map(Outcome._make, zip(predictions, risk_levels, probabilities.tolist(), strict=True))
+            ),
+        )
+
+    def _factor_lists(self, X: np.ndarray, contributions: np.ndarray, book: _Phrasebook) -> list[list[dict]]:
+        """Each row's factors as the API shows them: `_factors`, for the whole batch at once."""
+        delta = contributions - self._reference_row
+        size = np.abs(delta)
+        moved = (X != self._reference_values_row) & (size >= NEGLIGIBLE)
+        counts = moved.sum(axis=1)
+        # Stable, so equal effects keep the model's column order, as list.sort does.
+        order = np.argsort(np.where(moved, -size, np.inf), axis=1, kind="stable")
+        ranked = order[np.arange(X.shape[1]) < counts[:, None]]
+        rows = np.repeat(np.arange(len(X)), counts)
+        changes, values = delta[rows, ranked], X[rows, ranked]
+        whole = (values == np.floor(values)) & ~np.signbit(values) & (values < 1024)  # -0.0 shows as such
+        if self._fold is None and whole.all():
+            # Without interactions an answer's contribution depends on that answer alone, so a
+            # factor is the same wherever the same answer is: each is built once, then shared.
+            codes = (ranked * 1024 + values.astype(np.intp)).tolist()
+            known = book.whole_factors
+            try:
+                flat = [known[code] for code in codes]
+            except KeyError:
+                for code, change in zip(codes, changes.tolist(), strict=True):
+                    if code not in known:
+                        position, value = divmod(code, 1024)
+                        known[code] = {
+                            **book.factor(position, float(value), change > 0),
+                            "contribution": round(change, 4),
+                        }
+                flat = [known[code] for code in codes]
+        else:
+            templates = book.factors
+            # The sign tells -0.0 from 0.0, which compare equal but read differently ("-0").
+            keys = zip(
+                ranked.tolist(),
+                values.tolist(),
+                (changes > 0).tolist(),
+                np.signbit(values).tolist(),
+                strict=True,
+            )
+            flat = [
+                {**(templates.get(key) or book.factor(*key)), "contribution": contribution}
+                for key, contribution in zip(keys, _rounded(changes, 4), strict=True)
+            ]
+        ends = np.cumsum(counts).tolist()
+        return [flat[end - count : end] for end, count in zip(ends, counts.tolist(), strict=True)]
+
+    def _predict_few(
+        self, X: np.ndarray, contributions: np.ndarray, probabilities: np.ndarray, book: _Phrasebook
+    ) -> Predictions:
+        """predict_many for a few rows (a single /predict), row by row in Python: there NumPy's
+        cost per call outweighs its speed, and its sort would release the GIL (see _factors)."""
+        columns: dict[str, list] = {name: [] for name in Predictions.__dataclass_fields__}
+        bits = self._warning_bits.tolist()
+        rows = zip(probabilities.tolist(), X.tolist(), contributions.tolist(), strict=True)
+        for p, values, contribs in rows:
+            level = self._risk_level(p)
+            band = LEVEL_NAMES.index(level)
+            low, high = self._percent_limits[band]
+            score_code = band * 101 + min(max(wording.whole_percent(p), low), high)
+            mask = sum(
+                bit for (i, _name), bit in zip(self._warning_columns, bits, strict=True) if values[i] == 1
+            )
+            prediction = int(p >= self.threshold)
+            columns["prediction"].append(prediction)
+            columns["probability"].append(round(p, 6))
+            columns["complement"].append(round(1.0 - p, 6))
+            columns["risk_level"].append(level)
+            columns["score_display"].append(book.scores[score_code])
+            columns["message"].append(book.messages[score_code * 32 + mask])
+            columns["factors"].append(self._factor_list(values, contribs, book))
+            columns["warnings"].append(list(self._warnings(values, book.language)))
+            columns["see_a_doctor_about"].append(list(self._symptoms_by_mask[mask]))
+            columns["outcomes"].append(Outcome(prediction, level, p))
+        return Predictions(**columns)
+
+    def _factor_list(self, values: list[float], contributions: list[float], book: _Phrasebook) -> list[dict]:
+        """One row's factors as the API shows them: `_factors`, from the phrasebook's."""
+        reference_values, reference = self._reference_values, self._reference_contributions
+        moved = [
+            (i, contributions[i] - reference[i])
+            for i in range(len(values))
+            if values[i] != reference_values[i]
+        ]
+        moved = [(i, delta) for i, delta in moved if abs(delta) >= NEGLIGIBLE]
+        moved.sort(key=lambda item: -abs(item[1]))
+        shared = self._fold is None
+        found = []
+        for i, delta in moved:
+            value = values[i]
+            if shared and value.is_integer() and 0 <= value < 1024 and math.copysign(1.0, value) > 0:
+                code = i * 1024 + int(value)
+                factor = book.whole_factors.get(code)
+                if factor is None:
+                    factor = book.whole_factors[code] = {
+                        **book.factor(i, float(int(value)), delta > 0),
+                        "contribution": round(delta, 4),
+                    }
+            else:
+                negative = math.copysign(1.0, value) < 0
+                template = book.factors.get((i, value, delta > 0, negative)) or book.factor(
+                    i, value, delta > 0, negative
+                )
+                factor = {**template, "contribution": round(delta, 4)}
+            found.append(factor)
+        return found
+
+    def _phrasebook(self, language: str) -> _Phrasebook:
+        book = self._phrasebooks.get(language)
+        if book is None:
+            book = self._phrasebooks[language] = _Phrasebook(self, language)
+        return book
 
     def _factors(
         self, values: list[float], contributions: list[float], language: str = "en"
@@ -356,3 +594,57 @@ class ModelService:
         if language not in self._metadata_by_language:
             self._metadata_by_language[language] = self._build_metadata(language)
         return dict(self._metadata_by_language[language])
+
+
+class _Phrasebook:
+    """The sentences of one language that results are made of, each built once: the score as
+    shown by band and percent, the message by band, percent and symptoms, factors by answer."""
+
+    def __init__(self, service: ModelService, language: str) -> None:
+        self.language = language
+        self._names = service._names
+        self._survey_share = service._survey_share
+        self._symptoms_by_mask = service._symptoms_by_mask
+        # Indexed by band * 101 + whole percent (already kept inside the band).
+        self.scores = [
+            wording.percent_text(value, language) for _level in LEVEL_NAMES for value in range(101)
+        ]
+        self.messages = _Messages(self)
+        #: (feature position, value, raises, value's sign bit) -> the factor as the API shows it,
+        #: contribution aside.
+        self.factors: dict[tuple[int, float, bool, bool], dict[str, Any]] = {}
+        #: position * 1024 + whole value -> the whole factor, for models without interactions.
+        self.whole_factors: dict[int, dict[str, Any]] = {}
+
+    def message(self, code: int) -> str:
+        """The message of band * 101 + percent, times 32, plus the symptoms' bits."""
+        score_code, mask = divmod(code, 32)
+        level = LEVEL_NAMES[score_code // 101]
+        symptoms = self._symptoms_by_mask[mask]
+        return wording.message(level, self.scores[score_code], symptoms, self._survey_share, self.language)
+
+    def factor(self, position: int, value: float, raises: bool, negative: bool = False) -> dict[str, Any]:
+        name, direction = self._names[position], "raises" if raises else "lowers"
+        template = {
+            "feature": name,
+            "label": wording.answer(name, value, self.language),
+            "value": value,
+            "contribution": None,
+            "direction": direction,
+            "text": wording.factor_text(name, value, direction, self.language),
+        }
+        if len(self.factors) < FACTOR_TEXTS_KEPT:
+            self.factors[position, value, raises, negative] = template
+        return template
+
+
+class _Messages(dict):
+    """Messages by code, each written the first time it is asked for (at most 3 x 101 x 32)."""
+
+    def __init__(self, book: _Phrasebook) -> None:
+        super().__init__()
+        self._book = book
+
+    def __missing__(self, code: int) -> str:
+        message = self[code] = self._book.message(code)
+        return message

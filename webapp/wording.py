@@ -125,7 +125,11 @@ def percent(value: int, lang: str = i18n.DEFAULT) -> str:
 def score_text(p: float, lower: float, upper: float, top: bool, lang: str = i18n.DEFAULT) -> str:
     """The score as shown: whole percent, kept inside its band's displayed range, never 0% or 100%."""
     low, high = band_percent_limits(lower, upper, top)
-    value = min(max(whole_percent(p), low), high)
+    return percent_text(min(max(whole_percent(p), low), high), lang)
+
+
+def percent_text(value: int, lang: str = i18n.DEFAULT) -> str:
+    """A whole percent as a score shows it: '>99%' and '<1%' at the ends."""
     if value >= 100:
         return text("above_99", lang)
     if value <= 0:

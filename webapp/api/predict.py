@@ -45,14 +45,13 @@ def _serve(with_probabilities: bool):
     spend("PREDICT_ROWS_RATE_LIMIT", len(records), "predicted rows")
     model = model_service()
     lang = request_language()  # the sentences people read; codes and field names stay English
-    results = model.predict(features.to_matrix(records), language=lang)
-    metrics().observe_predictions(results)
-    reference = model.reference(lang)
-    items = [responses.item(result, with_probabilities, reference) for result in results]
+    results = model.predict_many(features.to_matrix(records), language=lang)
+    metrics().observe_predictions(results.outcomes)
+    items = responses.items(results, with_probabilities, model.reference(lang))
     for record, item in zip(records, items, strict=True):
-        if getattr(record, "ignored", ()):
-            item["warnings"] += i18n.localize(ignored_key_warnings(record), lang)
-    _log_predictions(records, results, items, model.version)
+        if getattr(record, "ignored", ()):  # a new list: the log entry keeps the model's warnings only
+            item["warnings"] = item["warnings"] + i18n.localize(ignored_key_warnings(record), lang)
+    _log_predictions(records, results, model.version)
     return jsonify(responses.body(items, is_batch, model.version, g.request_id))
 
 
@@ -68,23 +67,18 @@ def _read_json() -> Any:
         raise APIError(400, i18n.text("en", "api.malformed_json", reason=exc)) from exc
 
 
-def _log_predictions(records, results, items, model_version: str) -> None:
+def _log_predictions(records, results, model_version: str) -> None:
     timestamp, latency = entry.now(), elapsed_ms()
     prediction_log().record(
-        [
-            entry.for_prediction(
-                result,
-                inputs=record,
-                factors=item["factors"],
-                endpoint=request.path,
-                request_id=g.request_id,
-                model_version=model_version,
-                latency_ms=latency,
-                batch_size=len(records),
-                timestamp=timestamp,
-            )
-            for record, result, item in zip(records, results, items, strict=True)
-        ]
+        entry.for_predictions(
+            results,
+            records,
+            endpoint=request.path,
+            request_id=g.request_id,
+            model_version=model_version,
+            latency_ms=latency,
+            timestamp=timestamp,
+        )
     )
 
 

@@ -33,6 +33,58 @@ def item(result, with_probabilities: bool, reference: str) -> dict[str, Any]:
     return answer
 
 
+def items(results, with_probabilities: bool, reference: str) -> list[dict[str, Any]]:
+    """`item` of each row of the model service's Predictions (a batch scored at once).
+
+    The same fields in the same order; the rounding is already done by predict_many, and rows
+    share the factor objects that are equal in them rather than copy them (never change one).
+    """
+    columns = (
+        results.prediction,
+        results.probability,
+        results.complement,
+        results.score_display,
+        results.risk_level,
+        results.message,
+        results.see_a_doctor_about,
+        results.factors,
+        results.warnings,
+    )
+    if with_probabilities:
+        return [
+            {
+                "prediction": prediction,
+                "probabilities": [complement, probability],
+                "score_display": score,
+                "risk_level": level,
+                "message": message,
+                "see_a_doctor_about": symptoms,
+                "factors": factors,
+                "factors_reference": reference,
+                "warnings": warnings,
+            }
+            for prediction, probability, complement, score, level, message, symptoms, factors, warnings in zip(
+                *columns, strict=True
+            )
+        ]
+    return [
+        {
+            "prediction": prediction,
+            "probability": probability,
+            "score_display": score,
+            "risk_level": level,
+            "message": message,
+            "see_a_doctor_about": symptoms,
+            "factors": factors,
+            "factors_reference": reference,
+            "warnings": warnings,
+        }
+        for prediction, probability, _complement, score, level, message, symptoms, factors, warnings in zip(
+            *columns, strict=True
+        )
+    ]
+
+
 def body(items: list[dict[str, Any]], is_batch: bool, model_version: str, request_id: str) -> dict[str, Any]:
     """One record's item, or {"predictions": [...], "count": n} for a batch; both with the
     model version and the request id."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -92,6 +92,52 @@ def for_prediction(
         "errors": None,
         "message": result.message,
     }
+
+
+def for_predictions(
+    results: Any,
+    records: Sequence[Mapping[str, int]],
+    *,
+    endpoint: str,
+    request_id: str,
+    model_version: str,
+    latency_ms: float,
+    timestamp: str,
+) -> list[dict[str, Any]]:
+    """`for_prediction` of every row of a batch scored at once (the model service's
+    Predictions, already rounded as the answer shows them): the same fields in the same order."""
+    batch_size = len(records)
+    share = round(latency_ms / batch_size, 3)
+    return [
+        {
+            "timestamp": timestamp,
+            "level": INFO,
+            "endpoint": endpoint,
+            "request_id": request_id,
+            "inputs": inputs,
+            "prediction": prediction,
+            "probability": probability,
+            "risk_level": risk_level,
+            "factors": factors,
+            "warnings": warnings,
+            "model_version": model_version,
+            "latency_ms": share,
+            "batch_size": batch_size,
+            "batch_latency_ms": latency_ms,
+            "errors": None,
+            "message": message,
+        }
+        for inputs, prediction, probability, risk_level, factors, warnings, message in zip(
+            records,
+            results.prediction,
+            results.probability,
+            results.risk_level,
+            results.factors,
+            results.warnings,
+            results.message,
+            strict=True,
+        )
+    ]
 
 
 def for_rejection(

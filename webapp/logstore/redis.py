@@ -150,12 +150,12 @@ class RedisLogStore(LogStore):
         if not entries:
             return
         args: list = [self.max_entries]
+        milliseconds: dict[str, int] = {}  # a batch's entries share their timestamp
         for entry in entries:
-            args += [
-                timestamp_ms(indexed_timestamp(entry)),
-                entry_json(entry),
-                entry_json(summary_fields(entry)),
-            ]
+            stamp = indexed_timestamp(entry)
+            if stamp not in milliseconds:
+                milliseconds[stamp] = timestamp_ms(stamp)
+            args += [milliseconds[stamp], entry_json(entry), entry_json(summary_fields(entry))]
         last = self._call(lambda client: self._script(keys=list(self.keys), args=args, client=client))
         if int(last) - len(entries) < self._last_id:
             self._lost(f"its id counter went back from {self._last_id} to {int(last) - len(entries)}")

@@ -1,0 +1,188 @@
+"""The batch path (ModelService.predict_many, responses.items, entry.for_predictions) answers and
+logs exactly what the per-record path (ModelService.predict, responses.item, entry.for_prediction)
+does, byte for byte, for many random records in both languages, edge and odd values included;
+and through the API, every record of a batch gets the answer it gets alone."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import orjson
+import pytest
+
+from tests.helpers import REPO_ROOT, patient
+from webapp import features
+from webapp.api import responses
+from webapp.logstore import entry
+from webapp.model_service import FEW_ROWS, ModelService, _rounded
+
+LANGUAGES = ("en", "fr")
+#: Ages at and around every edge: the API's limits, the training range, the reference person's.
+EDGE_AGES = (0, 1, 20, 21, 22, 24, 25, 26, 86, 87, 88, 119, 120)
+
+
+def random_rows(rng: np.random.Generator, count: int) -> np.ndarray:
+    X = rng.integers(0, 2, size=(count, len(features.FEATURES))).astype(np.float64)
+    X[:, 0] = rng.integers(0, 121, size=count)
+    X[: len(EDGE_AGES), 0] = EDGE_AGES
+    X[len(EDGE_AGES)] = [features.REFERENCE[name] for name in features.FEATURES]  # no factors at all
+    X[len(EDGE_AGES) + 1, 1:] = 1  # every answer yes
+    return X
+
+
+def per_record(service, X, language, with_probabilities, reference):
+    return [responses.item(result, with_probabilities, reference) for result in service.predict(X, language)]
+
+
+def as_json(value) -> bytes:
+    return orjson.dumps(value)
+
+
+@pytest.fixture(scope="module")
+def service() -> ModelService:
+    return ModelService.load(REPO_ROOT / "model")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("with_probabilities", [False, True])
+@pytest.mark.parametrize("count", [1, FEW_ROWS - 1, FEW_ROWS, 2000])
+def test_batch_items_are_the_per_record_items(service, language, with_probabilities, count):
+    X = random_rows(np.random.default_rng(count), max(count, 20))[:count]
+    reference = service.reference(language)
+    expected = per_record(service, X, language, with_probabilities, reference)
+    actual = responses.items(service.predict_many(X, language), with_probabilities, reference)
+    assert as_json(actual) == as_json(expected)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in exp")  # ages of a million, as predict() too
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_batch_items_match_for_values_the_api_never_sends(service, language):
+    """Fractional and huge ages take the general factor path (no shared factors): same answers."""
+    rng = np.random.default_rng(7)
+    X = random_rows(rng, 300)
+    X[:100, 0] = rng.uniform(-50, 300, size=100)
+    X[100:110, 0] = [1e6, -1e6, 25.5, 24.99999, 87.00001, 0.5, 1023, 1024, 2**40, -0.0]
+    reference = service.reference(language)
+    for rows in (X, X[:3]):
+        expected = per_record(service, rows, language, True, reference)
+        assert as_json(responses.items(service.predict_many(rows, language), True, reference)) == as_json(
+            expected
+        )
+
+
+def test_batch_log_entries_are_the_per_record_entries(service):
+    X = random_rows(np.random.default_rng(3), 500)
+    records = [dict(zip(features.FEATURES, map(int, row), strict=True)) for row in X]
+    common = {
+        "endpoint": "/predict",
+        "request_id": "r1",
+        "model_version": service.version,
+        "latency_ms": 12.5,
+    }
+    expected = []
+    for record, result in zip(records, service.predict(X, "fr"), strict=True):
+        item = responses.item(result, False, "ref")
+        expected.append(
+            entry.for_prediction(
+                result,
+                inputs=record,
+                factors=item["factors"],
+                batch_size=len(records),
+                timestamp="2026-11-27T10:00:00.000Z",
+                **common,
+            )
+        )
+    actual = entry.for_predictions(
+        service.predict_many(X, "fr"), records, timestamp="2026-11-27T10:00:00.000Z", **common
+    )
+    assert [list(each) for each in actual] == [list(each) for each in expected]  # same fields, same order
+    assert as_json(actual) == as_json(expected)
+
+
+@pytest.mark.parametrize("decimals", [4, 6])
+def test_rounding_is_pythons_round_even_at_halves(decimals):
+    rng = np.random.default_rng(decimals)
+    values = np.concatenate(
+        [
+            rng.uniform(-5, 5, 20000),
+            rng.uniform(0, 1, 20000),
+            # exact and near halves at the last kept place, where a scaled value can round the other way
+            np.arange(-2000, 2000) / 10**decimals + 0.5 / 10**decimals,
+            np.nextafter(np.arange(-500, 500) / 10**decimals + 0.5 / 10**decimals, np.inf),
+            np.nextafter(np.arange(-500, 500) / 10**decimals + 0.5 / 10**decimals, -np.inf),
+            [0.0, -0.0, 5e-5, -5e-5, 1e-300, 1e300, 2.0**53, 0.00005, 0.0000005],
+        ]
+    )
+    expected = [round(value, decimals) for value in values.tolist()]
+    assert as_json(_rounded(values, decimals)) == as_json(expected)
+
+
+def odd_record(rng: random.Random) -> dict:
+    """A valid record written the many ways a client may: spellings, strings, floats, booleans,
+    the survey's label and unknown keys."""
+    record = patient(AGE=rng.choice([*EDGE_AGES, rng.randint(0, 120)]))
+    for name in features.BINARY_FEATURES + (features.GENDER,):
+        record[name] = rng.randint(0, 1)
+    written = {}
+    for name, value in record.items():
+        key = rng.choice([name, name, features.underscore_alias(name), name.lower()])
+        if name != features.AGE:
+            value = rng.choice([value, value, value, str(value), bool(value), float(value)])
+        else:
+            value = rng.choice([value, value, str(value), float(value)])
+        written[key] = value
+    if rng.random() < 0.2:
+        written["LUNG_CANCER"] = "YES"
+    if rng.random() < 0.2:
+        written["note"] = "x"
+    items = list(written.items())
+    rng.shuffle(items)
+    return dict(items)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("path", ["/predict", "/predict_proba"])
+def test_every_record_of_a_batch_gets_the_answer_it_gets_alone(client, language, path):
+    rng = random.Random(f"{language}{path}")
+    records = [odd_record(rng) for _ in range(60)] + [patient(AGE=age) for age in EDGE_AGES]
+    headers = {"Accept-Language": language}
+    batch = client.post(path, json={"records": records}, headers=headers)
+    assert batch.status_code == 200, batch.get_data(as_text=True)
+    answers = batch.get_json()["predictions"]
+    for record, answer in zip(records, answers, strict=True):
+        alone = client.post(path, json=record, headers=headers).get_json()
+        del alone["request_id"], alone["model_version"]
+        assert answer == alone, record
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_invalid_records_of_a_batch_are_named_as_they_are_alone(client, language):
+    rng = random.Random(language)
+    invalid = [
+        patient(AGE=121),
+        patient(AGE=-1),
+        patient(AGE=45.5),
+        patient(AGE="45.5"),
+        patient(SMOKING=2),
+        patient(COUGHING="yes"),
+        patient(GENDER=None),
+        {key: value for key, value in patient().items() if key != "FATIGUE"},
+        {**patient(), "CHEST_PAIN": 1},
+        [],
+        "a record",
+        None,
+    ]
+    records = [odd_record(rng) for _ in range(len(invalid))]
+    positions = rng.sample(range(len(records) + len(invalid)), len(invalid))
+    for position, record in sorted(zip(positions, invalid, strict=True)):
+        records.insert(position, record)
+    headers = {"Accept-Language": language}
+    answer = client.post("/predict", json=records, headers=headers)
+    assert answer.status_code == 422
+    named = answer.get_json()["error"]["details"]["records"]
+    assert sorted(map(int, named)) == sorted(positions)
+    for position in positions:
+        alone = client.post("/predict", json=records[position], headers=headers).get_json()["error"]
+        if isinstance(records[position], dict):
+            assert named[str(position)] == alone["details"], records[position]
