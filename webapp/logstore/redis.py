@@ -27,11 +27,13 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from webapp.logstore.base import (
+    DriftWindow,
     LogPage,
     LogQuery,
     LogStore,
     Position,
     StoreUnavailable,
+    SummaryColumns,
     entry_json,
     indexed_timestamp,
     page_from_matches,
@@ -275,6 +277,37 @@ class RedisLogStore(LogStore):
             return selected[:cap]
 
         return self._call(read)
+
+    def summary_columns(self, query: LogQuery, cap: int) -> SummaryColumns:
+        return SummaryColumns.from_entries(self.summary_entries(query, cap))
+
+    def drift_window(self, query: LogQuery, last: int) -> DriftWindow:
+        # The drift codes from the small fields hash; a body only for an entry written before
+        # the codes were (or one the code cannot describe).
+        def read(client: redis.Redis) -> list[tuple]:
+            in_window = self._window(client, query, query.after)
+            coded: list[tuple] = []
+            for start in range(0, len(in_window), FIELDS_CHUNK):
+                members = in_window[start : start + FIELDS_CHUNK]
+                for member, fields in zip(members, self._fields(client, members), strict=True):
+                    if fields is not None and query.matches(fields):
+                        coded.append(
+                            (
+                                fields.get("drift"),
+                                fields.get("prediction"),
+                                fields.get("timestamp"),
+                                fields.get("model_version"),
+                                member,
+                            )
+                        )
+                if len(coded) >= last:
+                    break
+            return coded[:last]
+
+        coded = self._call(read)
+        return DriftWindow.from_coded(
+            coded, lambda members: self._call(lambda client: self._bodies(client, list(members)))
+        )
 
     def _window(self, client: redis.Redis, query: LogQuery, after: Position | None) -> list[bytes]:
         """The entries between the query's since and until, newest first, after the position
