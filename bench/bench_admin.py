@@ -69,9 +69,24 @@ def fill(app, template: list[dict], size: int) -> None:
         entry["request_id"] = uuid.UUID(int=index).hex
         batch.append(entry)
         if len(batch) == 500:
-            store.append(batch)
+            _append(store, batch)
             batch = []
-    store.append(batch)
+    _append(store, batch)
+
+
+def _append(store, batch: list[dict], attempts: int = 5) -> None:
+    """Append, retrying when a loaded machine makes Redis outlast the store's read timeout (the
+    script then still runs to its end: the retry checks how many entries it finds)."""
+    for _ in range(attempts):
+        before = store.query(LogQuery(limit=0)).total
+        try:
+            store.append(batch)
+            return
+        except StoreUnavailable:
+            time.sleep(1)
+            if store.query(LogQuery(limit=0)).total > before:
+                return  # the timed-out script did write the batch
+    raise StoreUnavailable(f"could not fill the {store.kind} log in {attempts} attempts")
 
 
 def server_ms(client, path: str, headers: dict, repeat: int) -> tuple[float, float, int]:

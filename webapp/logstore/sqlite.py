@@ -330,7 +330,7 @@ class SQLiteLogStore(LogStore):
         where, params = _where(query, with_cursor=False)
         rows = self._run(
             lambda connection: connection.execute(
-                f"SELECT substr(NULLIF(timestamp, '{EPOCH}'), 1, 23), prediction, probability, latency_ms,"
+                f"SELECT unixepoch(NULLIF(timestamp, '{EPOCH}')), prediction, probability, latency_ms,"
                 f" level = 'WARNING' FROM prediction_log{where} {ORDER} LIMIT ?",
                 [*params, cap],
             ).fetchall()
