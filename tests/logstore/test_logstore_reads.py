@@ -154,9 +154,16 @@ def test_redis_entries_of_the_previous_version_are_read_from_their_bodies(
             for member, raw in client.hgetall(store.fields_key).items()
         }
         client.hset(store.fields_key, mapping=old_fields)
+        filtered = LogQuery(prediction=1, min_probability=0.3)
+        expected_total = len(list(store.iter_entries(filtered)))
+        client.delete(store.stats_key)  # nor the packed stats
         query = LogQuery(level="INFO")
 
         assert report_of(store.drift_window(query, 100)) == report_of(list(store.iter_entries(query)))
+        assert store.query(filtered).total == expected_total
+        columns_equal(
+            store.summary_columns(filtered, 100), SummaryColumns.from_entries(store.iter_entries(filtered))
+        )
     finally:
         store._redis().delete(*store.keys)
         store.close()

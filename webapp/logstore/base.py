@@ -282,6 +282,15 @@ def summary_fields(entry: Mapping) -> dict:
     return fields
 
 
+#: What counts as a number in an entry: as JSON stores it, NumPy's numbers (the model's) too.
+NUMBERS = (int, float, np.integer, np.floating, np.bool_)
+
+
+def as_number(value) -> float | None:
+    """The value as a float when it is a number, else None."""
+    return float(value) if isinstance(value, NUMBERS) else None
+
+
 #: The inputs the drift compares, in its matrix's column order: AGE, then the yes/no inputs.
 DRIFT_INPUTS = FEATURES
 _YES_NO = DRIFT_INPUTS[1:]
@@ -300,7 +309,7 @@ def drift_code(entry: Mapping) -> int | None:
     if entry.get("prediction") not in (0, 1) or not isinstance(inputs, Mapping):
         return NOT_COMPARED
     values = [inputs.get(name) for name in DRIFT_INPUTS]
-    if not all(isinstance(value, (int, float)) for value in values):
+    if not all(isinstance(value, NUMBERS) for value in values):
         return NOT_COMPARED
     age = values[0]
     if not (0 <= age < _AGE_LIMIT and float(age).is_integer()):
@@ -421,7 +430,7 @@ class SummaryColumns:
 
 
 def _number(value) -> float:
-    return float(value) if isinstance(value, (int, float)) else np.nan
+    return float(value) if isinstance(value, NUMBERS) else np.nan
 
 
 def _seconds(stamp) -> float:

@@ -37,6 +37,7 @@ from webapp.logstore.base import (
     Position,
     StoreUnavailable,
     SummaryColumns,
+    as_number,
     drift_code,
     entry_json,
     indexed_timestamp,
@@ -94,7 +95,7 @@ def read_columns(entry: dict) -> tuple[Any, ...]:
     """The READ_COLUMNS of an entry: its latency when a number, model version, drift code."""
     latency, version = entry.get("latency_ms"), entry.get("model_version")
     return (
-        float(latency) if isinstance(latency, (int, float)) else None,
+        as_number(latency),
         version if isinstance(version, str) else None,
         drift_code(entry),
     )
