@@ -141,7 +141,8 @@ def _migrate(connection: sqlite3.Connection) -> None:
     so the workers opening one file at once migrate it once."""
     columns = {row[1] for row in connection.execute("PRAGMA table_info(prediction_log)")}
     indexes = {row[1] for row in connection.execute("PRAGMA index_list(prediction_log)")}
-    if columns.issuperset(name for name, _ in READ_COLUMNS) and indexes == {"ix_log_read"}:
+    migrated = "ix_log_read" in indexes and "ix_log_timestamp" not in indexes
+    if migrated and columns.issuperset(name for name, _ in READ_COLUMNS):
         return
     connection.execute("BEGIN IMMEDIATE")
     try:
@@ -153,15 +154,25 @@ def _migrate(connection: sqlite3.Connection) -> None:
             rows = connection.execute("SELECT id, body FROM prediction_log").fetchall()
             connection.executemany(
                 "UPDATE prediction_log SET latency_ms = ?, model_version = ?, drift = ? WHERE id = ?",
-                [(*read_columns(orjson.loads(body)), entry_id) for entry_id, body in rows],
+                [(*read_columns(_body(body)), entry_id) for entry_id, body in rows],
             )
-            logger.info("Filled the read columns of %d entries in %s", len(rows), connection)
+            logger.info("Filled the read columns of %d log entries", len(rows))
         connection.execute(READ_INDEX)
         connection.execute("DROP INDEX IF EXISTS ix_log_timestamp")
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")
         raise
+
+
+def _body(text: str) -> dict:
+    """An entry's body as written; an empty one for text that is not a JSON object (the entry is
+    then read without its latency, model version and drift code rather than stop the migration)."""
+    try:
+        body = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def _entry(row: sqlite3.Row | tuple) -> dict:
