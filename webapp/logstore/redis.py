@@ -94,7 +94,8 @@ return last
 #: An entry's stats: what the summary, charts and the common filters read, as fixed-size bytes
 #: that NumPy reads for thousands of entries at once (no JSON parsed per entry). NaN where the
 #: entry has no such number; level: LEVELS' index, OTHER_LEVEL for any other text, GONE for an
-#: entry trimmed while it was read.
+#: entry trimmed while it was read. The request id follows them (NO_REQUEST_ID when it has none,
+#: else a byte 1 and the id as UTF-8), for the request-id search.
 STATS = np.dtype(
     [
         ("seconds", "<f8"),
@@ -107,6 +108,7 @@ STATS = np.dtype(
 _STATS = struct.Struct("<ddddB")
 LEVELS = ("INFO", "WARNING")
 OTHER_LEVEL, GONE = 2, 255
+NO_REQUEST_ID = b"\x00"
 
 
 def _number(value) -> float:
@@ -115,21 +117,22 @@ def _number(value) -> float:
 
 
 def packed_stats(entry: dict, ms: int) -> bytes:
-    """The entry's STATS; `ms` is its position's epoch milliseconds (0: no usable timestamp)."""
-    level = entry.get("level")
+    """The entry's STATS and request id; `ms` is its position's epoch milliseconds (0: no
+    usable timestamp)."""
+    level, request_id = entry.get("level"), entry.get("request_id")
     return _STATS.pack(
         ms / 1000 if ms else math.nan,
         _number(entry.get("prediction")),
         _number(entry.get("probability")),
         _number(entry.get("latency_ms")),
         LEVELS.index(level) if level in LEVELS else OTHER_LEVEL,
-    )
+    ) + (NO_REQUEST_ID if request_id is None else b"\x01" + str(request_id).encode("utf-8", "surrogatepass"))
 
 
-def stats_mask(query: LogQuery, stats: np.ndarray) -> np.ndarray | None:
+def stats_mask(query: LogQuery, stats: np.ndarray, request_ids: list[bytes]) -> np.ndarray | None:
     """Which entries pass the query's filters other than time (the window applies those), or
-    None when a filter needs the fields: endpoint, request id, or a level among unusual ones."""
-    if query.endpoint is not None or query.request_id is not None:
+    None when a filter needs the fields: the endpoint, or a level among unusual ones."""
+    if query.endpoint is not None:
         return None
     keep = stats["level"] != GONE
     if query.level is not None:
@@ -142,6 +145,16 @@ def stats_mask(query: LogQuery, stats: np.ndarray) -> np.ndarray | None:
         keep &= stats["probability"] >= query.min_probability
     if query.max_probability is not None:
         keep &= stats["probability"] <= query.max_probability
+    if query.request_id is not None:
+        needle = query.request_id.lower()
+        keep &= np.fromiter(
+            (
+                raw != NO_REQUEST_ID and needle in raw[1:].decode("utf-8", "surrogatepass").lower()
+                for raw in request_ids
+            ),
+            dtype=bool,
+            count=len(request_ids),
+        )
     return keep
 
 
@@ -289,7 +302,7 @@ class RedisLogStore(LogStore):
             # packed stats read by NumPy, or on its small fields for the filters those lack. Only
             # the page's bodies are read.
             in_window = self._window(client, query, None)
-            keep = stats_mask(query, self._stats(client, in_window))
+            keep = stats_mask(query, *self._stats(client, in_window))
             if keep is None:
                 matching = [
                     member
@@ -343,11 +356,11 @@ class RedisLogStore(LogStore):
     def summary_columns(self, query: LogQuery, cap: int) -> SummaryColumns:
         def read(client: redis.Redis) -> np.ndarray:
             if not query.has_filters:
-                stats = self._stats(client, self._members(client, None, cap))
+                stats, _ = self._stats(client, self._members(client, None, cap))
                 return stats[stats["level"] != GONE]
             in_window = self._window(client, query, None)
-            stats = self._stats(client, in_window)
-            keep = stats_mask(query, stats)
+            stats, request_ids = self._stats(client, in_window)
+            keep = stats_mask(query, stats, request_ids)
             if keep is None:
                 fields = self._fields(client, in_window)
                 keep = np.array([found is not None and query.matches(found) for found in fields], dtype=bool)
@@ -362,25 +375,27 @@ class RedisLogStore(LogStore):
             stats["level"] == LEVELS.index("WARNING"),
         )
 
-    def _stats(self, client: redis.Redis, members: list[bytes]) -> np.ndarray:
-        """Each member's STATS, in one round trip. Entries written before the stats existed are
-        packed from their fields (or bodies); one trimmed meantime is GONE."""
+    def _stats(self, client: redis.Redis, members: list[bytes]) -> tuple[np.ndarray, list[bytes]]:
+        """Each member's STATS and packed request id, in one round trip. Entries written before
+        the stats existed are packed from their fields (or bodies); one trimmed meantime is GONE."""
         if not members:
-            return np.zeros(0, dtype=STATS)
+            return np.zeros(0, dtype=STATS), []
         with client.pipeline(transaction=False) as pipe:
             for start in range(0, len(members), FIELDS_CHUNK):
                 pipe.hmget(self.stats_key, members[start : start + FIELDS_CHUNK])
             found = [raw for chunk in pipe.execute() for raw in chunk]
-        missing = [index for index, raw in enumerate(found) if raw is None or len(raw) != STATS.itemsize]
+        size = STATS.itemsize
+        missing = [index for index, raw in enumerate(found) if raw is None or len(raw) <= size]
         if missing:
             fields = self._fields(client, [members[index] for index in missing])
             for index, entry in zip(missing, fields, strict=True):
                 found[index] = (
-                    _STATS.pack(math.nan, math.nan, math.nan, math.nan, GONE)
+                    _STATS.pack(math.nan, math.nan, math.nan, math.nan, GONE) + NO_REQUEST_ID
                     if entry is None
                     else packed_stats(entry, timestamp_ms(indexed_timestamp(entry)))
                 )
-        return np.frombuffer(b"".join(found), dtype=STATS)
+        stats = np.frombuffer(b"".join([raw[:size] for raw in found]), dtype=STATS)
+        return stats, [raw[size:] for raw in found]
 
     def drift_window(self, query: LogQuery, last: int) -> DriftWindow:
         # The drift codes from the small fields hash; a body only for an entry written before
