@@ -156,11 +156,14 @@ def test_redis_entries_of_the_previous_version_are_read_from_their_bodies(
         client.hset(store.fields_key, mapping=old_fields)
         filtered = LogQuery(prediction=1, min_probability=0.3)
         expected_total = len(list(store.iter_entries(filtered)))
-        client.delete(store.stats_key)  # nor the packed stats
+        searched = LogQuery(request_id="REQ-0000")
+        expected_found = [entry["id"] for entry in store.iter_entries(searched)]
+        client.delete(store.stats_key, store.request_ids_key)  # nor the packed stats and request ids
         query = LogQuery(level="INFO")
 
         assert report_of(store.drift_window(query, 100)) == report_of(list(store.iter_entries(query)))
         assert store.query(filtered).total == expected_total
+        assert [entry["id"] for entry in store.query(searched).entries] == expected_found
         columns_equal(
             store.summary_columns(filtered, 100), SummaryColumns.from_entries(store.iter_entries(filtered))
         )

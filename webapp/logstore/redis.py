@@ -60,7 +60,7 @@ FIELDS_CHUNK = 2000
 # summary fields as JSON without id, its packed stats) per entry. The id is spliced in as the first
 # key so each body is self-describing.
 APPEND_SCRIPT = """
-local count = (#ARGV - 1) / 4
+local count = (#ARGV - 1) / 5
 local last = redis.call('INCRBY', KEYS[1], count)
 local first = last - count + 1
 local function with_id(head, json)
@@ -73,29 +73,57 @@ for i = 1, count do
     local id = first + i - 1
     local member = string.format('%016d', id)
     local head = '{"id":' .. string.format('%d', id)
-    redis.call('ZADD', KEYS[2], ARGV[4 * i - 2], member)
-    redis.call('HSET', KEYS[3], member, with_id(head, ARGV[4 * i - 1]))
-    redis.call('HSET', KEYS[4], member, with_id(head, ARGV[4 * i]))
-    redis.call('HSET', KEYS[5], member, ARGV[4 * i + 1])
+    redis.call('ZADD', KEYS[2], ARGV[5 * i - 3], member)
+    redis.call('HSET', KEYS[3], member, with_id(head, ARGV[5 * i - 2]))
+    redis.call('HSET', KEYS[4], member, with_id(head, ARGV[5 * i - 1]))
+    redis.call('HSET', KEYS[5], member, ARGV[5 * i])
+    redis.call('HSET', KEYS[6], member, ARGV[5 * i + 1])
 end
 local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[1])
 while excess > 0 do
     local step = math.min(excess, 1000)
     local oldest = redis.call('ZRANGE', KEYS[2], 0, step - 1)
     redis.call('ZREMRANGEBYRANK', KEYS[2], 0, step - 1)
-    redis.call('HDEL', KEYS[3], unpack(oldest))
-    redis.call('HDEL', KEYS[4], unpack(oldest))
-    redis.call('HDEL', KEYS[5], unpack(oldest))
+    for k = 3, 6 do
+        redis.call('HDEL', KEYS[k], unpack(oldest))
+    end
     excess = excess - step
 end
 return last
 """
 
+# KEYS: order, stats, request ids. ARGV: highest score, lowest score, how many (0: all), "1" to
+# read the request ids too. The window's members newest first with their stats (and request
+# ids): read by Redis itself, so that no command carries thousands of members from Python.
+WINDOW_SCRIPT = """
+local members
+if tonumber(ARGV[3]) > 0 then
+    members = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2], 'LIMIT', 0, ARGV[3])
+else
+    members = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2])
+end
+local stats, ids = {}, {}
+for start = 1, #members, 1000 do
+    local chunk = {unpack(members, start, math.min(start + 999, #members))}
+    local found = redis.call('HMGET', KEYS[2], unpack(chunk))
+    for i = 1, #found do
+        stats[start + i - 1] = found[i]
+    end
+    if ARGV[4] == '1' then
+        found = redis.call('HMGET', KEYS[3], unpack(chunk))
+        for i = 1, #found do
+            ids[start + i - 1] = found[i]
+        end
+    end
+end
+return {members, stats, ids}
+"""
+
 #: An entry's stats: what the summary, charts and the common filters read, as fixed-size bytes
 #: that NumPy reads for thousands of entries at once (no JSON parsed per entry). NaN where the
 #: entry has no such number; level: LEVELS' index, OTHER_LEVEL for any other text, GONE for an
-#: entry trimmed while it was read. The request id follows them (NO_REQUEST_ID when it has none,
-#: else a byte 1 and the id as UTF-8), for the request-id search.
+#: entry trimmed while it was read. The request id is kept in a hash of its own for the
+#: request-id search (NO_REQUEST_ID when the entry has none, else a byte 1 and the id as UTF-8).
 STATS = np.dtype(
     [
         ("seconds", "<f8"),
@@ -117,16 +145,29 @@ def _number(value) -> float:
 
 
 def packed_stats(entry: dict, ms: int) -> bytes:
-    """The entry's STATS and request id; `ms` is its position's epoch milliseconds (0: no
-    usable timestamp)."""
-    level, request_id = entry.get("level"), entry.get("request_id")
+    """The entry's STATS; `ms` is its position's epoch milliseconds (0: no usable timestamp)."""
+    level = entry.get("level")
     return _STATS.pack(
         ms / 1000 if ms else math.nan,
         _number(entry.get("prediction")),
         _number(entry.get("probability")),
         _number(entry.get("latency_ms")),
         LEVELS.index(level) if level in LEVELS else OTHER_LEVEL,
-    ) + (NO_REQUEST_ID if request_id is None else b"\x01" + str(request_id).encode("utf-8", "surrogatepass"))
+    )
+
+
+def packed_request_id(entry: dict) -> bytes:
+    request_id = entry.get("request_id")
+    return NO_REQUEST_ID if request_id is None else b"\x01" + str(request_id).encode("utf-8", "surrogatepass")
+
+
+def _has(needle: str, raw: bytes | None) -> bool:
+    """Whether a packed request id holds `needle` (lower case), as LogQuery.matches compares."""
+    if raw is None or raw == NO_REQUEST_ID:
+        return False
+    if raw.isascii():
+        return needle in raw[1:].decode("ascii").lower()
+    return needle in raw[1:].decode("utf-8", "surrogatepass").lower()
 
 
 def stats_mask(query: LogQuery, stats: np.ndarray, request_ids: list[bytes]) -> np.ndarray | None:
@@ -147,14 +188,7 @@ def stats_mask(query: LogQuery, stats: np.ndarray, request_ids: list[bytes]) -> 
         keep &= stats["probability"] <= query.max_probability
     if query.request_id is not None:
         needle = query.request_id.lower()
-        keep &= np.fromiter(
-            (
-                raw != NO_REQUEST_ID and needle in raw[1:].decode("utf-8", "surrogatepass").lower()
-                for raw in request_ids
-            ),
-            dtype=bool,
-            count=len(request_ids),
-        )
+        keep &= np.fromiter((_has(needle, raw) for raw in request_ids), dtype=bool, count=len(request_ids))
     return keep
 
 
@@ -184,6 +218,7 @@ class RedisLogStore(LogStore):
         self.entries_key = f"{prefix}:log:entries"
         self.fields_key = f"{prefix}:log:fields"
         self.stats_key = f"{prefix}:log:stats"
+        self.request_ids_key = f"{prefix}:log:request_ids"
         self._client: redis.Redis | None = None
         self._script = None
         self._pid: int | None = None
@@ -194,9 +229,16 @@ class RedisLogStore(LogStore):
         self.data_loss: str | None = None
 
     @property
-    def keys(self) -> tuple[str, str, str, str, str]:
+    def keys(self) -> tuple[str, ...]:
         """Every key this store writes."""
-        return self.seq_key, self.order_key, self.entries_key, self.fields_key, self.stats_key
+        return (
+            self.seq_key,
+            self.order_key,
+            self.entries_key,
+            self.fields_key,
+            self.stats_key,
+            self.request_ids_key,
+        )
 
     def __repr__(self) -> str:
         return f"RedisLogStore(prefix={self.prefix!r}, max_entries={self.max_entries})"
@@ -212,6 +254,7 @@ class RedisLogStore(LogStore):
                 retry=Retry(NoBackoff(), 0),
             )
             self._script = client.register_script(APPEND_SCRIPT)
+            self._window_script = client.register_script(WINDOW_SCRIPT)
             self._client, self._pid = client, os.getpid()
         return self._client
 
@@ -227,7 +270,13 @@ class RedisLogStore(LogStore):
         args: list = [self.max_entries]
         for entry in entries:
             ms = timestamp_ms(indexed_timestamp(entry))
-            args += [ms, entry_json(entry), entry_json(summary_fields(entry)), packed_stats(entry, ms)]
+            args += [
+                ms,
+                entry_json(entry),
+                entry_json(summary_fields(entry)),
+                packed_stats(entry, ms),
+                packed_request_id(entry),
+            ]
         last = self._call(lambda client: self._script(keys=list(self.keys), args=args, client=client))
         if int(last) - len(entries) < self._last_id:
             self._lost(f"its id counter went back from {self._last_id} to {int(last) - len(entries)}")
@@ -301,8 +350,8 @@ class RedisLogStore(LogStore):
             # The total counts every match, so every entry of the time window is checked: on its
             # packed stats read by NumPy, or on its small fields for the filters those lack. Only
             # the page's bodies are read.
-            in_window = self._window(client, query, None)
-            keep = stats_mask(query, *self._stats(client, in_window))
+            in_window, stats, request_ids = self._window_stats(client, query, 0)
+            keep = stats_mask(query, stats, request_ids)
             if keep is None:
                 matching = [
                     member
@@ -356,10 +405,9 @@ class RedisLogStore(LogStore):
     def summary_columns(self, query: LogQuery, cap: int) -> SummaryColumns:
         def read(client: redis.Redis) -> np.ndarray:
             if not query.has_filters:
-                stats, _ = self._stats(client, self._members(client, None, cap))
+                _, stats, _ = self._window_stats(client, query, cap)
                 return stats[stats["level"] != GONE]
-            in_window = self._window(client, query, None)
-            stats, request_ids = self._stats(client, in_window)
+            in_window, stats, request_ids = self._window_stats(client, query, 0)
             keep = stats_mask(query, stats, request_ids)
             if keep is None:
                 fields = self._fields(client, in_window)
@@ -375,27 +423,42 @@ class RedisLogStore(LogStore):
             stats["level"] == LEVELS.index("WARNING"),
         )
 
-    def _stats(self, client: redis.Redis, members: list[bytes]) -> tuple[np.ndarray, list[bytes]]:
-        """Each member's STATS and packed request id, in one round trip. Entries written before
-        the stats existed are packed from their fields (or bodies); one trimmed meantime is GONE."""
+    def _window_stats(
+        self, client: redis.Redis, query: LogQuery, count: int
+    ) -> tuple[list[bytes], np.ndarray, list[bytes | None]]:
+        """The query's time window newest first (its first `count` entries; 0: all), with each
+        entry's STATS and, for a request-id search, packed request id: in one script call.
+        Entries written before the stats existed are packed from their fields (or bodies); one
+        trimmed meantime is GONE."""
+        high = timestamp_ms(query.until) if query.until is not None else "+inf"
+        low = timestamp_ms(query.since) if query.since is not None else "-inf"
+        with_ids = query.request_id is not None
+        members, found, request_ids = self._window_script(
+            keys=[self.order_key, self.stats_key, self.request_ids_key],
+            args=[high, low, count, "1" if with_ids else "0"],
+            client=client,
+        )
         if not members:
-            return np.zeros(0, dtype=STATS), []
-        with client.pipeline(transaction=False) as pipe:
-            for start in range(0, len(members), FIELDS_CHUNK):
-                pipe.hmget(self.stats_key, members[start : start + FIELDS_CHUNK])
-            found = [raw for chunk in pipe.execute() for raw in chunk]
-        size = STATS.itemsize
-        missing = [index for index, raw in enumerate(found) if raw is None or len(raw) <= size]
-        if missing:
+            return [], np.zeros(0, dtype=STATS), []
+        found = list(found) + [None] * (len(members) - len(found))  # trailing nils may be cut
+        request_ids = list(request_ids) + [None] * (len(members) - len(request_ids))
+        if None in found or (with_ids and None in request_ids):
+            missing = [
+                index
+                for index, raw in enumerate(found)
+                if raw is None or (with_ids and request_ids[index] is None)
+            ]
             fields = self._fields(client, [members[index] for index in missing])
             for index, entry in zip(missing, fields, strict=True):
-                found[index] = (
-                    _STATS.pack(math.nan, math.nan, math.nan, math.nan, GONE) + NO_REQUEST_ID
-                    if entry is None
-                    else packed_stats(entry, timestamp_ms(indexed_timestamp(entry)))
-                )
-        stats = np.frombuffer(b"".join([raw[:size] for raw in found]), dtype=STATS)
-        return stats, [raw[size:] for raw in found]
+                if entry is None:
+                    found[index] = _STATS.pack(math.nan, math.nan, math.nan, math.nan, GONE)
+                    request_ids[index] = NO_REQUEST_ID
+                else:
+                    found[index] = found[index] or packed_stats(entry, timestamp_ms(indexed_timestamp(entry)))
+                    request_ids[index] = request_ids[index] or packed_request_id(entry)
+        if not with_ids:
+            request_ids = []
+        return members, np.frombuffer(b"".join(found), dtype=STATS), request_ids
 
     def drift_window(self, query: LogQuery, last: int) -> DriftWindow:
         # The drift codes from the small fields hash; a body only for an entry written before
@@ -461,7 +524,7 @@ class RedisLogStore(LogStore):
         def remove(client: redis.Redis) -> int:
             with client.pipeline(transaction=True) as pipe:
                 pipe.zcard(self.order_key)
-                pipe.delete(self.order_key, self.entries_key, self.fields_key, self.stats_key)
+                pipe.delete(*self.keys[1:])
                 count, _ = pipe.execute()
             return count
 
