@@ -2,13 +2,18 @@
 
 Keys: ``{prefix}:log:seq`` (id counter), ``{prefix}:log:order`` (sorted set: member = the id,
 zero-padded; score = the entry's timestamp in epoch milliseconds, so equal scores sort by id),
-``{prefix}:log:entries`` (hash: padded id -> the entry's JSON with its id) and
+``{prefix}:log:entries`` (hash: padded id -> the entry's JSON with its id),
 ``{prefix}:log:fields`` (hash: padded id -> the entry's SUMMARY_FIELDS as JSON, a tenth of its
-size). One Lua script takes the ids, adds the entries and trims to ``max_entries`` atomically,
-so concurrent writers never interleave or reuse ids.
+size), ``{prefix}:log:stats`` (hash: padded id -> its STATS, 33 bytes) and
+``{prefix}:log:request_ids`` (hash: padded id -> its packed request id). One Lua script takes the
+ids, adds the entries and trims to ``max_entries`` atomically, so concurrent writers never
+interleave or reuse ids.
 
-Reads take the time window from the sorted set (a score range), filter on the small fields
-in Python, and load whole bodies only for the entries returned: a page, or an export's chunk.
+Reads take the time window from the sorted set (a score range) with each entry's stats, in one
+script call; totals, the summary and the level, prediction, probability and request-id filters
+are computed on those with NumPy; the endpoint filter and the drift read the small fields; whole
+bodies are loaded only for the entries returned: a page, or an export's chunk. Entries written
+before the stats (or the fields) existed are read from their fields (or bodies).
 
 A Redis without persistence that restarts comes back empty. The store notices and keeps the
 reason in ``data_loss`` (reported by /health): the server's run id changed and the log holds fewer
