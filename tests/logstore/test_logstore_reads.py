@@ -12,6 +12,7 @@ import pytest
 
 from webapp.features import FEATURES
 from webapp.logstore import LogQuery, RedisLogStore, SQLiteLogStore
+from webapp.logstore import redis as redis_store
 from webapp.logstore.base import NOT_COMPARED, DriftWindow, SummaryColumns, drift_code, entry_json
 from webapp.monitoring.drift import drift_report
 from webapp.monitoring.reference import load_reference
@@ -167,6 +168,24 @@ def test_redis_entries_of_the_previous_version_are_read_from_their_bodies(
         columns_equal(
             store.summary_columns(filtered, 100), SummaryColumns.from_entries(store.iter_entries(filtered))
         )
+    finally:
+        store._redis().delete(*store.keys)
+        store.close()
+
+
+def test_redis_reads_a_window_in_chunks_with_the_same_result(
+    redis_server, redis_prefix, make_entry, monkeypatch
+):
+    store = RedisLogStore(redis_server.url, prefix=redis_prefix)
+    try:
+        store.append(mixed_entries(make_entry))
+        queries = [LogQuery(min_probability=0.25), LogQuery(request_id="req-000"), LogQuery()]
+        expected = [(store.query(query), store.summary_columns(query, 50)) for query in queries]
+        monkeypatch.setattr(redis_store, "WINDOW_CHUNK", 7)
+
+        for query, (page, columns) in zip(queries, expected, strict=True):
+            assert store.query(query) == page
+            columns_equal(store.summary_columns(query, 50), columns)
     finally:
         store._redis().delete(*store.keys)
         store.close()

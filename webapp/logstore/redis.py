@@ -60,6 +60,8 @@ FETCH_CHUNK = 500
 
 #: Summary fields read per round trip when filtering.
 FIELDS_CHUNK = 2000
+#: Members (with their stats) read per call of the window script.
+WINDOW_CHUNK = 10_000
 
 # KEYS: seq, order, entries, fields, stats. ARGV: max_entries, then (epoch ms, JSON without id, its
 # summary fields as JSON without id, its packed stats) per entry. The id is spliced in as the first
@@ -97,16 +99,12 @@ end
 return last
 """
 
-# KEYS: order, stats, request ids. ARGV: highest score, lowest score, how many (0: all), "1" to
-# read the request ids too. The window's members newest first with their stats (and request
-# ids): read by Redis itself, so that no command carries thousands of members from Python.
+# KEYS: order, stats, request ids. ARGV: highest score, lowest score, offset, how many, "1" to
+# read the request ids too. Those members of the window newest first with their stats (and
+# request ids): read by Redis itself, so that no command carries thousands of members from
+# Python; WINDOW_CHUNK at a time, so that no call blocks Redis for long.
 WINDOW_SCRIPT = """
-local members
-if tonumber(ARGV[3]) > 0 then
-    members = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2], 'LIMIT', 0, ARGV[3])
-else
-    members = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2])
-end
+local members = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2], 'LIMIT', ARGV[3], ARGV[4])
 local stats, ids = {}, {}
 for start = 1, #members, 1000 do
     local chunk = {unpack(members, start, math.min(start + 999, #members))}
@@ -114,7 +112,7 @@ for start = 1, #members, 1000 do
     for i = 1, #found do
         stats[start + i - 1] = found[i]
     end
-    if ARGV[4] == '1' then
+    if ARGV[5] == '1' then
         found = redis.call('HMGET', KEYS[3], unpack(chunk))
         for i = 1, #found do
             ids[start + i - 1] = found[i]
@@ -432,21 +430,36 @@ class RedisLogStore(LogStore):
         self, client: redis.Redis, query: LogQuery, count: int
     ) -> tuple[list[bytes], np.ndarray, list[bytes | None]]:
         """The query's time window newest first (its first `count` entries; 0: all), with each
-        entry's STATS and, for a request-id search, packed request id: in one script call.
+        entry's STATS and, for a request-id search, packed request id: WINDOW_CHUNK a script call.
         Entries written before the stats existed are packed from their fields (or bodies); one
         trimmed meantime is GONE."""
         high = timestamp_ms(query.until) if query.until is not None else "+inf"
         low = timestamp_ms(query.since) if query.since is not None else "-inf"
         with_ids = query.request_id is not None
-        members, found, request_ids = self._window_script(
-            keys=[self.order_key, self.stats_key, self.request_ids_key],
-            args=[high, low, count, "1" if with_ids else "0"],
-            client=client,
-        )
+        members, found, request_ids = [], [], []
+        while not count or len(members) < count:
+            step = WINDOW_CHUNK if not count else min(WINDOW_CHUNK, count - len(members))
+            chunk, chunk_found, chunk_ids = self._window_script(
+                keys=[self.order_key, self.stats_key, self.request_ids_key],
+                args=[high, low, len(members), step, "1" if with_ids else "0"],
+                client=client,
+            )
+            members += chunk
+            found += list(chunk_found) + [None] * (len(chunk) - len(chunk_found))  # trailing nils may be cut
+            request_ids += list(chunk_ids) + [None] * (len(chunk) - len(chunk_ids))
+            if len(chunk) < step:
+                break
+        if len(set(members)) < len(members):
+            # Entries written between two calls shift the offsets: an entry read twice counts once.
+            first = {member: index for index, member in reversed(list(enumerate(members)))}
+            kept = sorted(first.values())
+            members, found, request_ids = (
+                [members[i] for i in kept],
+                [found[i] for i in kept],
+                [request_ids[i] for i in kept],
+            )
         if not members:
             return [], np.zeros(0, dtype=STATS), []
-        found = list(found) + [None] * (len(members) - len(found))  # trailing nils may be cut
-        request_ids = list(request_ids) + [None] * (len(members) - len(request_ids))
         if None in found or (with_ids and None in request_ids):
             missing = [
                 index
