@@ -4,7 +4,8 @@ Not a test: it prints figures. Each page is requested in-process through Flask's
 (no sockets, no wrk), so the figure is the app's own time to answer, far less noisy than an
 HTTP benchmark on a shared machine. The log is filled with realistic entries: a thousand real
 predictions of sampled patients (about 5% rejected requests among them), copied with new ids
-and request ids and spread one a second back from now.
+and request ids and spread one a second back from now. CPU ms is this process's CPU time plus, on
+Redis, the Redis server's (from INFO cpu), so the work a page asks of Redis is counted too.
 
     python bench/bench_admin.py [--sizes 10000 100000] [--backends sqlite redis] [--repeat 5]
 """
