@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections import Counter
 from collections.abc import Sequence
+
+import numpy as np
+
+from webapp.logstore.base import SummaryColumns
 
 WIDTH, HEIGHT = 560, 170
 LEFT, RIGHT, TOP, BOTTOM = 40, 10, 10, 26
@@ -31,21 +34,6 @@ class Chart:
     empty: bool = False
 
 
-def _parse(stamp) -> dt.datetime | None:
-    try:
-        return dt.datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def _series(entry: dict) -> str:
-    if entry.get("prediction") == 1:
-        return "positive"
-    if entry.get("prediction") == 0:
-        return "negative"
-    return "rejected"
-
-
 def _y_ticks(peak: int) -> list[dict]:
     top = max(peak, 1)
     values = sorted({0, top // 2, top}) if top > 1 else [0, 1]
@@ -60,27 +48,29 @@ def _bucket_label(start: dt.datetime, width: int) -> str:
     return start.strftime("%H:%M:%S")
 
 
-def timeline(entries: Sequence[dict]) -> Chart:
+def timeline(entries: Sequence[dict] | SummaryColumns) -> Chart:
     """Entries per time bucket, stacked by outcome (prediction 1, prediction 0, rejected)."""
-    # Seconds since the epoch, computed once an entry (10,000 entries feed this).
-    stamped = [
-        (moment.timestamp(), _series(entry))
-        for entry in entries
-        if (moment := _parse(entry.get("timestamp"))) is not None
-    ]
-    if not stamped:
+    columns = entries if isinstance(entries, SummaryColumns) else SummaryColumns.from_entries(entries)
+    stamped = ~np.isnan(columns.seconds)
+    seconds = columns.seconds[stamped]
+    if not seconds.size:
         return Chart([], _y_ticks(0), [], empty=True)
-    first = min(seconds for seconds, _ in stamped)
-    last = max(seconds for seconds, _ in stamped)
+    prediction = columns.prediction[stamped]
+    # The series of each entry, in SERIES order: positive, negative, rejected.
+    outcome = np.where(prediction == 1, 0, np.where(prediction == 0, 1, 2))
+    first, last = float(seconds.min()), float(seconds.max())
     width = next(
-        (seconds for seconds in BUCKET_SECONDS if (last // seconds - first // seconds) < MAX_BUCKETS),
+        (step for step in BUCKET_SECONDS if (last // step - first // step) < MAX_BUCKETS),
         BUCKET_SECONDS[-1],
     )
     origin = int(first // width)
     count = int(last // width) - origin + 1
-    tallies = [Counter() for _ in range(count)]
-    for seconds, series in stamped:
-        tallies[int(seconds // width) - origin][series] += 1
+    slots = (np.floor_divide(seconds, width) - origin).astype(np.int64)
+    counts = np.bincount(slots * len(SERIES) + outcome, minlength=count * len(SERIES))
+    tallies = [
+        {name: int(counts[index * len(SERIES) + position]) for position, (name, _) in enumerate(SERIES)}
+        for index in range(count)
+    ]
     peak = max(sum(tally.values()) for tally in tallies)
     slot = PLOT_W / count
     bars = []
@@ -121,14 +111,16 @@ def timeline(entries: Sequence[dict]) -> Chart:
     return Chart(bars, _y_ticks(peak), x_labels)
 
 
-def probability_histogram(entries: Sequence[dict], threshold: float | None, bins: int = 10) -> Chart:
+def probability_histogram(
+    entries: Sequence[dict] | SummaryColumns, threshold: float | None, bins: int = 10
+) -> Chart:
     """Predicted probabilities in `bins` equal bins, bins above the threshold marked."""
-    probabilities = [
-        float(entry["probability"]) for entry in entries if isinstance(entry.get("probability"), (int, float))
-    ]
-    counts = [0] * bins
-    for probability in probabilities:
-        counts[min(int(probability * bins), bins - 1)] += 1
+    columns = entries if isinstance(entries, SummaryColumns) else SummaryColumns.from_entries(entries)
+    probabilities = columns.probability[~np.isnan(columns.probability)]
+    # int() truncates toward zero; the top bin takes 1.0 (and anything above).
+    slots = np.minimum(np.trunc(probabilities * bins), bins - 1).astype(np.int64)
+    slots = np.where(slots < 0, np.maximum(slots, -bins) + bins, slots)  # as a list index would
+    counts = np.bincount(slots, minlength=bins).tolist()
     peak = max(counts) or 1
     slot = PLOT_W / bins
     bars = []
@@ -158,4 +150,4 @@ def probability_histogram(entries: Sequence[dict], threshold: float | None, bins
     marker = None
     if threshold is not None:
         marker = {"x": round(LEFT + PLOT_W * threshold, 1), "label": f"threshold {threshold:.2f}"}
-    return Chart(bars, _y_ticks(max(counts)), x_labels, marker=marker, empty=not probabilities)
+    return Chart(bars, _y_ticks(max(counts)), x_labels, marker=marker, empty=not probabilities.size)

@@ -85,7 +85,7 @@ def show():
     args = _filter_args()
     lang = request_language()
     with bulk_read():
-        sample = log.summary_entries(query, SUMMARY_CAP)
+        sample = log.summary_columns(query, SUMMARY_CAP)
         summary = summarize(sample, page.total)
         timeline = charts.timeline(sample)
         histogram = charts.probability_histogram(sample, model.threshold)

@@ -10,14 +10,13 @@ between `since` and `until` (ISO 8601, UTC when no offset is given).
 from __future__ import annotations
 
 import logging
-from itertools import islice
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, render_template, request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
 
 from webapp.logstore import LogQuery, normalize_timestamp
-from webapp.logstore.base import bulk_read
+from webapp.logstore.base import DriftWindow, bulk_read
 from webapp.monitoring import charts as drift_charts
 from webapp.monitoring.drift import DEFAULT_LAST, drift_report, format_p
 from webapp.monitoring.reference import ReferenceError, load_reference
@@ -82,10 +81,10 @@ def reference() -> dict[str, Any]:
     return cached
 
 
-def window_entries(window: dict[str, Any]) -> list[dict]:
-    """The newest `last` logged predictions in the window, newest first."""
+def window_entries(window: dict[str, Any]) -> DriftWindow:
+    """The compared predictions among the newest `last` logged ones in the window."""
     query = LogQuery(level="INFO", since=window["since"], until=window["until"])
-    return list(islice(prediction_log().iter_entries(query), window["last"]))
+    return prediction_log().drift_window(query, window["last"])
 
 
 def current_report(window: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,10 @@ import math
 from collections.abc import Iterable, Sequence
 from itertools import islice
 
+import numpy as np
+
 from webapp.logstore import LogQuery
+from webapp.logstore.base import SummaryColumns
 from webapp.settings import DEFAULTS
 
 #: At most this many entries (newest first) feed the summary and charts: the store's default
@@ -51,17 +54,24 @@ def percentile(values: Sequence[float], fraction: float) -> float | None:
     return ordered[rank - 1]
 
 
-def summarize(entries: Sequence[dict], total: int) -> Summary:
-    predicted = [entry for entry in entries if entry.get("prediction") in (0, 1)]
-    latencies = [
-        float(entry["latency_ms"]) for entry in entries if isinstance(entry.get("latency_ms"), (int, float))
-    ]
+def summarize(entries: Sequence[dict] | SummaryColumns, total: int) -> Summary:
+    """The summary of the window's entries (or a store's SummaryColumns of them)."""
+    columns = entries if isinstance(entries, SummaryColumns) else SummaryColumns.from_entries(entries)
+    predicted = (columns.prediction == 0) | (columns.prediction == 1)
+    latencies = np.sort(columns.latency_ms[~np.isnan(columns.latency_ms)])
     return Summary(
         count=total,
-        sampled=len(entries),
-        predictions=len(predicted),
-        positives=sum(1 for entry in predicted if entry["prediction"] == 1),
-        rejected=sum(1 for entry in entries if entry.get("level") == "WARNING"),
-        latency_p50=percentile(latencies, 0.50),
-        latency_p95=percentile(latencies, 0.95),
+        sampled=len(columns),
+        predictions=int(np.count_nonzero(predicted)),
+        positives=int(np.count_nonzero(columns.prediction == 1)),
+        rejected=int(np.count_nonzero(columns.rejected)),
+        latency_p50=_sorted_percentile(latencies, 0.50),
+        latency_p95=_sorted_percentile(latencies, 0.95),
     )
+
+
+def _sorted_percentile(ordered: np.ndarray, fraction: float) -> float | None:
+    """percentile() of values already sorted."""
+    if not ordered.size:
+        return None
+    return float(ordered[max(1, math.ceil(fraction * ordered.size)) - 1])

@@ -2,13 +2,18 @@
 
 Keys: ``{prefix}:log:seq`` (id counter), ``{prefix}:log:order`` (sorted set: member = the id,
 zero-padded; score = the entry's timestamp in epoch milliseconds, so equal scores sort by id),
-``{prefix}:log:entries`` (hash: padded id -> the entry's JSON with its id) and
+``{prefix}:log:entries`` (hash: padded id -> the entry's JSON with its id),
 ``{prefix}:log:fields`` (hash: padded id -> the entry's SUMMARY_FIELDS as JSON, a tenth of its
-size). One Lua script takes the ids, adds the entries and trims to ``max_entries`` atomically,
-so concurrent writers never interleave or reuse ids.
+size), ``{prefix}:log:stats`` (hash: padded id -> its STATS, 33 bytes) and
+``{prefix}:log:request_ids`` (hash: padded id -> its packed request id). One Lua script takes the
+ids, adds the entries and trims to ``max_entries`` atomically, so concurrent writers never
+interleave or reuse ids.
 
-Reads take the time window from the sorted set (a score range), filter on the small fields
-in Python, and load whole bodies only for the entries returned: a page, or an export's chunk.
+Reads take the time window from the sorted set (a score range) with each entry's stats, in one
+script call; totals, the summary and the level, prediction, probability and request-id filters
+are computed on those with NumPy; the endpoint filter and the drift read the small fields; whole
+bodies are loaded only for the entries returned: a page, or an export's chunk. Entries written
+before the stats (or the fields) existed are read from their fields (or bodies).
 
 A Redis without persistence that restarts comes back empty. The store notices and keeps the
 reason in ``data_loss`` (reported by /health): the server's run id changed and the log holds fewer
@@ -18,20 +23,26 @@ entries than this process wrote, or the id counter went backwards under a write.
 from __future__ import annotations
 
 import logging
+import math
 import os
+import struct
 from collections.abc import Iterator, Sequence
 
+import numpy as np
 import orjson
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from webapp.logstore.base import (
+    DriftWindow,
     LogPage,
     LogQuery,
     LogStore,
     Position,
     StoreUnavailable,
+    SummaryColumns,
+    as_number,
     entry_json,
     indexed_timestamp,
     page_from_matches,
@@ -49,12 +60,14 @@ FETCH_CHUNK = 500
 
 #: Summary fields read per round trip when filtering.
 FIELDS_CHUNK = 2000
+#: Members (with their stats) read per call of the window script.
+WINDOW_CHUNK = 10_000
 
-# KEYS: seq, order, entries, fields. ARGV: max_entries, then (epoch ms, JSON without id, its
-# summary fields as JSON without id) per entry. The id is spliced in as the first key so each
-# body is self-describing.
+# KEYS: seq, order, entries, fields, stats. ARGV: max_entries, then (epoch ms, JSON without id, its
+# summary fields as JSON without id, its packed stats) per entry. The id is spliced in as the first
+# key so each body is self-describing.
 APPEND_SCRIPT = """
-local count = (#ARGV - 1) / 3
+local count = (#ARGV - 1) / 5
 local last = redis.call('INCRBY', KEYS[1], count)
 local first = last - count + 1
 local function with_id(head, json)
@@ -67,21 +80,119 @@ for i = 1, count do
     local id = first + i - 1
     local member = string.format('%016d', id)
     local head = '{"id":' .. string.format('%d', id)
-    redis.call('ZADD', KEYS[2], ARGV[3 * i - 1], member)
-    redis.call('HSET', KEYS[3], member, with_id(head, ARGV[3 * i]))
-    redis.call('HSET', KEYS[4], member, with_id(head, ARGV[3 * i + 1]))
+    redis.call('ZADD', KEYS[2], ARGV[5 * i - 3], member)
+    redis.call('HSET', KEYS[3], member, with_id(head, ARGV[5 * i - 2]))
+    redis.call('HSET', KEYS[4], member, with_id(head, ARGV[5 * i - 1]))
+    redis.call('HSET', KEYS[5], member, ARGV[5 * i])
+    redis.call('HSET', KEYS[6], member, ARGV[5 * i + 1])
 end
 local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[1])
 while excess > 0 do
     local step = math.min(excess, 1000)
     local oldest = redis.call('ZRANGE', KEYS[2], 0, step - 1)
     redis.call('ZREMRANGEBYRANK', KEYS[2], 0, step - 1)
-    redis.call('HDEL', KEYS[3], unpack(oldest))
-    redis.call('HDEL', KEYS[4], unpack(oldest))
+    for k = 3, 6 do
+        redis.call('HDEL', KEYS[k], unpack(oldest))
+    end
     excess = excess - step
 end
 return last
 """
+
+# KEYS: order, stats, request ids. ARGV: highest score, lowest score, offset, how many, "1" to
+# read the request ids too. Those members of the window newest first with their stats (and
+# request ids): read by Redis itself, so that no command carries thousands of members from
+# Python; WINDOW_CHUNK at a time, so that no call blocks Redis for long.
+WINDOW_SCRIPT = """
+local members = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2], 'LIMIT', ARGV[3], ARGV[4])
+local stats, ids = {}, {}
+for start = 1, #members, 1000 do
+    local chunk = {unpack(members, start, math.min(start + 999, #members))}
+    local found = redis.call('HMGET', KEYS[2], unpack(chunk))
+    for i = 1, #found do
+        stats[start + i - 1] = found[i]
+    end
+    if ARGV[5] == '1' then
+        found = redis.call('HMGET', KEYS[3], unpack(chunk))
+        for i = 1, #found do
+            ids[start + i - 1] = found[i]
+        end
+    end
+end
+return {members, stats, ids}
+"""
+
+#: An entry's stats: what the summary, charts and the common filters read, as fixed-size bytes
+#: that NumPy reads for thousands of entries at once (no JSON parsed per entry). NaN where the
+#: entry has no such number; level: LEVELS' index, OTHER_LEVEL for any other text, GONE for an
+#: entry trimmed while it was read. The request id is kept in a hash of its own for the
+#: request-id search (NO_REQUEST_ID when the entry has none, else a byte 1 and the id as UTF-8).
+STATS = np.dtype(
+    [
+        ("seconds", "<f8"),
+        ("prediction", "<f8"),
+        ("probability", "<f8"),
+        ("latency_ms", "<f8"),
+        ("level", "u1"),
+    ]
+)
+_STATS = struct.Struct("<ddddB")
+LEVELS = ("INFO", "WARNING")
+OTHER_LEVEL, GONE = 2, 255
+NO_REQUEST_ID = b"\x00"
+
+
+def _number(value) -> float:
+    number = as_number(value)
+    return math.nan if number is None else number
+
+
+def packed_stats(entry: dict, ms: int) -> bytes:
+    """The entry's STATS; `ms` is its position's epoch milliseconds (0: no usable timestamp)."""
+    level = entry.get("level")
+    return _STATS.pack(
+        ms / 1000 if ms else math.nan,
+        _number(entry.get("prediction")),
+        _number(entry.get("probability")),
+        _number(entry.get("latency_ms")),
+        LEVELS.index(level) if level in LEVELS else OTHER_LEVEL,
+    )
+
+
+def packed_request_id(entry: dict) -> bytes:
+    request_id = entry.get("request_id")
+    return NO_REQUEST_ID if request_id is None else b"\x01" + str(request_id).encode("utf-8", "surrogatepass")
+
+
+def _has(needle: str, raw: bytes | None) -> bool:
+    """Whether a packed request id holds `needle` (lower case), as LogQuery.matches compares."""
+    if raw is None or raw == NO_REQUEST_ID:
+        return False
+    if raw.isascii():
+        return needle in raw[1:].decode("ascii").lower()
+    return needle in raw[1:].decode("utf-8", "surrogatepass").lower()
+
+
+def stats_mask(query: LogQuery, stats: np.ndarray, request_ids: list[bytes]) -> np.ndarray | None:
+    """Which entries pass the query's filters other than time (the window applies those), or
+    None when a filter needs the fields: the endpoint, or a level among unusual ones."""
+    if query.endpoint is not None:
+        return None
+    keep = stats["level"] != GONE
+    if query.level is not None:
+        if np.any(stats["level"] == OTHER_LEVEL):
+            return None  # "info" matches INFO: compared as text by LogQuery.matches
+        keep &= stats["level"] == (LEVELS.index(query.level) if query.level in LEVELS else OTHER_LEVEL)
+    if query.prediction is not None:
+        keep &= stats["prediction"] == query.prediction
+    if query.min_probability is not None:
+        keep &= stats["probability"] >= query.min_probability
+    if query.max_probability is not None:
+        keep &= stats["probability"] <= query.max_probability
+    if query.request_id is not None:
+        needle = query.request_id.lower()
+        keep &= np.fromiter((_has(needle, raw) for raw in request_ids), dtype=bool, count=len(request_ids))
+    return keep
 
 
 def _member(position: Position) -> bytes:
@@ -109,6 +220,8 @@ class RedisLogStore(LogStore):
         self.order_key = f"{prefix}:log:order"
         self.entries_key = f"{prefix}:log:entries"
         self.fields_key = f"{prefix}:log:fields"
+        self.stats_key = f"{prefix}:log:stats"
+        self.request_ids_key = f"{prefix}:log:request_ids"
         self._client: redis.Redis | None = None
         self._script = None
         self._pid: int | None = None
@@ -119,9 +232,16 @@ class RedisLogStore(LogStore):
         self.data_loss: str | None = None
 
     @property
-    def keys(self) -> tuple[str, str, str, str]:
+    def keys(self) -> tuple[str, ...]:
         """Every key this store writes."""
-        return self.seq_key, self.order_key, self.entries_key, self.fields_key
+        return (
+            self.seq_key,
+            self.order_key,
+            self.entries_key,
+            self.fields_key,
+            self.stats_key,
+            self.request_ids_key,
+        )
 
     def __repr__(self) -> str:
         return f"RedisLogStore(prefix={self.prefix!r}, max_entries={self.max_entries})"
@@ -137,6 +257,7 @@ class RedisLogStore(LogStore):
                 retry=Retry(NoBackoff(), 0),
             )
             self._script = client.register_script(APPEND_SCRIPT)
+            self._window_script = client.register_script(WINDOW_SCRIPT)
             self._client, self._pid = client, os.getpid()
         return self._client
 
@@ -155,7 +276,14 @@ class RedisLogStore(LogStore):
             stamp = indexed_timestamp(entry)
             if stamp not in milliseconds:
                 milliseconds[stamp] = timestamp_ms(stamp)
-            args += [milliseconds[stamp], entry_json(entry), entry_json(summary_fields(entry))]
+            ms = milliseconds[stamp]
+            args += [
+                ms,
+                entry_json(entry),
+                entry_json(summary_fields(entry)),
+                packed_stats(entry, ms),
+                packed_request_id(entry),
+            ]
         last = self._call(lambda client: self._script(keys=list(self.keys), args=args, client=client))
         if int(last) - len(entries) < self._last_id:
             self._lost(f"its id counter went back from {self._last_id} to {int(last) - len(entries)}")
@@ -226,14 +354,19 @@ class RedisLogStore(LogStore):
             return page_from_matches(iter(entries), total, LogQuery(limit=query.limit))
 
         def filtered(client: redis.Redis) -> tuple[int, list[dict]]:
-            # The total counts every match, so every entry of the time window is checked, on its
-            # small summary fields; only the page's bodies are read.
-            in_window = self._window(client, query, None)
-            matching = [
-                member
-                for member, fields in zip(in_window, self._fields(client, in_window), strict=False)
-                if fields is not None and query.matches(fields)
-            ]
+            # The total counts every match, so every entry of the time window is checked: on its
+            # packed stats read by NumPy, or on its small fields for the filters those lack. Only
+            # the page's bodies are read.
+            in_window, stats, request_ids = self._window_stats(client, query, 0)
+            keep = stats_mask(query, stats, request_ids)
+            if keep is None:
+                matching = [
+                    member
+                    for member, fields in zip(in_window, self._fields(client, in_window), strict=False)
+                    if fields is not None and query.matches(fields)
+                ]
+            else:
+                matching = [in_window[index] for index in np.flatnonzero(keep)]
             if query.after is not None:
                 after = set(self._window(client, query, query.after))
                 matching_after = [member for member in matching if member in after]
@@ -276,6 +409,107 @@ class RedisLogStore(LogStore):
 
         return self._call(read)
 
+    def summary_columns(self, query: LogQuery, cap: int) -> SummaryColumns:
+        def read(client: redis.Redis) -> np.ndarray:
+            if not query.has_filters:
+                _, stats, _ = self._window_stats(client, query, cap)
+                return stats[stats["level"] != GONE]
+            in_window, stats, request_ids = self._window_stats(client, query, 0)
+            keep = stats_mask(query, stats, request_ids)
+            if keep is None:
+                fields = self._fields(client, in_window)
+                keep = np.array([found is not None and query.matches(found) for found in fields], dtype=bool)
+            return stats[keep][:cap]
+
+        stats = self._call(read)
+        return SummaryColumns(
+            stats["seconds"].copy(),
+            stats["prediction"].copy(),
+            stats["probability"].copy(),
+            stats["latency_ms"].copy(),
+            stats["level"] == LEVELS.index("WARNING"),
+        )
+
+    def _window_stats(
+        self, client: redis.Redis, query: LogQuery, count: int
+    ) -> tuple[list[bytes], np.ndarray, list[bytes | None]]:
+        """The query's time window newest first (its first `count` entries; 0: all), with each
+        entry's STATS and, for a request-id search, packed request id: WINDOW_CHUNK a script call.
+        Entries written before the stats existed are packed from their fields (or bodies); one
+        trimmed meantime is GONE."""
+        high = timestamp_ms(query.until) if query.until is not None else "+inf"
+        low = timestamp_ms(query.since) if query.since is not None else "-inf"
+        with_ids = query.request_id is not None
+        members, found, request_ids = [], [], []
+        while not count or len(members) < count:
+            step = WINDOW_CHUNK if not count else min(WINDOW_CHUNK, count - len(members))
+            chunk, chunk_found, chunk_ids = self._window_script(
+                keys=[self.order_key, self.stats_key, self.request_ids_key],
+                args=[high, low, len(members), step, "1" if with_ids else "0"],
+                client=client,
+            )
+            members += chunk
+            found += list(chunk_found) + [None] * (len(chunk) - len(chunk_found))  # trailing nils may be cut
+            request_ids += list(chunk_ids) + [None] * (len(chunk) - len(chunk_ids))
+            if len(chunk) < step:
+                break
+        if len(set(members)) < len(members):
+            # Entries written between two calls shift the offsets: an entry read twice counts once.
+            first = {member: index for index, member in reversed(list(enumerate(members)))}
+            kept = sorted(first.values())
+            members, found, request_ids = (
+                [members[i] for i in kept],
+                [found[i] for i in kept],
+                [request_ids[i] for i in kept],
+            )
+        if not members:
+            return [], np.zeros(0, dtype=STATS), []
+        if None in found or (with_ids and None in request_ids):
+            missing = [
+                index
+                for index, raw in enumerate(found)
+                if raw is None or (with_ids and request_ids[index] is None)
+            ]
+            fields = self._fields(client, [members[index] for index in missing])
+            for index, entry in zip(missing, fields, strict=True):
+                if entry is None:
+                    found[index] = _STATS.pack(math.nan, math.nan, math.nan, math.nan, GONE)
+                    request_ids[index] = NO_REQUEST_ID
+                else:
+                    found[index] = found[index] or packed_stats(entry, timestamp_ms(indexed_timestamp(entry)))
+                    request_ids[index] = request_ids[index] or packed_request_id(entry)
+        if not with_ids:
+            request_ids = []
+        return members, np.frombuffer(b"".join(found), dtype=STATS), request_ids
+
+    def drift_window(self, query: LogQuery, last: int) -> DriftWindow:
+        # The drift codes from the small fields hash; a body only for an entry written before
+        # the codes were (or one the code cannot describe).
+        def read(client: redis.Redis) -> list[tuple]:
+            in_window = self._window(client, query, query.after)
+            coded: list[tuple] = []
+            for start in range(0, len(in_window), FIELDS_CHUNK):
+                members = in_window[start : start + FIELDS_CHUNK]
+                for member, fields in zip(members, self._fields(client, members), strict=True):
+                    if fields is not None and query.matches(fields):
+                        coded.append(
+                            (
+                                fields.get("drift"),
+                                fields.get("prediction"),
+                                fields.get("timestamp"),
+                                fields.get("model_version"),
+                                member,
+                            )
+                        )
+                if len(coded) >= last:
+                    break
+            return coded[:last]
+
+        coded = self._call(read)
+        return DriftWindow.from_coded(
+            coded, lambda members: self._call(lambda client: self._bodies(client, list(members)))
+        )
+
     def _window(self, client: redis.Redis, query: LogQuery, after: Position | None) -> list[bytes]:
         """The entries between the query's since and until, newest first, after the position
         when one is given: a score range of the sorted set (scores read only for a cursor)."""
@@ -312,7 +546,7 @@ class RedisLogStore(LogStore):
         def remove(client: redis.Redis) -> int:
             with client.pipeline(transaction=True) as pipe:
                 pipe.zcard(self.order_key)
-                pipe.delete(self.order_key, self.entries_key, self.fields_key)
+                pipe.delete(*self.keys[1:])
                 count, _ = pipe.execute()
             return count
 

@@ -22,7 +22,7 @@ import time
 import weakref
 from collections.abc import Iterator, Sequence
 
-from webapp.logstore.base import LogPage, LogQuery, LogStore, StoreUnavailable
+from webapp.logstore.base import DriftWindow, LogPage, LogQuery, LogStore, StoreUnavailable, SummaryColumns
 from webapp.logstore.reduce import reduce_entry
 from webapp.settings import DEFAULTS
 
@@ -266,6 +266,16 @@ class PredictionLog:
         """The newest `cap` matching entries cut down to what summaries read (see the store)."""
         self.flush(READ_FLUSH_TIMEOUT)
         return self.store.summary_entries(query, cap)
+
+    def summary_columns(self, query: LogQuery, cap: int) -> SummaryColumns:
+        """What the summary and charts read of the newest `cap` matching entries (see the store)."""
+        self.flush(READ_FLUSH_TIMEOUT)
+        return self.store.summary_columns(query, cap)
+
+    def drift_window(self, query: LogQuery, last: int) -> DriftWindow:
+        """The entries the drift compares among the newest `last` matching ones (see the store)."""
+        self.flush(READ_FLUSH_TIMEOUT)
+        return self.store.drift_window(query, last)
 
     def clear(self) -> int:
         """Write what is pending (so it is cleared too), then remove every stored entry."""

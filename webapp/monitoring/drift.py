@@ -20,6 +20,7 @@ import numpy as np
 from scipy import stats
 
 from webapp.features import AGE, GENDER, LABELS
+from webapp.logstore.base import DRIFT_INPUTS, NOT_COMPARED, DriftWindow, drift_code
 from webapp.monitoring.reference import YES_NO_FEATURES
 
 OK, WATCH, DRIFT, INSUFFICIENT = "ok", "watch", "drift", "insufficient_data"
@@ -149,38 +150,24 @@ def _age_result(reference: Mapping, ages: np.ndarray, alpha: float, thresholds: 
 
 
 _COMPARED = (AGE, *YES_NO_FEATURES)
-_NUMBER_TYPES = {int, float, bool}
+assert _COMPARED == DRIFT_INPUTS, "the log store packs the inputs in the order the drift compares them"
 
 
 def usable_entries(entries: Iterable[Mapping]) -> list[Mapping]:
     """Logged predictions with complete inputs (rejected requests carry no usable inputs)."""
-    return [entry for entry, _ in _usable(entries)]
-
-
-def _usable(entries: Iterable[Mapping]) -> Iterable[tuple[Mapping, list]]:
-    """Each usable entry with its inputs in _COMPARED order, read once."""
-    for entry in entries:
-        inputs = entry.get("inputs")
-        # type() first: isinstance against the Mapping ABC costs microseconds per entry.
-        if entry.get("prediction") in (0, 1) and (type(inputs) is dict or isinstance(inputs, Mapping)):
-            values = [inputs.get(name) for name in _COMPARED]
-            if {type(value) for value in values} <= _NUMBER_TYPES or all(
-                isinstance(value, (int, float)) for value in values
-            ):
-                yield entry, values
+    return [entry for entry in entries if drift_code(entry) != NOT_COMPARED]
 
 
 def drift_report(
-    reference: Mapping[str, Any], entries: Iterable[Mapping], thresholds: Thresholds = Thresholds()
+    reference: Mapping[str, Any],
+    entries: Iterable[Mapping] | DriftWindow,
+    thresholds: Thresholds = Thresholds(),
 ) -> dict[str, Any]:
-    """Compare the logged predictions `entries` with `reference`; JSON-ready."""
-    window, rows = [], []
-    for entry, values in _usable(entries):
-        window.append(entry)
-        rows.append(values)
+    """Compare the logged predictions `entries` (or a store's DriftWindow) with `reference`; JSON-ready."""
+    compared = entries if isinstance(entries, DriftWindow) else DriftWindow.from_entries(entries)
     # One row of inputs per entry: the counts below are column sums, not loops over dicts.
-    inputs = np.array(rows, dtype=np.float64).reshape(len(rows), len(_COMPARED))
-    n = len(window)
+    inputs = compared.inputs
+    n = len(compared.predictions)
     n_tests = len(YES_NO_FEATURES) + 2  # the yes/no inputs, AGE and the predicted positive rate
     alpha = thresholds.alpha / n_tests
     ref_n = int(reference["rows"])
@@ -193,7 +180,7 @@ def drift_report(
             )
         )
     ref_positive = reference["predicted_positive"]
-    positives = sum(1 for e in window if e["prediction"] == 1)
+    positives = int(np.count_nonzero(compared.predictions == 1))
     predicted = _yes_no_result(
         PREDICTED_POSITIVE,
         "Predicted positive rate",
@@ -209,8 +196,8 @@ def drift_report(
         overall = INSUFFICIENT
     else:
         overall = max(statuses, key=_SEVERITY.__getitem__)
-    timestamps = sorted(str(e.get("timestamp")) for e in window if e.get("timestamp"))
-    model_versions = sorted({str(e.get("model_version")) for e in window if e.get("model_version")})
+    timestamps = sorted(str(stamp) for stamp in compared.timestamps if stamp)
+    model_versions = sorted({str(version) for version in compared.model_versions if version})
     return {
         "status": overall,
         "drifted": [f["feature"] for f in (*features, predicted) if f["status"] == DRIFT],

@@ -14,7 +14,6 @@ import argparse
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +59,7 @@ def render(report: dict[str, Any], source: str) -> str:
 def report_from_store(settings: Settings, last: int, since: str | None, until: str | None) -> dict[str, Any]:
     store = create_store(settings)
     try:
-        entries = list(islice(store.iter_entries(LogQuery(level="INFO", since=since, until=until)), last))
+        entries = store.drift_window(LogQuery(level="INFO", since=since, until=until), last)
     finally:
         store.close()
     report = drift_report(load_reference(settings.model_dir), entries)

@@ -1,0 +1,191 @@
+"""What the admin pages read of the log without whole entries: the summary's columns and the drift
+window. Each store must give exactly what the entries themselves give, files and keys written by
+the previous version included."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import orjson
+import pytest
+
+from webapp.features import FEATURES
+from webapp.logstore import LogQuery, RedisLogStore, SQLiteLogStore
+from webapp.logstore import redis as redis_store
+from webapp.logstore.base import NOT_COMPARED, DriftWindow, SummaryColumns, drift_code, entry_json
+from webapp.monitoring.drift import drift_report
+from webapp.monitoring.reference import load_reference
+from webapp.settings import PROJECT_ROOT
+
+
+def mixed_entries(make_entry) -> list[dict]:
+    """Predictions, a rejection, an AGE the drift code cannot hold, odd values the pages skip."""
+    entries = []
+    for number in range(60):
+        inputs = {
+            name: (30 + number % 40 if name == "AGE" else (number >> index) & 1)
+            for index, name in enumerate(FEATURES)
+        }
+        entries.append(
+            make_entry(inputs=inputs, prediction=number % 2, probability=number / 60, latency_ms=number / 7)
+        )
+    entries.append(
+        make_entry(level="WARNING", prediction=None, probability=None, inputs={"AGE": 300}, latency_ms=2.0)
+    )
+    entries.append(make_entry(inputs={**entries[0]["inputs"], "AGE": 44.5}, model_version="other"))
+    entries.append(make_entry(latency_ms="slow", inputs=None, model_version=None))
+    return entries
+
+
+def report_of(window) -> dict:
+    return drift_report(load_reference(PROJECT_ROOT / "model"), window)
+
+
+def columns_equal(left: SummaryColumns, right: SummaryColumns) -> None:
+    for name in ("seconds", "prediction", "probability", "latency_ms", "rejected"):
+        np.testing.assert_array_equal(getattr(left, name), getattr(right, name), err_msg=name)
+
+
+def test_drift_code_holds_what_the_drift_compares(make_entry):
+    entry = make_entry(
+        inputs={name: (57 if name == "AGE" else index % 2) for index, name in enumerate(FEATURES)}
+    )
+
+    (row,) = DriftWindow.from_coded([(drift_code(entry), 1, "t", "v", 1)], body_of=None).inputs
+
+    assert row.tolist() == [57.0] + [float(index % 2) for index in range(1, len(FEATURES))]
+    assert drift_code(make_entry(prediction=None)) == NOT_COMPARED
+    assert drift_code(make_entry(inputs={"AGE": 40})) == NOT_COMPARED
+    assert drift_code(make_entry(inputs={name: 40.5 for name in FEATURES})) is None  # read from the body
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [{}, {"level": "INFO"}, {"prediction": 1}, {"min_probability": 0.5}, {"request_id": "req-0001"}],
+)
+def test_summary_columns_are_those_of_the_entries(store, make_entry, filters):
+    store.append(mixed_entries(make_entry))
+    query = LogQuery(**filters)
+
+    expected = SummaryColumns.from_entries(list(store.iter_entries(query))[:40])
+
+    columns_equal(store.summary_columns(query, 40), expected)
+
+
+def test_drift_window_gives_the_report_of_the_entries(store, make_entry):
+    store.append(mixed_entries(make_entry))
+    query = LogQuery(level="INFO")
+
+    from_store = report_of(store.drift_window(query, 50))
+
+    assert from_store == report_of(list(store.iter_entries(query))[:50])
+    assert from_store["window"]["entries"] > 40
+
+
+OLD_SCHEMA = (
+    """CREATE TABLE prediction_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, timestamp TEXT NOT NULL, level TEXT, endpoint TEXT,
+        request_id TEXT, prediction INTEGER, probability REAL, body TEXT NOT NULL)""",
+    "CREATE INDEX ix_log_timestamp ON prediction_log (timestamp)",
+)
+
+
+def test_a_sqlite_file_of_the_previous_version_is_migrated_on_open(tmp_path, make_entry):
+    path = tmp_path / "old.sqlite3"
+    entries = mixed_entries(make_entry)
+    with sqlite3.connect(path) as connection:
+        for statement in OLD_SCHEMA:
+            connection.execute(statement)
+        connection.executemany(
+            "INSERT INTO prediction_log (timestamp, level, endpoint, request_id, prediction, probability, body)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    e["timestamp"],
+                    e["level"],
+                    e["endpoint"],
+                    e["request_id"],
+                    e["prediction"],
+                    e["probability"],
+                    entry_json(e),
+                )
+                for e in entries
+            ],
+        )
+    connection.close()
+    store = SQLiteLogStore(path)
+    try:
+        query = LogQuery(level="INFO")
+        stored = list(store.iter_entries(LogQuery()))
+
+        assert len(stored) == len(entries)
+        assert report_of(store.drift_window(query, 100)) == report_of(list(store.iter_entries(query)))
+        columns_equal(store.summary_columns(LogQuery(), 100), SummaryColumns.from_entries(stored))
+        store.append([make_entry()])
+        assert store.query(LogQuery()).total == len(entries) + 1
+    finally:
+        store.close()
+    with sqlite3.connect(path) as connection:
+        indexes = {row[1] for row in connection.execute("PRAGMA index_list(prediction_log)")}
+        filled = connection.execute(
+            "SELECT count(*) FROM prediction_log WHERE latency_ms IS NOT NULL"
+        ).fetchone()
+    connection.close()
+    assert indexes == {"ix_log_read"}
+    assert filled == (len(entries),)  # all but the one whose latency is not a number, and the new one
+
+
+def test_redis_entries_of_the_previous_version_are_read_from_their_bodies(
+    redis_server, redis_prefix, make_entry
+):
+    store = RedisLogStore(redis_server.url, prefix=redis_prefix)
+    try:
+        store.append(mixed_entries(make_entry))
+        # The previous version's fields hash: no model version, no drift code.
+        client = store._redis()
+        old_fields = {
+            member: orjson.dumps(
+                {
+                    key: value
+                    for key, value in orjson.loads(raw).items()
+                    if key not in ("model_version", "drift")
+                }
+            )
+            for member, raw in client.hgetall(store.fields_key).items()
+        }
+        client.hset(store.fields_key, mapping=old_fields)
+        filtered = LogQuery(prediction=1, min_probability=0.3)
+        expected_total = len(list(store.iter_entries(filtered)))
+        searched = LogQuery(request_id="REQ-0000")
+        expected_found = [entry["id"] for entry in store.iter_entries(searched)]
+        client.delete(store.stats_key, store.request_ids_key)  # nor the packed stats and request ids
+        query = LogQuery(level="INFO")
+
+        assert report_of(store.drift_window(query, 100)) == report_of(list(store.iter_entries(query)))
+        assert store.query(filtered).total == expected_total
+        assert [entry["id"] for entry in store.query(searched).entries] == expected_found
+        columns_equal(
+            store.summary_columns(filtered, 100), SummaryColumns.from_entries(store.iter_entries(filtered))
+        )
+    finally:
+        store._redis().delete(*store.keys)
+        store.close()
+
+
+def test_redis_reads_a_window_in_chunks_with_the_same_result(
+    redis_server, redis_prefix, make_entry, monkeypatch
+):
+    store = RedisLogStore(redis_server.url, prefix=redis_prefix)
+    try:
+        store.append(mixed_entries(make_entry))
+        queries = [LogQuery(min_probability=0.25), LogQuery(request_id="req-000"), LogQuery()]
+        expected = [(store.query(query), store.summary_columns(query, 50)) for query in queries]
+        monkeypatch.setattr(redis_store, "WINDOW_CHUNK", 7)
+
+        for query, (page, columns) in zip(queries, expected, strict=True):
+            assert store.query(query) == page
+            columns_equal(store.summary_columns(query, 50), columns)
+    finally:
+        store._redis().delete(*store.keys)
+        store.close()
