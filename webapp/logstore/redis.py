@@ -83,6 +83,21 @@ end
 return last
 """
 
+# KEYS: order, entries, fields. ARGV: the cutoff score (exclusive), how many at most. Entries at
+# score 0 (no usable timestamp) have no known age and stay.
+TRIM_SCRIPT = """
+local oldest = redis.call('ZRANGEBYSCORE', KEYS[1], '(0', '(' .. ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+if #oldest == 0 then
+    return 0
+end
+redis.call('ZREM', KEYS[1], unpack(oldest))
+redis.call('HDEL', KEYS[2], unpack(oldest))
+redis.call('HDEL', KEYS[3], unpack(oldest))
+return #oldest
+"""
+#: Entries removed per script call by age retention: a short step, so Redis never blocks long.
+TRIM_CHUNK = 1000
+
 
 def _member(position: Position) -> bytes:
     return b"%016d" % position.id
@@ -317,6 +332,21 @@ class RedisLogStore(LogStore):
             return count
 
         return self._call(remove)
+
+    def remove_older_than(self, cutoff: str) -> int:
+        keys = [self.order_key, self.entries_key, self.fields_key]
+        removed = 0
+        while True:
+            count = int(
+                self._call(
+                    lambda client: client.eval(
+                        TRIM_SCRIPT, len(keys), *keys, timestamp_ms(cutoff), TRIM_CHUNK
+                    )
+                )
+            )
+            removed += count
+            if count < TRIM_CHUNK:
+                return removed
 
     def ping(self) -> None:
         self._call(self._check_server)
