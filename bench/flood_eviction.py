@@ -1,6 +1,6 @@
 """How long one flooding client takes to evict a day of normal traffic from the prediction log.
 
-    python bench/flood_eviction.py [--store sqlite|redis|both] [--flood-seconds 60] [--day 1000]
+    python bench/flood_eviction.py [--store sqlite|redis|both] [--flood-seconds 120] [--day 1000]
 
 Runs the API under Gunicorn as shipped (gunicorn.conf.py: 2 workers x 2 threads) with its log in
 SQLite (`make run`) or in a redis-server started here (the Space), writes "a day of normal
@@ -75,12 +75,12 @@ class Flood:
     accepted_rows: int = 0
     #: (monotonic time, rows) of each accepted request.
     accepted: list[tuple[float, int]] = field(default_factory=list)
-    #: HTTP status, or the exception's name when no answer was read, -> count.
+    #: "single|batch <HTTP status, or the exception's name when no answer was read>" -> count.
     outcomes: collections.Counter = field(default_factory=collections.Counter)
 
     def count(self, outcome: int | str, rows: int) -> None:
         with self.lock:
-            self.outcomes[outcome] += 1
+            self.outcomes[f"{'single' if rows == 1 else 'batch'} {outcome}"] += 1
             if outcome == 200:
                 self.accepted_rows += rows
                 self.accepted.append((time.monotonic(), rows))
@@ -245,7 +245,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--store", choices=["sqlite", "redis", "both"], default="both")
     parser.add_argument("--day", type=int, default=1000, help="entries of a normal day (default 1000)")
-    parser.add_argument("--flood-seconds", type=float, default=100.0)
+    parser.add_argument("--flood-seconds", type=float, default=120.0)
     args = parser.parse_args()
     stores = ["sqlite", "redis"] if args.store == "both" else [args.store]
     with RedisServer() if "redis" in stores else _nothing() as redis:

@@ -129,3 +129,33 @@ def test_a_direct_client_cannot_choose_its_key_with_x_forwarded_for(api):
     statuses.append(post_from(api, "127.0.0.2", "127.0.0.1"))  # pretending to be the exempt UI
     statuses.append(post_from(api, "127.0.0.2", "192.0.2.200"))
     assert statuses == [200] * PER_MINUTE + [429, 429]
+
+
+@pytest.mark.browser
+def test_in_the_page_a_flooding_visitor_reads_the_refusal_and_another_still_gets_a_result(browser, ui):
+    """Two Chromium visitors behind a proxy on this host (each named in X-Forwarded-For)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    flooding = browser.new_context(locale="fr-FR", extra_http_headers={"X-Forwarded-For": "203.0.113.50"})
+    other = browser.new_context(locale="en-GB", extra_http_headers={"X-Forwarded-For": "203.0.113.51"})
+    try:
+        page = flooding.new_page()
+        page.goto(ui.url)
+        error = page.locator("#lr-error")
+        for _ in range(PER_MINUTE + 3):
+            page.locator("#predict").click()
+            try:
+                error.wait_for(timeout=4000)
+                break
+            except PlaywrightTimeout:
+                continue
+        assert "Trop de demandes depuis votre adresse. Patientez" in error.inner_text()
+
+        neighbour = other.new_page()
+        neighbour.goto(ui.url)
+        neighbour.locator("#predict").click()
+        neighbour.locator("#lr-risk-level").wait_for(timeout=20000)
+        assert neighbour.locator("#lr-error").count() == 0
+    finally:
+        flooding.close()
+        other.close()
