@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import time
 import uuid
 
 import pytest
@@ -159,3 +160,70 @@ def test_in_the_page_a_flooding_visitor_reads_the_refusal_and_another_still_gets
     finally:
         flooding.close()
         other.close()
+
+
+# -- the Space: nginx in front of the UI and the API, reached from two local addresses ---------
+
+
+def call_from(source: str, port: int, method: str, path: str, body: dict | None = None, headers=None):
+    """(status, text) of one request to the public port from the local address `source`."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60, source_address=(source, 0))
+    try:
+        connection.request(
+            method,
+            path,
+            body=None if body is None else json.dumps(body),
+            headers={"Content-Type": "application/json", **(headers or {})},
+        )
+        response = connection.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        connection.close()
+
+
+def gradio_call(source: str, port: int, api_name: str, *data) -> tuple[str, str]:
+    """Gradio's REST call API (what gradio_client does): the event's (kind, data) lines."""
+    status, text = call_from(source, port, "POST", f"/gradio_api/call/{api_name}", {"data": list(data)})
+    assert status == 200, text
+    event_id = json.loads(text)["event_id"]
+    status, stream = call_from(source, port, "GET", f"/gradio_api/call/{api_name}/{event_id}")
+    events = [line.split(": ", 1)[1] for line in stream.splitlines() if line.startswith("event: ")]
+    payloads = [line.split(": ", 1)[1] for line in stream.splitlines() if line.startswith("data: ")]
+    return events[-1], payloads[-1]
+
+
+@pytest.fixture(scope="module")
+def space(tmp_path_factory):
+    from tests.test_space import start_space
+
+    server = start_space(
+        tmp_path_factory.mktemp("visitor-space"), PREDICT_RATE_LIMIT=f"{PER_MINUTE} per minute"
+    )
+    with server:
+        yield server
+
+
+@pytest.mark.slow
+def test_on_the_space_ui_visitors_are_limited_by_the_address_nginx_saw(space):
+    outcomes = [gradio_call("127.0.0.2", space.port, "predict_api", HEALTHY_YOUNG_WOMAN)[0] for _ in range(5)]
+    assert outcomes == ["complete"] * PER_MINUTE + ["error"]
+    kind, data = gradio_call("127.0.0.3", space.port, "predict_api", HEALTHY_YOUNG_WOMAN)
+    assert kind == "complete" and json.loads(data)[0]["prediction"] in (0, 1)
+    # The JSON API through nginx: a forged X-Forwarded-For does not change whom it counts.
+    status, _ = call_from(
+        "127.0.0.2", space.port, "POST", "/api/predict", patient(), {"X-Forwarded-For": "127.0.0.1"}
+    )
+    assert status == 429
+
+
+@pytest.mark.parametrize("mode", ["pooled", "simple"])
+def test_the_proxy_hands_a_429_back_at_once_instead_of_waiting_out_retry_after(api, mode):
+    client = APIProxyClient(api.url, mode=mode)
+    address = f"203.0.113.{60 if mode == 'pooled' else 61}"
+    for _ in range(PER_MINUTE):
+        assert client.post_predict(patient(), visitor=address)[1] == 200
+    started = time.monotonic()
+    body, status = client.post_predict(patient(), visitor=address)
+    assert status == 429 and body["error"]["details"]["retry_after"] >= 1
+    assert time.monotonic() - started < 5  # not Retry-After's minute
+    client.close()

@@ -52,8 +52,15 @@ def error_envelope(
     return {"error": {"code": code, "message": message, "details": details}, "request_id": request_id}
 
 
+class _AnswersRetry(Retry):
+    #: Retry-After is waited out only for a 503 (an API restarting). urllib3 also retries a 413 or
+    #: a 429 that carries it: a visitor over the API's rate limit would hold a UI worker for the
+    #: Retry-After (up to an hour for the rows limit) and then be sent again; they are answers.
+    RETRY_AFTER_STATUS_CODES = frozenset({503})
+
+
 def retry_policy(total: int = 3, backoff_factor: float = 0.2) -> Retry:
-    return Retry(
+    return _AnswersRetry(
         total=total,
         connect=total,
         read=False,  # a read timeout means the API is busy on it: retrying only piles on
