@@ -58,3 +58,29 @@ def test_batch_rows_are_logged_with_their_own_latency_and_the_batch_size(make_ap
     app.test_client().post("/predict", json=patient())
     single = stored(app)[0]
     assert single["batch_size"] == 1 and single["latency_ms"] == single["batch_latency_ms"]
+
+
+def test_an_exempt_peer_forwarding_for_visitors_has_each_visitor_limited(make_app):
+    app = make_app(PREDICT_RATE_LIMIT="2 per minute")  # the test client's peer is loopback: exempt
+    client = app.test_client()
+
+    def post(address: str | None = None) -> int:
+        headers = {"X-Forwarded-For": f"198.51.100.1, {address}"} if address else {}
+        return client.post("/predict", json=patient(), headers=headers).status_code
+
+    assert [post("203.0.113.7") for _ in range(3)] == [200, 200, 429]
+    assert post("203.0.113.8") == 200
+    assert [post() for _ in range(3)] == [200] * 3  # the exempt peer's own calls
+    assert post("not-an-address") == 200  # a header that names no address: the peer's own call
+
+
+def test_a_client_that_is_not_exempt_cannot_pick_its_key_with_x_forwarded_for(make_app):
+    app = make_app(PREDICT_RATE_LIMIT="2 per minute")
+    client = app.test_client()
+    statuses = [
+        client.post(
+            "/predict", json=patient(), environ_base=VISITOR, headers={"X-Forwarded-For": forged}
+        ).status_code
+        for forged in ("192.0.2.1", "192.0.2.2", "127.0.0.1")
+    ]
+    assert statuses == [200, 200, 429]

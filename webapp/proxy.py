@@ -13,6 +13,10 @@ and backoff on connection errors and 502/503/504 for GET and POST (predictions a
 functions of their input, so a retried POST is safe) but never for DELETE. `simple`
 (elsewhere): a plain `requests` call, one connection per request. PROXY_MODE overrides.
 
+A UI handler passes `visitor`, the address of the person using the page: it goes to the API as
+X-Forwarded-For, which the API believes only from the addresses it exempts from rate limits
+(loopback: this process), so each visitor of the UI is rate-limited on their own.
+
 Importable without Flask or Gradio.
 """
 
@@ -48,8 +52,15 @@ def error_envelope(
     return {"error": {"code": code, "message": message, "details": details}, "request_id": request_id}
 
 
+class _AnswersRetry(Retry):
+    #: Retry-After is waited out only for a 503 (an API restarting). urllib3 also retries a 413 or
+    #: a 429 that carries it: a visitor over the API's rate limit would hold a UI worker for the
+    #: Retry-After (up to an hour for the rows limit) and then be sent again; they are answers.
+    RETRY_AFTER_STATUS_CODES = frozenset({503})
+
+
 def retry_policy(total: int = 3, backoff_factor: float = 0.2) -> Retry:
-    return Retry(
+    return _AnswersRetry(
         total=total,
         connect=total,
         read=False,  # a read timeout means the API is busy on it: retrying only piles on
@@ -114,17 +125,24 @@ class APIProxyClient:
         records: Mapping[str, Any] | Sequence[Mapping[str, Any]],
         request_id: str | None = None,
         language: str | None = None,
+        visitor: str | None = None,
     ) -> Result:
-        """One record (a dict) or a batch (a list of dicts); `language` asks for its sentences in it."""
-        return self.request("POST", "/predict", json=records, request_id=request_id, language=language)
+        """One record (a dict) or a batch (a list of dicts); `language` asks for its sentences in it;
+        `visitor` is the address the API's rate limits count this call against."""
+        return self.request(
+            "POST", "/predict", json=records, request_id=request_id, language=language, visitor=visitor
+        )
 
     def post_predict_proba(
         self,
         records: Mapping[str, Any] | Sequence[Mapping[str, Any]],
         request_id: str | None = None,
         language: str | None = None,
+        visitor: str | None = None,
     ) -> Result:
-        return self.request("POST", "/predict_proba", json=records, request_id=request_id, language=language)
+        return self.request(
+            "POST", "/predict_proba", json=records, request_id=request_id, language=language, visitor=visitor
+        )
 
     def get_logs(
         self,
@@ -170,12 +188,16 @@ class APIProxyClient:
         token: str | None = None,
         request_id: str | None = None,
         language: str | None = None,
+        visitor: str | None = None,
     ) -> Result:
-        """`language` (a language tag) is sent as Accept-Language: the API answers its sentences in it."""
+        """`language` (a language tag) is sent as Accept-Language: the API answers its sentences in it.
+        `visitor` (the UI visitor's address) as X-Forwarded-For: the API limits that address."""
         request_id = request_id or new_request_id()
         headers = {"Accept": "application/json", "X-Request-ID": request_id}
         if language:
             headers["Accept-Language"] = language
+        if visitor:
+            headers["X-Forwarded-For"] = visitor
         token = token or self.admin_token
         if token:
             headers["Authorization"] = f"Bearer {token.strip()}"

@@ -40,6 +40,10 @@ class Settings:
     log_db_path: str = str(INSTANCE_DIR / "predictions.sqlite3")
     #: Retention: the newest entries kept.
     log_max_entries: int = 50000
+    #: Retention: entries older than this many days are removed (0: no age limit). A month covers
+    #: a monthly review and the drift window, and keeps anonymous visitors' health answers no
+    #: longer than that review needs.
+    log_max_age_days: float = 30.0
     #: Entries a worker holds in memory while the store is down.
     log_buffer_size: int = 10000
     max_batch_size: int = 1000

@@ -49,4 +49,6 @@ def create_store(settings: Settings) -> LogStore:
 
 def create_prediction_log(settings: Settings) -> PredictionLog:
     """The per-process prediction log the settings describe."""
-    return PredictionLog(create_store(settings), buffer_size=settings.log_buffer_size)
+    return PredictionLog(
+        create_store(settings), buffer_size=settings.log_buffer_size, max_age_days=settings.log_max_age_days
+    )

@@ -266,6 +266,11 @@ class LogStore(abc.ABC):
         """Remove every entry; return how many were removed."""
 
     @abc.abstractmethod
+    def remove_older_than(self, cutoff: str) -> int:
+        """Remove the entries timestamped before ``cutoff`` (the log's timestamp format); return
+        how many. Entries without a usable timestamp (indexed as EPOCH) have no known age: kept."""
+
+    @abc.abstractmethod
     def ping(self) -> None:
         """Return quietly when the backend is usable; raise StoreUnavailable with the reason."""
 

@@ -195,6 +195,23 @@ def stats_mask(query: LogQuery, stats: np.ndarray, request_ids: list[bytes]) -> 
     return keep
 
 
+# KEYS: order, then every hash keyed by member. ARGV: the cutoff score (exclusive), how many at most. Entries at
+# score 0 (no usable timestamp) have no known age and stay.
+TRIM_SCRIPT = """
+local oldest = redis.call('ZRANGEBYSCORE', KEYS[1], '(0', '(' .. ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+if #oldest == 0 then
+    return 0
+end
+redis.call('ZREM', KEYS[1], unpack(oldest))
+for k = 2, #KEYS do
+    redis.call('HDEL', KEYS[k], unpack(oldest))
+end
+return #oldest
+"""
+#: Entries removed per script call by age retention: a short step, so Redis never blocks long.
+TRIM_CHUNK = 1000
+
+
 def _member(position: Position) -> bytes:
     return b"%016d" % position.id
 
@@ -551,6 +568,21 @@ class RedisLogStore(LogStore):
             return count
 
         return self._call(remove)
+
+    def remove_older_than(self, cutoff: str) -> int:
+        keys = list(self.keys[1:])  # the order, then every hash keyed by member
+        removed = 0
+        while True:
+            count = int(
+                self._call(
+                    lambda client: client.eval(
+                        TRIM_SCRIPT, len(keys), *keys, timestamp_ms(cutoff), TRIM_CHUNK
+                    )
+                )
+            )
+            removed += count
+            if count < TRIM_CHUNK:
+                return removed
 
     def ping(self) -> None:
         self._call(self._check_server)

@@ -51,6 +51,8 @@ BUSY_TIMEOUT_MS = 5000
 #: The log's order (see base.Position); the timestamp index holds the rowid, so it serves it.
 ORDER = "ORDER BY timestamp DESC, id DESC"
 ITER_CHUNK = 500
+#: Rows removed per transaction by age retention, so the write lock is never held for long.
+TRIM_CHUNK = 5000
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS prediction_log (
@@ -371,6 +373,23 @@ class SQLiteLogStore(LogStore):
 
     def clear(self) -> int:
         return self._run(lambda connection: connection.execute("DELETE FROM prediction_log").rowcount)
+
+    def remove_older_than(self, cutoff: str) -> int:
+        # A range of the timestamp index, in chunks: each a short write transaction.
+        removed = 0
+        while True:
+            count = self._run(
+                lambda connection: (
+                    connection.execute(
+                        "DELETE FROM prediction_log WHERE id IN (SELECT id FROM prediction_log"
+                        " WHERE timestamp > ? AND timestamp < ? LIMIT ?)",
+                        (EPOCH, cutoff, TRIM_CHUNK),
+                    ).rowcount
+                )
+            )
+            removed += count
+            if count < TRIM_CHUNK:
+                return removed
 
     def ping(self) -> None:
         """Fails while the log cannot be written: file or folder not writable, last write failed."""

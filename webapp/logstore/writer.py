@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import datetime as dt
 import logging
 import os
 import threading
@@ -23,6 +24,7 @@ import weakref
 from collections.abc import Iterator, Sequence
 
 from webapp.logstore.base import DriftWindow, LogPage, LogQuery, LogStore, StoreUnavailable, SummaryColumns
+from webapp.logstore.entry import format_timestamp
 from webapp.logstore.reduce import reduce_entry
 from webapp.settings import DEFAULTS
 
@@ -37,6 +39,9 @@ MAX_BATCH = 500
 #: one commit for many entries costs a fraction of a commit each (SQLite: ~30 us an entry in
 #: batches of 100 against ~130 us alone), which keeps the writer's CPU off the request path.
 LINGER = 0.05
+#: Age retention runs in the writer, after a write, at most this often (seconds) per process: an
+#: index range delete of a minute's worth of entries, never on the request path.
+TRIM_INTERVAL = 60.0
 #: How long a read waits for this process's pending entries to be written first.
 READ_FLUSH_TIMEOUT = 0.5
 
@@ -56,6 +61,8 @@ class PredictionLog:
         buffer_size: int = DEFAULTS.log_buffer_size,
         retry_interval: float = 1.0,
         linger: float = LINGER,
+        max_age_days: float | None = None,
+        trim_interval: float = TRIM_INTERVAL,
     ) -> None:
         if buffer_size < 1:
             raise ValueError("buffer_size must be at least 1")
@@ -63,6 +70,8 @@ class PredictionLog:
         self.buffer_size = buffer_size
         self.retry_interval = retry_interval
         self.linger = linger
+        self.max_age_days = max_age_days
+        self.trim_interval = trim_interval
         self._reset_state()
         # Entries buffered by the parent are the parent's to write; the child starts clean.
         ref = weakref.ref(self)  # not self: the fork hook must not keep the log alive
@@ -81,6 +90,7 @@ class PredictionLog:
         self._healthy = True
         self._error: str | None = None
         self._checked_at = 0.0
+        self._trimmed_at: float | None = None
 
     @property
     def kind(self) -> str:
@@ -119,12 +129,33 @@ class PredictionLog:
                     return
                 batch = [self._buffer.popleft() for _ in range(min(len(self._buffer), MAX_BATCH))]
                 self._in_flight = len(batch)
-            if not self._write(batch) and self._stopping.wait(self.retry_interval):
+            if self._write(batch):
+                self._trim_if_due()
+            elif self._stopping.wait(self.retry_interval):
                 with self._condition:
                     lost = len(self._buffer)
                 if lost:
                     logger.warning("Prediction log stopped with %d entries unwritten", lost)
                 return
+
+    def _trim_if_due(self) -> None:
+        """Remove entries older than max_age_days, at most every trim_interval seconds.
+
+        None or 0: no age retention (create_prediction_log passes LOG_MAX_AGE_DAYS)."""
+        if not self.max_age_days or self.max_age_days <= 0:
+            return
+        now = time.monotonic()
+        if self._trimmed_at is not None and now - self._trimmed_at < self.trim_interval:
+            return
+        self._trimmed_at = now
+        cutoff = format_timestamp(dt.datetime.now(dt.UTC) - dt.timedelta(days=self.max_age_days))
+        try:
+            removed = self.store.remove_older_than(cutoff)
+        except StoreUnavailable as exc:  # retried at the next interval; writes report the outage
+            logger.warning("Prediction log age retention failed: %s", exc)
+            return
+        if removed:
+            logger.info("Prediction log removed %d entries older than %s", removed, cutoff)
 
     def _batch_ready(self) -> bool:
         return len(self._buffer) >= MAX_BATCH or self._flushing or self._stopping.is_set()

@@ -133,7 +133,7 @@ def build_demo(settings: UISettings | None = None, client: APIProxyClient | None
                     with gr.Accordion(_("ui.bands_title"), open=True):
                         bands = gr.HTML(_("ui.bands_placeholder"), elem_id="bands")
             inputs = [age, gender, *(checks[name] for name in features.BINARY_FEATURES)]
-            predict_button.click(handlers.predict, [*inputs, language], result, **ui_only).then(
+            predict_button.click(handlers.predict_for_visitor, [*inputs, language], result, **ui_only).then(
                 None, None, None, js=SHOW_RESULT_JS
             )
             reset_button.click(handlers.start_over, language, [*inputs, result], api_visibility="private")

@@ -172,12 +172,15 @@ def score(
     chunk: int,
     result: BatchResult,
     lang: str = i18n.DEFAULT,
+    visitor: str | None = None,
 ) -> None:
-    """Score the records through the API, `chunk` per call; rows the API rejects become errors."""
+    """Score the records through the API, `chunk` per call; rows the API rejects become errors.
+
+    `visitor`: the uploader's address, whose rate limits the rows count against."""
     for start in range(0, len(records), chunk):
         pending = records[start : start + chunk]
         body, status = client.post_predict(
-            [record for _, record in pending], request_id=new_request_id(), language=lang
+            [record for _, record in pending], request_id=new_request_id(), language=lang, visitor=visitor
         )
         if status == 422 and isinstance(body, dict):
             rejected = _rejected_indexes(body)
@@ -188,7 +191,9 @@ def score(
                 pending = [item for index, item in enumerate(pending) if index not in rejected]
                 if not pending:
                     continue
-                body, status = client.post_predict([record for _, record in pending], language=lang)
+                body, status = client.post_predict(
+                    [record for _, record in pending], language=lang, visitor=visitor
+                )
         if status != 200:
             result.api_error = (body, status)
             logger.warning("Batch scoring stopped at row %d: API answered %s", start, status)
@@ -223,12 +228,17 @@ def _rejected_indexes(body: dict[str, Any]) -> dict[int, str]:
 
 
 def run(
-    client: APIProxyClient, text: str, chunk: int, max_rows: int, lang: str = i18n.DEFAULT
+    client: APIProxyClient,
+    text: str,
+    chunk: int,
+    max_rows: int,
+    lang: str = i18n.DEFAULT,
+    visitor: str | None = None,
 ) -> BatchResult:
     records, errors, notes = read_csv(text, max_rows, lang)
     result = BatchResult(errors=errors, notes=notes)
     if records:
-        score(client, records, chunk, result, lang)
+        score(client, records, chunk, result, lang, visitor)
     result.rows.sort(key=lambda row: row["line"])
     result.errors.sort()
     return result

@@ -51,6 +51,9 @@ def error_message(body: Any, status: int, lang: str = i18n.DEFAULT) -> str:
         message = _("error.unauthorized")
     elif status == 403:
         message = str(error.get("message") or _("error.forbidden"))
+    elif status == 429:
+        details = error.get("details") if isinstance(error.get("details"), dict) else {}
+        message = _("error.rate_limited", seconds=details.get("retry_after") or 60)
     elif status == 422 and isinstance(error.get("details"), dict):
         fields = "; ".join(
             f"{i18n.label(lang, name)}: {' '.join(map(str, problems))}"

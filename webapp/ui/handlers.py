@@ -61,11 +61,26 @@ class Handlers:
 
     # -- prediction tab --------------------------------------------------------------------
 
-    def predict(self, age: float, gender: str, *checks_then_language: Any) -> str:
+    def visitor(self, request: gr.Request | None) -> str | None:
+        """The address of the person using the page: the peer's, or the one the proxy in front
+        (nginx on the Space, a trusted forwarder) saw. The API rate-limits each visitor by it."""
+        if request is None or request.client is None:
+            return None
+        peer = request.client.host
+        forwarded = request.headers.get("x-forwarded-for")
+        if forwarded and peer in self.settings.forwarders:
+            return forwarded.rsplit(",", 1)[-1].strip() or peer
+        return peer
+
+    def predict_for_visitor(self, request: gr.Request, *form_then_language: Any) -> str:
+        """The form's button: Gradio passes the visitor's request first."""
+        return self.predict(*form_then_language, visitor=self.visitor(request))
+
+    def predict(self, age: float, gender: str, *checks_then_language: Any, visitor: str | None = None) -> str:
         *checks, language = checks_then_language
         lang = i18n.negotiate(language)
         record = record_from_form(age, gender, dict(zip(features.BINARY_FEATURES, checks, strict=True)))
-        body, status = self.client.post_predict(record, language=lang)
+        body, status = self.client.post_predict(record, language=lang, visitor=visitor)
         if status != 200:
             return formatting.error_card(body, status, lang)
         return formatting.result_card(body, self.metadata(lang), lang)
@@ -94,7 +109,7 @@ class Handlers:
     # -- batch tab -------------------------------------------------------------------------
 
     def score_csv(
-        self, path: str | None, language: str = i18n.DEFAULT
+        self, path: str | None, language: str = i18n.DEFAULT, request: gr.Request | None = None
     ) -> tuple[str, dict[str, Any], str | None]:
         lang = i18n.negotiate(language)
         _ = i18n.translator(lang)
@@ -102,15 +117,22 @@ class Handlers:
         if not path:
             return _("batch.choose_file"), empty, None
         try:
-            result = self._score_file(path, lang)
+            result = self._score_file(path, lang, self.visitor(request))
         except batch.BatchFileError as exc:
             return _("batch.unusable", reason=exc), empty, None
         return self._batch_outputs(result, lang)
 
-    def _score_file(self, path: str, lang: str = i18n.DEFAULT) -> batch.BatchResult:
+    def _score_file(
+        self, path: str, lang: str = i18n.DEFAULT, visitor: str | None = None
+    ) -> batch.BatchResult:
         with open(path, encoding="utf-8-sig", errors="replace") as handle:
             return batch.run(
-                self.client, handle.read(), self.settings.batch_chunk, self.settings.batch_max_rows, lang
+                self.client,
+                handle.read(),
+                self.settings.batch_chunk,
+                self.settings.batch_max_rows,
+                lang,
+                visitor,
             )
 
     def _batch_outputs(
@@ -218,11 +240,11 @@ class Handlers:
         body, status = self.client.get_health()
         return body if _is_health(body) else _raise_api_error(body, status)
 
-    def predict_api(self, record: Any) -> Any:
-        return _success(self.client.post_predict(record))
+    def predict_api(self, record: Any, request: gr.Request | None = None) -> Any:
+        return _success(self.client.post_predict(record, visitor=self.visitor(request)))
 
-    def predict_proba_api(self, record: Any) -> Any:
-        return _success(self.client.post_predict_proba(record))
+    def predict_proba_api(self, record: Any, request: gr.Request | None = None) -> Any:
+        return _success(self.client.post_predict_proba(record, visitor=self.visitor(request)))
 
     def logs_api(self, limit: float = 50, offset: float = 0, admin_token: str = "") -> Any:
         return _success(
@@ -232,12 +254,14 @@ class Handlers:
     def clear_logs_api(self, admin_token: str = "") -> Any:
         return _success(self.client.delete_logs(token=admin_token or None))
 
-    def score_csv_api(self, path: str | None) -> tuple[str, dict[str, Any], str | None]:
+    def score_csv_api(
+        self, path: str | None, request: gr.Request | None = None
+    ) -> tuple[str, dict[str, Any], str | None]:
         """The batch tab for programs: a file that cannot be used or an API failure raises."""
         if not path:
             raise gr.Error("Send a CSV file.", print_exception=False)
         try:
-            result = self._score_file(path)
+            result = self._score_file(path, visitor=self.visitor(request))
         except batch.BatchFileError as exc:
             raise gr.Error(f"The file could not be used: {exc}", print_exception=False) from exc
         if result.api_error is not None:

@@ -24,6 +24,9 @@ class UISettings:
     batch_chunk: int = DEFAULTS.max_batch_size
     #: Rows a single CSV upload may hold.
     batch_max_rows: int = DEFAULTS.ui_batch_max_rows
+    #: Peers whose X-Forwarded-For names the visitor (loopback: nginx on the Space); the API
+    #: believes the same addresses (RATE_LIMIT_EXEMPT) when the UI forwards the visitor's.
+    forwarders: tuple[str, ...] = DEFAULTS.rate_limit_exempt
 
     @classmethod
     def from_settings(cls, settings: Settings) -> UISettings:
@@ -37,6 +40,7 @@ class UISettings:
             timeout=settings.proxy_timeout,
             batch_chunk=settings.max_batch_size,
             batch_max_rows=settings.ui_batch_max_rows,
+            forwarders=settings.rate_limit_exempt,
         )
 
     @classmethod

@@ -1,6 +1,10 @@
 """Per-client rate limits, through Flask-Limiter: one Limiter per app, in ``app.extensions``.
 
-The client is the peer address (the real client's behind trusted proxies: see TRUSTED_PROXIES).
+The client is the peer address (the real client's behind trusted proxies: see TRUSTED_PROXIES),
+or, when the peer is one of the RATE_LIMIT_EXEMPT addresses (loopback: the Gradio UI, nginx on
+the same host), the address it names last in X-Forwarded-For: the UI's proxy forwards each
+visitor's address there, so visitors of the UI are limited one by one. A header from any other
+peer is ignored, so a client on the network cannot choose its own key.
 Counts live in Redis when REDIS_URL is set, so every worker and instance shares them; in memory
 otherwise (then each Gunicorn worker counts on its own, so a client gets up to that many times
 the limit). When Redis is down the limits fall back to memory rather than failing requests.
@@ -9,12 +13,12 @@ A request over a limit is answered 429 in the error envelope, with Retry-After.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from limits import parse_many
 
 from webapp.logstore.redis import CONNECT_TIMEOUT, READ_TIMEOUT
@@ -27,7 +31,7 @@ def init_app(app: Flask) -> None:
     config = app.config
     redis_url = config.get("REDIS_URL")
     limiter = Limiter(
-        get_remote_address,
+        client_address,
         storage_uri=redis_url or "memory://",
         storage_options={"socket_connect_timeout": CONNECT_TIMEOUT, "socket_timeout": READ_TIMEOUT}
         if redis_url
@@ -41,6 +45,19 @@ def init_app(app: Flask) -> None:
     )
     limiter.init_app(app)
     app.extensions["rate_limiter"] = limiter
+
+
+def client_address() -> str:
+    """The address limits count: the peer's, or the one an exempt peer forwards for."""
+    peer = request.remote_addr or "127.0.0.1"
+    forwarded = request.headers.get("X-Forwarded-For")
+    if forwarded and peer in current_app.config.get("RATE_LIMIT_EXEMPT", ()):
+        visitor = forwarded.rsplit(",", 1)[-1].strip()
+        try:
+            return str(ipaddress.ip_address(visitor))
+        except ValueError:
+            logger.warning("Ignored X-Forwarded-For %r from %s: not an address", visitor[:64], peer)
+    return peer
 
 
 def rate_limiter(app: Flask) -> Limiter:
@@ -57,7 +74,7 @@ def spend(setting: str, cost: int, what: str) -> None:
     they must not take predictions down with Redis.
     """
     config = current_app.config
-    client = get_remote_address()
+    client = client_address()
     if not config.get(setting) or client in config.get("RATE_LIMIT_EXEMPT", ()):
         return
     limiter = rate_limiter(current_app)
