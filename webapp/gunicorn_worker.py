@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import time
 
 from gunicorn import glogging
@@ -27,12 +28,42 @@ HEAD_TIMEOUT = 10.0
 #: refuse it (its limits are lower: a 4094-byte request line, 100 fields of 8190 bytes).
 HEAD_LIMIT = 1024 * 1024
 _END = b"\r\n\r\n"
+#: Requests one thread serves back to back on a keep-alive connection before the event loop.
+KEEPALIVE_BURST = 8
+
+
+def _next_request_here(conn) -> bool:
+    """Whether bytes of another request are buffered or waiting on the socket (without waiting)."""
+    if conn.parser is not None and conn.parser.unreader.buf.getvalue():
+        return True
+    try:
+        return bool(conn.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+    except OSError:  # nothing yet (EAGAIN), or gone: the event loop handles either
+        return False
 
 
 class HeadFirstThreadWorker(gthread.ThreadWorker):
     def handle(self, conn):
         if self.cfg.is_ssl or getattr(conn, "is_http2", False):
             return super().handle(conn)
+        result = self._handle_one(conn)
+        served = 1
+        # A keep-alive client whose next request is already here is served on this thread, not
+        # through the event loop (a pipe write to wake it, an epoll registration and removal, a
+        # new task for the pool). Only while no other connection waits for a thread, and at most
+        # KEEPALIVE_BURST in a row, so one client's stream never keeps a thread from the others.
+        while (
+            result is True
+            and served < KEEPALIVE_BURST
+            and self.alive
+            and self.tpool._work_queue.empty()  # no other connection waits for a thread
+            and _next_request_here(conn)
+        ):
+            result = self._handle_one(conn)
+            served += 1
+        return result
+
+    def _handle_one(self, conn):
         head = conn.__dict__.setdefault("pending_head", bytearray())
         if not head and conn.parser is not None:
             head += conn.parser.unreader.take_buffered()  # read ahead behind the last request
