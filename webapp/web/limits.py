@@ -14,6 +14,7 @@ their own allowance (`spend`), so its hooks run for the limited blueprints only.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 
@@ -71,6 +72,12 @@ def limit_blueprint(app: Flask, blueprint: Blueprint, limit_value: str, **option
         scoped.extend(hook for hook in added if hook not in scoped)
 
 
+@functools.lru_cache(maxsize=32)
+def _parsed(limits: str) -> tuple:
+    """The limits of a setting's text, parsed once (a setting never changes while serving)."""
+    return tuple(parse_many(limits))
+
+
 def spend(setting: str, cost: int, what: str) -> None:
     """Take ``cost`` from this client's allowance under the limits in ``config[setting]``.
 
@@ -87,7 +94,7 @@ def spend(setting: str, cost: int, what: str) -> None:
     if not limiter.enabled:
         return
     prefix = config.get("REDIS_KEY_PREFIX") or "lungrisk"
-    for item in parse_many(config[setting]):
+    for item in _parsed(config[setting]):
         try:
             allowed = limiter.limiter.hit(item, prefix, setting, client, cost=cost)
             if allowed:
