@@ -19,7 +19,7 @@ import re
 import socket
 import time
 
-from gunicorn import glogging
+from gunicorn import glogging, util
 from gunicorn.workers import gthread
 
 #: Seconds a client has to send a whole request head, from its first byte.
@@ -42,7 +42,28 @@ def _next_request_here(conn) -> bool:
         return False
 
 
+_http_date = util.http_date
+_date_now: tuple[int, str] = (0, "")
+
+
+def _http_date_this_second(timestamp=None) -> str:
+    """Gunicorn's `Date` header value, formatted once a second rather than once a response (the
+    header has a resolution of one second, so the text is the same)."""
+    global _date_now
+    if timestamp is not None:
+        return _http_date(timestamp)
+    second = int(time.time())
+    cached = _date_now
+    if cached[0] != second:
+        cached = _date_now = (second, _http_date(second))
+    return cached[1]
+
+
 class HeadFirstThreadWorker(gthread.ThreadWorker):
+    def init_process(self):
+        util.http_date = _http_date_this_second  # read by gunicorn.http.wsgi for every response
+        super().init_process()
+
     def handle(self, conn):
         if self.cfg.is_ssl or getattr(conn, "is_http2", False):
             return super().handle(conn)
