@@ -9,7 +9,10 @@ waits for more data holding no thread), and only parses once the blank line that
 in; a head not complete within HEAD_TIMEOUT seconds of its first byte closes the connection. The
 bytes read are given back to Gunicorn's own parser, which then works as before (and answers 400,
 414 or 431 for heads it refuses). Bodies are read as gthread always did, bounded by
-MAX_CONTENT_LENGTH.
+MAX_CONTENT_LENGTH. A kept-alive connection whose next request has already arrived is served on the
+same thread while no other connection waits for one.
+
+`AccessLogger` is Gunicorn's logger building only the access-log atoms the format names.
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ class HeadFirstThreadWorker(gthread.ThreadWorker):
             return super().handle(conn)
         result = self._handle_one(conn)
         served = 1
+        waiting = getattr(self.tpool, "_work_queue", None)  # the pool's submitted, unstarted tasks
         # A keep-alive client whose next request is already here is served on this thread, not
         # through the event loop (a pipe write to wake it, an epoll registration and removal, a
         # new task for the pool). Only while no other connection waits for a thread, and at most
@@ -77,7 +81,8 @@ class HeadFirstThreadWorker(gthread.ThreadWorker):
             result is True
             and served < KEEPALIVE_BURST
             and self.alive
-            and self.tpool._work_queue.empty()  # no other connection waits for a thread
+            and waiting is not None
+            and waiting.empty()  # no other connection waits for a thread
             and _next_request_here(conn)
         ):
             result = self._handle_one(conn)
