@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+import ast
 import datetime
 import time
+from pathlib import Path
 
 import pytest
 from gunicorn import glogging, util
 from gunicorn.config import Config
 
-from webapp import gunicorn_config
 from webapp.gunicorn_worker import AccessLogger, _http_date, _http_date_this_second
 
+
+def _config_value(name: str):
+    """A literal setting of webapp/gunicorn_config.py, read without importing it (importing it
+    sets PROMETHEUS_MULTIPROC_DIR for the whole test process)."""
+    tree = ast.parse((Path(__file__).parent.parent / "webapp" / "gunicorn_config.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise LookupError(name)
+
+
+ACCESS_LOG_FORMAT = _config_value("access_log_format")
+
 FORMATS = [
-    gunicorn_config.access_log_format,
+    ACCESS_LOG_FORMAT,
     '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"',  # Gunicorn's default
     "%(m)s %(U)s %(q)s %(H)s %(B)s %(T)s %(D)s %(L)s %(M)s %(p)s %({X-Request-ID}i)s "
     "%({x-request-id}o)s %({http_x_foo}e)s %({absent}o)s %(zz)s %({odd})s",
@@ -71,7 +85,7 @@ def test_access_lines_are_gunicorns(fmt, response):
 
 
 def test_the_project_uses_it():
-    assert gunicorn_config.logger_class == "webapp.gunicorn_worker.AccessLogger"
+    assert _config_value("logger_class") == "webapp.gunicorn_worker.AccessLogger"
 
 
 def test_date_header_is_gunicorns_within_the_second():
