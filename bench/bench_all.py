@@ -111,7 +111,8 @@ def print_predict(runs: dict[str, list[dict]], duration: int) -> None:
             f"worker CPU a batch ({2 * 1000 * 1000 / batch_cpu:,.0f} rows/s if both cores were the "
             f"workers' alone); "
             f"p99 at c=8 {p99:.1f} ms (target under {TARGET_P99_MS:.0f}); "
-            f"PSS of the API's master and 2 workers {memory['pss_mib']:.0f} MiB "
+            f"PSS of the API's master and 2 workers {memory['pss_mib']:.0f} MiB after the batches, "
+            f"{memory['pss_mib_before_batches']:.0f} MiB before them "
             f"(target under {TARGET_PSS_MIB}; the echo's {memory['echo_pss_mib']:.0f} MiB)"
         )
 

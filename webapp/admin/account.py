@@ -11,7 +11,7 @@ from webapp import i18n
 from webapp.web.auth import log_in, log_out, logged_in, page_access
 from webapp.web.errors import APIError
 from webapp.web.language import request_language
-from webapp.web.limits import rate_limiter
+from webapp.web.limits import limit_blueprint
 from webapp.web.negotiation import negotiated
 from webapp.web.security import check_csrf
 
@@ -28,12 +28,14 @@ def _account():
 def limit_logins(app: Flask) -> None:
     """Refused logins per client address are limited (LOGIN_RATE_LIMIT); a 401 is one guess, so
     an admin who logs in and out often is never locked out."""
-    rate_limiter(app).limit(
+    limit_blueprint(
+        app,
+        account,
         app.config["LOGIN_RATE_LIMIT"],
         methods=["POST"],
         deduct_when=lambda response: response.status_code == 401,
         error_message="Too many refused logins from this address: wait, then try again.",
-    )(account)
+    )
 
 
 def _safe_next(target: str | None) -> str:

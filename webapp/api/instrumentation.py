@@ -118,7 +118,10 @@ class Metrics:
     def observe_predictions(self, results) -> None:
         """Count scored records by class and risk level; the predict view calls it."""
         # One increment per series, not per record: a batch of 1,000 touches a handful.
-        tally = collections.Counter((result.prediction, result.risk_level) for result in results)
+        if len(results) == 1:  # most requests: no tally to build
+            tally = {(results[0].prediction, results[0].risk_level): 1}
+        else:
+            tally = collections.Counter((result.prediction, result.risk_level) for result in results)
         for key, count in tally.items():
             counter = self._prediction_series.get(key)
             if counter is None:

@@ -41,6 +41,13 @@ def translate(key: str, **params) -> Markup:
 
 
 def _language_headers(response):
-    response.vary.add("Accept-Language")
-    response.headers.setdefault("Content-Language", request_language())
+    # What `response.vary.add("Accept-Language")` writes, without building a HeaderSet (which
+    # re-serializes the header on every change) on each response.
+    headers = response.headers
+    vary = headers.get("Vary")
+    if not vary:
+        headers["Vary"] = "Accept-Language"
+    elif "accept-language" not in (value.strip().lower() for value in vary.split(",")):
+        headers["Vary"] = f"{vary}, Accept-Language"
+    headers.setdefault("Content-Language", request_language())
     return response

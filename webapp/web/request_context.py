@@ -9,12 +9,13 @@ import time
 from flask import Flask, g, request
 
 HEADER = "X-Request-ID"
+_ENVIRON_HEADER = "HTTP_X_REQUEST_ID"
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
 def _start_request() -> None:
     g.started = time.perf_counter()
-    given = request.headers.get(HEADER, "")
+    given = request.environ.get(_ENVIRON_HEADER, "")  # request.headers[HEADER], without its lookup
     g.request_id = given if _VALID_ID.match(given) else new_request_id()
 
 

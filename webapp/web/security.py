@@ -44,8 +44,9 @@ class AdminSessionInterface(SecureCookieSessionInterface):
         return bool(app.config.get("SESSION_COOKIE_SECURE")) or request.is_secure
 
     def open_session(self, app: Flask, request):
-        # Most requests (every API call) carry no session cookie: skip building a signer for them.
-        if self.get_cookie_name(app) not in request.cookies:
+        # Most requests (every API call) carry no session cookie: skip building a signer for them
+        # (and, without any Cookie header, skip parsing the cookies too).
+        if "HTTP_COOKIE" not in request.environ or self.get_cookie_name(app) not in request.cookies:
             return self.session_class()
         return super().open_session(app, request)
 
@@ -72,11 +73,12 @@ def check_csrf() -> None:
 
 def _security_headers(response):
     headers = response.headers
+    present = {name.lower() for name, _ in headers.items()}  # one pass, not one scan per header
     for name, value in _HEADERS.items():
-        if name not in headers:
-            headers[name] = value
-    if response.mimetype == "text/html" and "Content-Security-Policy" not in headers:
-        headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        if name.lower() not in present:
+            headers.add(name, value)
+    if response.mimetype == "text/html" and "content-security-policy" not in present:
+        headers.add("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     return response
 
 
