@@ -32,7 +32,7 @@ from threadpoolctl import threadpool_limits
 
 from model import nested_cv
 from model.bounded_logistic import BoundedLogisticRegression
-from webapp.artifacts import ARTIFACT_FILE, CARD_FILE, sha256_of
+from webapp.artifacts import ARTIFACT_FILE, CARD_FILE, SERVING_FILE, sha256_of
 from webapp.features import (
     AGE,
     AGE_MAX,
@@ -303,6 +303,29 @@ def serving_parameters(model: CalibratedClassifierCV) -> dict:
     }
 
 
+def serving_document(artifact: dict, artifact_sha: str) -> dict:
+    """The artifact's numbers as plain JSON values (floats round-trip exactly), tied to its hash."""
+    plain = {
+        key: value.tolist()
+        if isinstance(value, np.ndarray)
+        else list(value)
+        if isinstance(value, tuple)
+        else value
+        for key, value in artifact.items()
+        if key != "estimator"
+    }
+    return {"artifact_sha256": artifact_sha, **plain}
+
+
+def export_serving(model_dir: Path) -> Path:
+    """Write `serving.json` beside `model.joblib`, from it: what the API loads instead of unpickling."""
+    artifact_path = model_dir / ARTIFACT_FILE
+    document = serving_document(joblib.load(artifact_path), sha256_of(artifact_path))
+    path = model_dir / SERVING_FILE
+    path.write_text(json.dumps(document, indent=1) + "\n")
+    return path
+
+
 def feature_card(X: np.ndarray) -> list[dict]:
     cards = []
     for index, name in enumerate(FEATURES):
@@ -435,6 +458,7 @@ def train(data: Path, out: Path, seed: int = 42) -> dict:
     artifact_path = out / ARTIFACT_FILE
     joblib.dump(artifact, artifact_path)
     artifact_sha = sha256_of(artifact_path)
+    export_serving(out)
 
     features = feature_card(X)
     age_low, age_high = features[FEATURES.index(AGE)]["training_range"]

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 
+import joblib
 import numpy as np
 import pytest
 import sklearn
@@ -81,15 +82,33 @@ def test_loader_refuses_a_tampered_artifact(model_copy, card):
     assert card["artifact"]["sha256"] in str(error.value)
 
 
-def test_loader_refuses_a_card_from_another_scikit_learn_version(model_copy, card):
-    other = dict(card, libraries={**card["libraries"], "scikit-learn": "0.24.2"})
-    (model_copy / "model_card.json").write_text(json.dumps(other))
-    with pytest.raises(ModelLoadError, match="scikit-learn") as error:
+def test_loader_refuses_a_serving_file_not_exported_from_the_artifact(model_copy):
+    serving = json.loads((model_copy / "serving.json").read_text())
+    (model_copy / "serving.json").write_text(json.dumps(dict(serving, artifact_sha256="0" * 64)))
+    with pytest.raises(ModelLoadError, match="was not exported from"):
         ModelService.load(model_copy)
-    assert "0.24.2" in str(error.value) and sklearn.__version__ in str(error.value)
 
 
-@pytest.mark.parametrize("missing", ["model.joblib", "model_card.json"])
+def test_the_committed_serving_file_is_the_artifacts_export(tmp_path):
+    """serving.json holds the artifact's own numbers (JSON floats round-trip exactly)."""
+    shutil.copy(MODEL_DIR / "model.joblib", tmp_path / "model.joblib")
+    train.export_serving(tmp_path)
+    assert (tmp_path / "serving.json").read_bytes() == (MODEL_DIR / "serving.json").read_bytes()
+
+
+def test_serving_imports_neither_scikit_learn_nor_scipy():
+    """The API's workers serve from serving.json: none of the estimator's libraries is loaded."""
+    code = (
+        "import sys, wsgi; wsgi.app.test_client().get('/health');"
+        "print(sorted(m for m in ('sklearn', 'scipy', 'pandas', 'joblib') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True, timeout=120
+    )
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stderr
+
+
+@pytest.mark.parametrize("missing", ["model.joblib", "model_card.json", "serving.json"])
 def test_loader_says_how_to_train_when_a_file_is_missing(model_copy, missing):
     (model_copy / missing).unlink()
     with pytest.raises(ModelLoadError, match="python -m model.train"):
@@ -98,7 +117,8 @@ def test_loader_says_how_to_train_when_a_file_is_missing(model_copy, missing):
 
 def test_numpy_path_equals_sklearn_on_the_training_data(service):
     X, _ = train.load_dataset(dataset_path())
-    expected = service._estimator.predict_proba(X)[:, 1]
+    estimator = joblib.load(MODEL_DIR / "model.joblib")["estimator"]
+    expected = estimator.predict_proba(X)[:, 1]
     actual = np.array([result.probability for result in service.predict(X)])
     np.testing.assert_allclose(actual, expected, rtol=0, atol=1e-9)
 
@@ -207,6 +227,7 @@ def test_make_train_again_gives_the_committed_bytes(tmp_path, card):
         capture_output=True,
     )
     assert (tmp_path / "model.joblib").read_bytes() == (MODEL_DIR / "model.joblib").read_bytes()
+    assert (tmp_path / "serving.json").read_bytes() == (MODEL_DIR / "serving.json").read_bytes()
     assert json.loads((tmp_path / "model_card.json").read_text()) == card
 
 

@@ -108,6 +108,7 @@ def assembled(tmp_path_factory):
         "deploy/nginx.conf.template",
         "model/model.joblib",
         "model/model_card.json",
+        "model/serving.json",
         ".gitattributes",
     ],
 )

@@ -11,6 +11,9 @@ from pathlib import Path
 
 ARTIFACT_FILE = "model.joblib"
 CARD_FILE = "model_card.json"
+#: What serving reads: the artifact's plain numbers as JSON, so the API never unpickles the
+#: estimator (which would import scikit-learn, SciPy and pandas into every worker).
+SERVING_FILE = "serving.json"
 REFERENCE_FILE = "reference.json"
 
 

@@ -1,7 +1,9 @@
 """Load the trained model once, check it, and serve predictions with plain NumPy.
 
-Knows nothing about the web framework. The fitted scikit-learn estimator in the artifact is
-used only at load time, to prove the NumPy path reproduces it.
+Knows nothing about the web framework, nor about scikit-learn: it serves the artifact's numbers
+from `serving.json` (written beside `model.joblib` by training, tied to it by its sha256), so no
+request worker imports scikit-learn, SciPy or pandas. That the NumPy path reproduces the fitted
+estimator is proved by the tests (`tests/test_model.py`), which unpickle it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from webapp import i18n, wording
-from webapp.artifacts import ARTIFACT_FILE, CARD_FILE, sha256_of
+from webapp.artifacts import ARTIFACT_FILE, CARD_FILE, SERVING_FILE, sha256_of
 from webapp.features import AGE, FEATURES, REFERENCE, WARNING_SYMPTOMS
 
 logger = logging.getLogger(__name__)
@@ -126,7 +128,6 @@ class ModelService:
             "high": (self._high_cut, 1.0, True),
         }
         self._survey_share = float(card["data"]["class_balance"]["positive_fraction"])
-        self._estimator = artifact["estimator"]
         # Inputs arrive in FEATURES order; pick the model's columns by name.
         self._names = names
         self._warning_columns = tuple((names.index(name), name) for name in WARNING_SYMPTOMS)
@@ -182,10 +183,12 @@ class ModelService:
 
     @classmethod
     def load(cls, model_dir: str | Path) -> ModelService:
-        """Read and check `model_card.json` and `model.joblib`; raise ModelLoadError on any problem."""
+        """Read and check `model_card.json` and `serving.json` against `model.joblib`'s hash;
+        raise ModelLoadError on any problem."""
         model_dir = Path(model_dir)
         card_path, artifact_path = model_dir / CARD_FILE, model_dir / ARTIFACT_FILE
-        for path in (card_path, artifact_path):
+        serving_path = model_dir / SERVING_FILE
+        for path in (card_path, artifact_path, serving_path):
             if not path.is_file():
                 raise ModelLoadError(
                     f"{path} not found. Train the model first: python -m model.train "
@@ -193,9 +196,13 @@ class ModelService:
                 )
         try:
             card = json.loads(card_path.read_text())
-            expected_sha, trained_sklearn = card["artifact"]["sha256"], card["libraries"]["scikit-learn"]
+            expected_sha = card["artifact"]["sha256"]
         except (ValueError, KeyError, TypeError) as error:
             raise ModelLoadError(f"{card_path} is not a valid model card: {error!r}") from error
+        try:
+            serving = json.loads(serving_path.read_text())
+        except ValueError as error:
+            raise ModelLoadError(f"{serving_path} is not valid JSON: {error!r}") from error
 
         actual_sha = sha256_of(artifact_path)
         if actual_sha != expected_sha:
@@ -203,36 +210,17 @@ class ModelService:
                 f"{artifact_path} has sha256 {actual_sha} but the model card expects {expected_sha}: "
                 "the artifact was altered or belongs to another card. Retrain or restore both files."
             )
-        import joblib  # deferred: importing this module stays cheap
-        import sklearn
-
-        if sklearn.__version__ != trained_sklearn:
+        if not isinstance(serving, dict) or serving.get("artifact_sha256") != actual_sha:
             raise ModelLoadError(
-                f"the model was trained with scikit-learn {trained_sklearn} but scikit-learn "
-                f"{sklearn.__version__} is installed: install scikit-learn=={trained_sklearn} or retrain."
+                f"{serving_path} was not exported from {artifact_path} (sha256 {actual_sha}): "
+                "retrain, or restore model.joblib, model_card.json and serving.json together."
             )
         try:
-            service = cls(joblib.load(artifact_path), card)
+            service = cls(serving, card)
         except (KeyError, TypeError, ValueError) as error:
-            raise ModelLoadError(f"{artifact_path} lacks what serving needs: {error!r}") from error
-        service._check_against_estimator()
+            raise ModelLoadError(f"{serving_path} lacks what serving needs: {error!r}") from error
         logger.info("Loaded model %s from %s (threshold %.4f)", service.version, model_dir, service.threshold)
         return service
-
-    def _check_against_estimator(self) -> None:
-        """The NumPy path must reproduce the fitted estimator's probabilities."""
-        rows = np.zeros((4, len(FEATURES)))
-        rows[:, FEATURES.index("AGE")] = (21, 87, 55, 64)
-        rows[1, 1:] = 1.0
-        rows[2, 1::2] = 1.0
-        rows[3, 2::2] = 1.0
-        rows = self._model_columns(rows)
-        expected = self._estimator.predict_proba(rows)[:, 1]
-        actual = self._probability(self._contributions(rows))
-        if not np.allclose(actual, expected, rtol=0.0, atol=1e-9):
-            raise ModelLoadError(
-                f"NumPy probabilities {actual.tolist()} differ from the estimator's {expected.tolist()}"
-            )
 
     def _model_columns(self, X: np.ndarray) -> np.ndarray:
         """X (FEATURES order) with its columns in the model's feature order."""

@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from webapp.features import AGE, GENDER, LABELS
 from webapp.logstore.base import DRIFT_INPUTS, NOT_COMPARED, DriftWindow, drift_code
@@ -57,6 +56,8 @@ def chi_square(ref_yes: int, ref_n: int, cur_yes: int, cur_n: int) -> tuple[floa
     table = np.array([[ref_yes, ref_n - ref_yes], [cur_yes, cur_n - cur_yes]], dtype=np.float64)
     if (table.sum(axis=0) == 0).any():
         return 0.0, 1.0  # every answer is the same in both samples: nothing to test
+    from scipy import stats  # deferred: only a drift report needs SciPy, not the request workers
+
     result = stats.chi2_contingency(table)
     return float(result.statistic), float(result.pvalue)
 
@@ -139,6 +140,8 @@ def _age_result(reference: Mapping, ages: np.ndarray, alpha: float, thresholds: 
     if ages.size < thresholds.min_samples:
         return result
     value = psi(ref_hist, cur_hist)
+    from scipy import stats  # deferred, as above
+
     test = stats.ks_2samp(ref_ages, ages)
     result.update(
         psi=round(value, 4),
