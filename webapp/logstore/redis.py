@@ -43,7 +43,7 @@ from webapp.logstore.base import (
     StoreUnavailable,
     SummaryColumns,
     as_number,
-    entry_json,
+    entry_bytes,
     indexed_timestamp,
     page_from_matches,
     summary_fields,
@@ -296,8 +296,9 @@ class RedisLogStore(LogStore):
             ms = milliseconds[stamp]
             args += [
                 ms,
-                entry_json(entry),
-                entry_json(summary_fields(entry)),
+                # bytes, as Redis takes them: no decode here and no encode in the client
+                entry_bytes(entry),
+                entry_bytes(summary_fields(entry)),
                 packed_stats(entry, ms),
                 packed_request_id(entry),
             ]
