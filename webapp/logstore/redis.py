@@ -64,12 +64,13 @@ FIELDS_CHUNK = 2000
 WINDOW_CHUNK = 10_000
 
 # KEYS: seq, order, entries, fields, stats, request ids. ARGV: max_entries, then (epoch ms, JSON
-# without id, its summary fields as JSON without id, its packed stats, its packed request id) per
-# entry. The id is spliced in as the first key so each body is self-describing. One ZADD and one
-# HSET a key for up to 1,000 entries, not one of each an entry: 5 commands a chunk instead
-# of 5,000 for 1,000 entries (unpack() takes a few thousand values at most, hence the chunks).
+# without id, its summary fields as JSON without id, its packed stats followed by its packed
+# request id) per entry: four arguments an entry, the stats being STATS' 33 bytes. The id is
+# spliced in as the first key so each body is self-describing. One ZADD and one HSET a key for
+# up to 1,000 entries, not one of each an entry: 5 commands a chunk instead of 5,000 for 1,000
+# entries (unpack() takes a few thousand values at most, hence the chunks).
 APPEND_SCRIPT = """
-local count = (#ARGV - 1) / 5
+local count = (#ARGV - 1) / 4
 local last = redis.call('INCRBY', KEYS[1], count)
 local first = last - count + 1
 local function with_id(head, json)
@@ -85,11 +86,12 @@ for start = 1, count, 1000 do
         local id = first + i - 1
         local member = string.format('%016d', id)
         local head = '{"id":' .. string.format('%d', id)
-        order[n + 1], order[n + 2] = ARGV[5 * i - 3], member
-        bodies[n + 1], bodies[n + 2] = member, with_id(head, ARGV[5 * i - 2])
-        fields[n + 1], fields[n + 2] = member, with_id(head, ARGV[5 * i - 1])
-        stats[n + 1], stats[n + 2] = member, ARGV[5 * i]
-        ids[n + 1], ids[n + 2] = member, ARGV[5 * i + 1]
+        local packed = ARGV[4 * i + 1]
+        order[n + 1], order[n + 2] = ARGV[4 * i - 2], member
+        bodies[n + 1], bodies[n + 2] = member, with_id(head, ARGV[4 * i - 1])
+        fields[n + 1], fields[n + 2] = member, with_id(head, ARGV[4 * i])
+        stats[n + 1], stats[n + 2] = member, string.sub(packed, 1, 33)
+        ids[n + 1], ids[n + 2] = member, string.sub(packed, 34)
         n = n + 2
     end
     redis.call('ZADD', KEYS[2], unpack(order))
@@ -148,13 +150,15 @@ STATS = np.dtype(
         ("level", "u1"),
     ]
 )
-_STATS = struct.Struct("<ddddB")
+_STATS = struct.Struct("<ddddB")  # 33 bytes: APPEND_SCRIPT splits an argument there
 LEVELS = ("INFO", "WARNING")
 OTHER_LEVEL, GONE = 2, 255
 NO_REQUEST_ID = b"\x00"
 
 
 def _number(value) -> float:
+    if type(value) is float or type(value) is int:  # the common case, without as_number's isinstance
+        return value
     number = as_number(value)
     return math.nan if number is None else number
 
@@ -311,8 +315,7 @@ class RedisLogStore(LogStore):
                 # bytes, as Redis takes them: no decode here and no encode in the client
                 entry_bytes(entry),
                 entry_bytes(summary_fields(entry)),
-                packed_stats(entry, ms),
-                packed_request_id(entry),
+                packed_stats(entry, ms) + packed_request_id(entry),
             ]
         last = self._call(lambda client: self._script(keys=list(self.keys), args=args, client=client))
         if int(last) - len(entries) < self._last_id:
