@@ -14,6 +14,7 @@ from webapp.features import FEATURES
 from webapp.logstore import LogQuery, RedisLogStore, SQLiteLogStore
 from webapp.logstore import redis as redis_store
 from webapp.logstore.base import NOT_COMPARED, DriftWindow, SummaryColumns, drift_code, entry_json
+from webapp.logstore.sqlite import PAGE_SIZE, WAL_CHECKPOINT_BYTES
 from webapp.monitoring.drift import drift_report
 from webapp.monitoring.reference import load_reference
 from webapp.settings import PROJECT_ROOT
@@ -128,12 +129,29 @@ def test_a_sqlite_file_of_the_previous_version_is_migrated_on_open(tmp_path, mak
         store.close()
     with sqlite3.connect(path) as connection:
         indexes = {row[1] for row in connection.execute("PRAGMA index_list(prediction_log)")}
+        (page_size,) = connection.execute("PRAGMA page_size").fetchone()
         filled = connection.execute(
             "SELECT count(*) FROM prediction_log WHERE latency_ms IS NOT NULL"
         ).fetchone()
     connection.close()
     assert indexes == {"ix_log_read"}
+    assert page_size == 4096  # the old file keeps its pages; only new files take PAGE_SIZE
     assert filled == (len(entries),)  # all but the one whose latency is not a number, and the new one
+
+
+def test_a_new_sqlite_file_has_pages_that_hold_several_entries(tmp_path, make_entry):
+    store = SQLiteLogStore(tmp_path / "new.sqlite3")
+    try:
+        store.append([make_entry() for _ in range(20)])
+        connection = store._connection()
+        (page_size,) = connection.execute("PRAGMA page_size").fetchone()
+        (checkpoint,) = connection.execute("PRAGMA wal_autocheckpoint").fetchone()
+        (longest,) = connection.execute("SELECT max(length(body)) FROM prediction_log").fetchone()
+    finally:
+        store.close()
+    assert page_size == PAGE_SIZE
+    assert page_size // longest >= 2
+    assert checkpoint * page_size == WAL_CHECKPOINT_BYTES
 
 
 def test_redis_entries_of_the_previous_version_are_read_from_their_bodies(

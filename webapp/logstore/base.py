@@ -52,9 +52,15 @@ def _json_default(value):
 
 def entry_json(entry: Mapping) -> str:
     """The entry as JSON without its ``id`` (the store adds that); never fails on odd values."""
-    fields = dict(entry)  # a copy less its id: 2 us an entry cheaper than a comprehension over every key
-    fields.pop("id", None)
-    return orjson.dumps(fields, default=_json_default, option=_JSON_OPTIONS).decode()
+    return entry_bytes(entry).decode()
+
+
+def entry_bytes(entry: Mapping) -> bytes:
+    """entry_json as UTF-8 bytes, for a store that takes them as they are (Redis)."""
+    if "id" in entry or type(entry) is not dict:  # e.g. an entry read back: a dict less its id
+        entry = dict(entry)
+        entry.pop("id", None)
+    return orjson.dumps(entry, default=_json_default, option=_JSON_OPTIONS)
 
 
 def normalize_timestamp(value: str) -> str:

@@ -53,6 +53,15 @@ ORDER = "ORDER BY timestamp DESC, id DESC"
 ITER_CHUNK = 500
 #: Rows removed per transaction by age retention, so the write lock is never held for long.
 TRIM_CHUNK = 5000
+#: Page size of a new file. An entry's body is about 3 KB, so SQLite's default 4 KB pages hold
+#: one entry each and waste a quarter of every page written (to the write-ahead log, then again
+#: to the file); 16 KB pages hold five: half the writer's SQLite CPU time an entry (1,000 entries:
+#: 31 ms to 16 ms, and 55 to 23 once the oldest are trimmed at every write). A file made with
+#: another page size keeps it (changing it would take a VACUUM).
+PAGE_SIZE = 16384
+#: The write-ahead log is copied into the file when it reaches this size (SQLite's default,
+#: 1,000 pages of 4 KB), whatever the page size.
+WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS prediction_log (
@@ -80,16 +89,27 @@ READ_INDEX = (
 
 def _row_values(entry: dict) -> tuple[Any, ...]:
     """Indexed columns plus the JSON body; ValueError for a prediction that is not a number."""
-    level, prediction, probability = (entry.get(key) for key in ("level", "prediction", "probability"))
+    # Straight-line gets, no generator: this runs for every entry on the writer's path.
+    get = entry.get
+    level, request_id, prediction, probability = (
+        get("level"),
+        get("request_id"),
+        get("prediction"),
+        get("probability"),
+    )
+    latency, version = get("latency_ms"), get("model_version")
     return (
         indexed_timestamp(entry),
         level.upper() if isinstance(level, str) else level,
-        entry.get("endpoint"),
-        None if entry.get("request_id") is None else str(entry["request_id"]),
+        get("endpoint"),
+        None if request_id is None else str(request_id),
         None if prediction is None else int(prediction),
         None if probability is None else float(probability),
         entry_json(entry),
-        *read_columns(entry),
+        # read_columns, inline
+        as_number(latency),
+        version if isinstance(version, str) else None,
+        drift_code(entry),
     )
 
 
@@ -241,8 +261,12 @@ class SQLiteLogStore(LogStore):
                 check_same_thread=True,
             )
             connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            # Before WAL: a new file takes PAGE_SIZE; a file made before keeps its own.
+            connection.execute(f"PRAGMA page_size = {PAGE_SIZE}")
             connection.execute("PRAGMA journal_mode = WAL")
             connection.execute("PRAGMA synchronous = NORMAL")
+            (page_size,) = connection.execute("PRAGMA page_size").fetchone()
+            connection.execute(f"PRAGMA wal_autocheckpoint = {max(WAL_CHECKPOINT_BYTES // page_size, 1)}")
             with connection:
                 for statement in SCHEMA:
                     connection.execute(statement)
