@@ -35,6 +35,8 @@ HEAD_LIMIT = 1024 * 1024
 _END = b"\r\n\r\n"
 #: Requests one thread serves back to back on a keep-alive connection before the event loop.
 KEEPALIVE_BURST = 8
+#: Seconds between two heartbeats to the arbiter (it kills a worker silent for GUNICORN_TIMEOUT).
+HEARTBEAT_INTERVAL = 0.5
 
 
 def _next_request_here(conn) -> bool:
@@ -112,10 +114,21 @@ class OneSendResponse(wsgi.Response):
 
 
 class HeadFirstThreadWorker(gthread.ThreadWorker):
+    _heartbeat_at = 0.0
+
     def init_process(self):
         util.http_date = _http_date_this_second  # read by gunicorn.http.wsgi for every response
         wsgi.Response = OneSendResponse  # what gunicorn.http.wsgi.create builds for HTTP/1
         super().init_process()
+
+    def notify(self):
+        # gthread tells the arbiter it is alive on every turn of its event loop, a system call
+        # (utime of its heartbeat file) for about every request under load; the arbiter only
+        # looks for silences of GUNICORN_TIMEOUT seconds (30), so twice a second is enough.
+        now = time.monotonic()
+        if now - self._heartbeat_at >= min(HEARTBEAT_INTERVAL, self.timeout / 4):
+            self._heartbeat_at = now
+            super().notify()
 
     def handle(self, conn):
         if self.cfg.is_ssl or getattr(conn, "is_http2", False):
