@@ -45,7 +45,9 @@ def _language_headers(response):
     # re-serializes the header on every change) on each response.
     headers = response.headers
     vary = headers.get("Vary")
-    if not vary:
+    if vary is None:  # most responses: added, without a second scan of the headers to replace it
+        headers.add("Vary", "Accept-Language")
+    elif not vary:
         headers["Vary"] = "Accept-Language"
     elif "accept-language" not in (value.strip().lower() for value in vary.split(",")):
         headers["Vary"] = f"{vary}, Accept-Language"

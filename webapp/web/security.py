@@ -50,6 +50,12 @@ class AdminSessionInterface(SecureCookieSessionInterface):
             return self.session_class()
         return super().open_session(app, request)
 
+    def save_session(self, app: Flask, session, response) -> None:
+        # Flask's save_session reads seven cookie settings first and then does nothing for a
+        # session nobody read, changed or filled (every API call): skip it for those at once.
+        if session or session.accessed or session.modified:
+            super().save_session(app, session, response)
+
 
 def csrf_token() -> str:
     """This session's CSRF token, created on first use (templates call it in every form)."""
