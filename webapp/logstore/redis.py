@@ -46,6 +46,7 @@ from webapp.logstore.base import (
     entry_json,
     indexed_timestamp,
     page_from_matches,
+    page_windows,
     summary_fields,
     timestamp_ms,
 )
@@ -122,6 +123,70 @@ end
 return {members, stats, ids}
 """
 
+# KEYS: order, stats, request ids. ARGV: highest score, lowest score, offset, how many, then the
+# filters ('' when not set): level (LEVELS' index, OTHER_LEVEL for another), prediction, lowest
+# probability, highest probability, "1" for a request-id search, its needle in lower case. Like
+# WINDOW_SCRIPT, but Redis applies the filters to the packed stats and request ids itself and
+# returns only the members that match or that it cannot decide, so no Python loop runs per
+# entry: {members scanned, those members, a flag each ("1" matches; "?" undecided, stats read;
+# "!" undecided, no stats), their stats concatenated (33 zero bytes where none)}. Undecided: no
+# stats or request id (an entry of the previous version, or one trimmed meantime), a level other
+# than LEVELS under a level filter (LogQuery.matches compares text), a request id that is not
+# ASCII (string.lower only folds ASCII): Python decides those from the fields.
+FILTER_SCRIPT = """
+local members = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2], 'LIMIT', ARGV[3], ARGV[4])
+local level, prediction = tonumber(ARGV[5]), tonumber(ARGV[6])
+local lowest, highest = tonumber(ARGV[7]), tonumber(ARGV[8])
+local search, needle = ARGV[9] == '1', ARGV[10]
+local none = string.rep(string.char(0), 33)
+local kept, flags, stats = {}, {}, {}
+for start = 1, #members, 1000 do
+    local chunk = {unpack(members, start, math.min(start + 999, #members))}
+    local found = redis.call('HMGET', KEYS[2], unpack(chunk))
+    local ids = search and redis.call('HMGET', KEYS[3], unpack(chunk)) or {}
+    for i = 1, #chunk do
+        local raw, flag = found[i], '1'
+        if raw then
+            local _, p, probability, _, l = struct.unpack('<ddddB', raw)
+            if level then
+                if l == 2 then
+                    flag = '?'
+                elseif l ~= level then
+                    flag = nil
+                end
+            end
+            if flag and prediction and p ~= prediction then
+                flag = nil
+            end
+            if flag and lowest and not (probability >= lowest) then
+                flag = nil
+            end
+            if flag and highest and not (probability <= highest) then
+                flag = nil
+            end
+        else
+            flag = '!'
+        end
+        if flag and search then
+            local id = ids[i]
+            if not id or string.find(id, '[\\128-\\255]') then
+                if flag == '1' then
+                    flag = '?'
+                end
+            elseif id == string.char(0) or not string.find(string.lower(string.sub(id, 2)), needle, 1, true) then
+                flag = nil
+            end
+        end
+        if flag then
+            kept[#kept + 1] = chunk[i]
+            flags[#flags + 1] = flag
+            stats[#stats + 1] = raw or none
+        end
+    end
+end
+return {#members, kept, table.concat(flags), table.concat(stats)}
+"""
+
 #: An entry's stats: what the summary, charts and the common filters read, as fixed-size bytes
 #: that NumPy reads for thousands of entries at once (no JSON parsed per entry). NaN where the
 #: entry has no such number; level: LEVELS' index, OTHER_LEVEL for any other text, GONE for an
@@ -162,37 +227,6 @@ def packed_stats(entry: dict, ms: int) -> bytes:
 def packed_request_id(entry: dict) -> bytes:
     request_id = entry.get("request_id")
     return NO_REQUEST_ID if request_id is None else b"\x01" + str(request_id).encode("utf-8", "surrogatepass")
-
-
-def _has(needle: str, raw: bytes | None) -> bool:
-    """Whether a packed request id holds `needle` (lower case), as LogQuery.matches compares."""
-    if raw is None or raw == NO_REQUEST_ID:
-        return False
-    if raw.isascii():
-        return needle in raw[1:].decode("ascii").lower()
-    return needle in raw[1:].decode("utf-8", "surrogatepass").lower()
-
-
-def stats_mask(query: LogQuery, stats: np.ndarray, request_ids: list[bytes]) -> np.ndarray | None:
-    """Which entries pass the query's filters other than time (the window applies those), or
-    None when a filter needs the fields: the endpoint, or a level among unusual ones."""
-    if query.endpoint is not None:
-        return None
-    keep = stats["level"] != GONE
-    if query.level is not None:
-        if np.any(stats["level"] == OTHER_LEVEL):
-            return None  # "info" matches INFO: compared as text by LogQuery.matches
-        keep &= stats["level"] == (LEVELS.index(query.level) if query.level in LEVELS else OTHER_LEVEL)
-    if query.prediction is not None:
-        keep &= stats["prediction"] == query.prediction
-    if query.min_probability is not None:
-        keep &= stats["probability"] >= query.min_probability
-    if query.max_probability is not None:
-        keep &= stats["probability"] <= query.max_probability
-    if query.request_id is not None:
-        needle = query.request_id.lower()
-        keep &= np.fromiter((_has(needle, raw) for raw in request_ids), dtype=bool, count=len(request_ids))
-    return keep
 
 
 # KEYS: order, then every hash keyed by member. ARGV: the cutoff score (exclusive), how many at most. Entries at
@@ -275,6 +309,7 @@ class RedisLogStore(LogStore):
             )
             self._script = client.register_script(APPEND_SCRIPT)
             self._window_script = client.register_script(WINDOW_SCRIPT)
+            self._filter_script = client.register_script(FILTER_SCRIPT)
             self._client, self._pid = client, os.getpid()
         return self._client
 
@@ -374,16 +409,15 @@ class RedisLogStore(LogStore):
             # The total counts every match, so every entry of the time window is checked: on its
             # packed stats read by NumPy, or on its small fields for the filters those lack. Only
             # the page's bodies are read.
-            in_window, stats, request_ids = self._window_stats(client, query, 0)
-            keep = stats_mask(query, stats, request_ids)
-            if keep is None:
+            if query.endpoint is None:
+                matching, _ = self._matching(client, query)
+            else:
+                in_window = self._window(client, query, None)
                 matching = [
                     member
                     for member, fields in zip(in_window, self._fields(client, in_window), strict=False)
                     if fields is not None and query.matches(fields)
                 ]
-            else:
-                matching = [in_window[index] for index in np.flatnonzero(keep)]
             if query.after is not None:
                 after = set(self._window(client, query, query.after))
                 matching_after = [member for member in matching if member in after]
@@ -431,11 +465,11 @@ class RedisLogStore(LogStore):
             if not query.has_filters:
                 _, stats, _ = self._window_stats(client, query, cap)
                 return stats[stats["level"] != GONE]
-            in_window, stats, request_ids = self._window_stats(client, query, 0)
-            keep = stats_mask(query, stats, request_ids)
-            if keep is None:
-                fields = self._fields(client, in_window)
-                keep = np.array([found is not None and query.matches(found) for found in fields], dtype=bool)
+            if query.endpoint is None:
+                return self._matching(client, query)[1][:cap]
+            in_window, stats, _ = self._window_stats(client, query, 0)
+            fields = self._fields(client, in_window)
+            keep = np.array([found is not None and query.matches(found) for found in fields], dtype=bool)
             return stats[keep][:cap]
 
         stats = self._call(read)
@@ -446,6 +480,78 @@ class RedisLogStore(LogStore):
             stats["latency_ms"].copy(),
             stats["level"] == LEVELS.index("WARNING"),
         )
+
+    def _matching(self, client: redis.Redis, query: LogQuery) -> tuple[list[bytes], np.ndarray]:
+        """The entries of the query's window that pass its filters (not the endpoint's), newest
+        first, with their STATS: FILTER_SCRIPT decides on the stats and request ids inside
+        Redis, WINDOW_CHUNK members a call; the few it cannot decide are read from their fields.
+
+        Within one_window() (a page's rows, total and summary), the window is read once."""
+        windows = page_windows()
+        key = (
+            self,
+            query.level,
+            query.prediction,
+            query.min_probability,
+            query.max_probability,
+            query.since,
+            query.until,
+            query.request_id,
+        )
+        if windows is not None and key in windows:
+            return windows[key]
+        high = timestamp_ms(query.until) if query.until is not None else "+inf"
+        low = timestamp_ms(query.since) if query.since is not None else "-inf"
+        level = (
+            "" if query.level is None else LEVELS.index(query.level) if query.level in LEVELS else OTHER_LEVEL
+        )
+        filters = [
+            level,
+            "" if query.prediction is None else repr(float(query.prediction)),
+            "" if query.min_probability is None else repr(float(query.min_probability)),
+            "" if query.max_probability is None else repr(float(query.max_probability)),
+            "0" if query.request_id is None else "1",
+            "" if query.request_id is None else query.request_id.lower().encode("utf-8", "surrogatepass"),
+        ]
+        members: list[bytes] = []
+        flags, found = [], []
+        scanned = 0
+        while True:
+            count, chunk, chunk_flags, chunk_stats = self._filter_script(
+                keys=[self.order_key, self.stats_key, self.request_ids_key],
+                args=[high, low, scanned, WINDOW_CHUNK, *filters],
+                client=client,
+            )
+            members += chunk
+            flags.append(chunk_flags)
+            found.append(chunk_stats)
+            scanned += count
+            if count < WINDOW_CHUNK:
+                break
+        flags, found = b"".join(flags), b"".join(found)
+        if len(set(members)) < len(members):
+            # Entries written between two calls shift the offsets: an entry read twice counts once.
+            first = {member: index for index, member in reversed(list(enumerate(members)))}
+            kept = sorted(first.values())
+            members = [members[i] for i in kept]
+            flags = bytes(flags[i] for i in kept)
+            found = b"".join(found[i * _STATS.size : (i + 1) * _STATS.size] for i in kept)
+        stats = np.frombuffer(found, dtype=STATS).copy() if members else np.zeros(0, dtype=STATS)
+        undecided = [index for index, flag in enumerate(flags) if flag != ord("1")]
+        if undecided:
+            keep = np.ones(len(members), dtype=bool)
+            fields = self._fields(client, [members[index] for index in undecided])
+            for index, entry in zip(undecided, fields, strict=True):
+                if entry is None or not query.matches(entry):
+                    keep[index] = False
+                elif flags[index] == ord("!"):
+                    packed = packed_stats(entry, timestamp_ms(indexed_timestamp(entry)))
+                    stats[index] = np.frombuffer(packed, dtype=STATS)[0]
+            members = [member for member, kept in zip(members, keep, strict=True) if kept]
+            stats = stats[keep]
+        if windows is not None:
+            windows[key] = members, stats
+        return members, stats
 
     def _window_stats(
         self, client: redis.Redis, query: LogQuery, count: int
