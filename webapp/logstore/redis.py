@@ -500,6 +500,79 @@ class RedisLogStore(LogStore):
         )
         if windows is not None and key in windows:
             return windows[key]
+        found = self._whole_matching(client, query)
+        if found is None:
+            found = self._scanned_matching(client, query)
+        if windows is not None:
+            windows[key] = found
+        return found
+
+    def _whole_matching(self, client: redis.Redis, query: LogQuery) -> tuple[list[bytes], np.ndarray] | None:
+        """_matching from the whole stats hash, read in one transaction (with the request ids
+        for a search) and filtered by NumPy: far cheaper than a script walking the window, when
+        the window is most of the log and every entry has its stats. None otherwise."""
+        high = timestamp_ms(query.until) if query.until is not None else "+inf"
+        low = timestamp_ms(query.since) if query.since is not None else "-inf"
+        with client.pipeline(transaction=False) as pipe:
+            pipe.zcard(self.order_key)
+            pipe.zcount(self.order_key, low, high)
+            size, in_window = pipe.execute()
+        if not size or in_window * 2 < size:
+            return None
+        with client.pipeline(transaction=True) as pipe:
+            pipe.zcard(self.order_key)
+            pipe.hgetall(self.stats_key)
+            if query.request_id is not None:
+                pipe.hgetall(self.request_ids_key)
+            size, by_member, *request_ids = pipe.execute()
+        if len(by_member) != size:
+            return None  # entries of the previous version, without stats: the script reads those
+        members = list(by_member)
+        packed = b"".join(by_member.values())
+        if len(packed) != size * _STATS.size:
+            return None
+        stats = np.frombuffer(packed, dtype=STATS)
+        ms = np.where(np.isnan(stats["seconds"]), 0, np.rint(stats["seconds"] * 1000)).astype(np.int64)
+        ids = np.array(members, dtype="S16").astype(np.int64)
+        keep = np.ones(size, dtype=bool)
+        if high != "+inf":
+            keep &= ms <= high
+        if low != "-inf":
+            keep &= ms >= low
+        undecided = np.zeros(size, dtype=bool)
+        if query.level is not None:
+            other = stats["level"] == OTHER_LEVEL
+            wanted = LEVELS.index(query.level) if query.level in LEVELS else OTHER_LEVEL
+            keep &= (stats["level"] == wanted) | other
+            undecided |= other
+        if query.prediction is not None:
+            keep &= stats["prediction"] == query.prediction
+        if query.min_probability is not None:
+            keep &= stats["probability"] >= query.min_probability
+        if query.max_probability is not None:
+            keep &= stats["probability"] <= query.max_probability
+        if query.request_id is not None:
+            needle = query.request_id.lower().encode("utf-8", "surrogatepass")
+            by_id = request_ids[0]
+            for index in np.flatnonzero(keep).tolist():
+                raw = by_id.get(members[index])
+                if raw is None or not raw.isascii():
+                    undecided[index] = True  # compared by LogQuery.matches, on the fields
+                elif raw == NO_REQUEST_ID or raw.lower().find(needle, 1) < 0:
+                    keep[index] = False
+        order = np.lexsort((ids, ms))[::-1]  # newest first, as the sorted set lists them
+        order = order[keep[order]]
+        if np.any(undecided[order]):
+            check = order[undecided[order]].tolist()
+            fields = self._fields(client, [members[index] for index in check])
+            for index, entry in zip(check, fields, strict=True):
+                if entry is None or not query.matches(entry):
+                    keep[index] = False
+            order = order[keep[order]]
+        return [members[index] for index in order.tolist()], stats[order]
+
+    def _scanned_matching(self, client: redis.Redis, query: LogQuery) -> tuple[list[bytes], np.ndarray]:
+        """_matching by FILTER_SCRIPT walking the window, WINDOW_CHUNK members a call."""
         high = timestamp_ms(query.until) if query.until is not None else "+inf"
         low = timestamp_ms(query.since) if query.since is not None else "-inf"
         level = (
@@ -549,8 +622,6 @@ class RedisLogStore(LogStore):
                     stats[index] = np.frombuffer(packed, dtype=STATS)[0]
             members = [member for member, kept in zip(members, keep, strict=True) if kept]
             stats = stats[keep]
-        if windows is not None:
-            windows[key] = members, stats
         return members, stats
 
     def _window_stats(
