@@ -10,8 +10,10 @@ ids, adds the entries and trims to ``max_entries`` atomically, so concurrent wri
 interleave or reuse ids.
 
 Reads take the time window from the sorted set (a score range) with each entry's stats, in one
-script call; totals, the summary and the level, prediction, probability and request-id filters
-are computed on those with NumPy; the endpoint filter and the drift read the small fields; whole
+script call; the summary is computed on those with NumPy. The level, prediction, probability and
+request-id filters are applied to the whole stats hash by NumPy when the window is most of the log,
+else inside Redis by FILTER_SCRIPT, once for a page's rows, total and summary (one_window); the
+endpoint filter and the drift read the small fields; whole
 bodies are loaded only for the entries returned: a page, or an export's chunk. Entries written
 before the stats (or the fields) existed are read from their fields (or bodies).
 
@@ -63,6 +65,10 @@ FETCH_CHUNK = 500
 FIELDS_CHUNK = 2000
 #: Members (with their stats) read per call of the window script.
 WINDOW_CHUNK = 10_000
+#: A filtered window is read as the whole stats hash only up to this many entries in the log: one
+#: HGETALL of 100,000 stats costs Redis some 90 ms on this machine, a million would block it for
+#: about a second (the read timeout); a larger log is filtered by FILTER_SCRIPT, in chunks.
+WHOLE_READ_MAX = 200_000
 
 # KEYS: seq, order, entries, fields, stats. ARGV: max_entries, then (epoch ms, JSON without id, its
 # summary fields as JSON without id, its packed stats) per entry. The id is spliced in as the first
@@ -517,7 +523,7 @@ class RedisLogStore(LogStore):
             pipe.zcard(self.order_key)
             pipe.zcount(self.order_key, low, high)
             size, in_window = pipe.execute()
-        if not size or in_window * 2 < size:
+        if not size or in_window * 2 < size or size > WHOLE_READ_MAX:
             return None
         with client.pipeline(transaction=True) as pipe:
             pipe.zcard(self.order_key)
