@@ -199,6 +199,7 @@ def test_redis_reads_a_window_in_chunks_with_the_same_result(
         store.close()
 
 
+@pytest.mark.parametrize("ids", ["ascii", "non-ascii"])
 @pytest.mark.parametrize("path", ["whole hash", "script"])
 @pytest.mark.parametrize(
     "query",
@@ -213,14 +214,15 @@ def test_redis_reads_a_window_in_chunks_with_the_same_result(
     ids=str,
 )
 def test_redis_filters_inside_redis_as_logquery_matches(
-    redis_server, redis_prefix, make_entry, monkeypatch, path, query
+    redis_server, redis_prefix, make_entry, monkeypatch, path, query, ids
 ):
     store = RedisLogStore(redis_server.url, prefix=redis_prefix)
     try:
         entries = mixed_entries(make_entry)
         entries[3]["request_id"] = "REQ-00004-UPPER"
-        entries[5]["request_id"] = "\u212a-7"
-        entries[6]["request_id"] = "Élan-é"
+        if ids == "non-ascii":  # Python compares those: the whole-hash read or the script cannot
+            entries[5]["request_id"] = "\u212a-7"
+            entries[6]["request_id"] = "Élan-é"
         entries[7]["request_id"] = None
         entries[8]["level"] = "info"  # not one of LEVELS: compared as text
         entries[9]["level"] = "error"
@@ -240,7 +242,7 @@ def test_redis_filters_inside_redis_as_logquery_matches(
                 )
 
         page = store.query(dataclasses.replace(query, limit=1000))
-        assert page.total == len(expected) > 0 or query.level == "ERROR"
+        assert page.total == len(expected)
         assert [entry["id"] for entry in page.entries] == [entry["id"] for entry in expected]
         columns_equal(store.summary_columns(query, 1000), SummaryColumns.from_entries(expected))
     finally:

@@ -24,6 +24,7 @@ entries than this process wrote, or the id counter went backwards under a write.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 import os
@@ -233,6 +234,46 @@ def packed_stats(entry: dict, ms: int) -> bytes:
 def packed_request_id(entry: dict) -> bytes:
     request_id = entry.get("request_id")
     return NO_REQUEST_ID if request_id is None else b"\x01" + str(request_id).encode("utf-8", "surrogatepass")
+
+
+def _searched(needle: bytes, members: list[bytes], by_id: dict) -> tuple[np.ndarray | None, np.ndarray]:
+    """Which of `members` have a packed request id (`by_id`) holding `needle` (lower case), and
+    which have one at all: every id joined in one bytes object, lower-cased and searched at C
+    speed, one step a match. (None, ...) when an id is not ASCII: bytes.lower folds ASCII only,
+    so those are compared as text by LogQuery.matches."""
+    values = list(by_id.values())
+    blob = b"\x00".join(values)
+    size = len(members)
+    if not blob.isascii():
+        return None, np.zeros(size, dtype=bool)
+    blob = blob.lower()
+    lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+    ends = (np.cumsum(lengths + 1) - 1).tolist()  # where each id ends (its separator)
+    found = np.zeros(len(values), dtype=bool)
+    if not needle:
+        found = lengths > 1  # any request id holds the empty string
+    else:
+        position = blob.find(needle)
+        while position >= 0:
+            entry = bisect.bisect_left(ends, position)
+            start = ends[entry] - int(lengths[entry])
+            if position > start and position + len(needle) <= ends[entry]:  # after the marker byte, inside
+                found[entry] = True
+                position = blob.find(needle, ends[entry])
+            else:
+                position = blob.find(needle, position + 1)
+    id_members = list(by_id)
+    if id_members == members:  # the two hashes list their members alike (the usual case)
+        return found, np.ones(size, dtype=bool)
+    index_of = {member: index for index, member in enumerate(members)}
+    indexes = np.fromiter(
+        (index_of.get(member, -1) for member in id_members), dtype=np.int64, count=len(id_members)
+    )
+    listed = indexes >= 0
+    matched, present = np.zeros(size, dtype=bool), np.zeros(size, dtype=bool)
+    present[indexes[listed]] = True
+    matched[indexes[listed]] = found[listed]
+    return matched, present
 
 
 # KEYS: order, then every hash keyed by member. ARGV: the cutoff score (exclusive), how many at most. Entries at
@@ -559,13 +600,18 @@ class RedisLogStore(LogStore):
             keep &= stats["probability"] <= query.max_probability
         if query.request_id is not None:
             needle = query.request_id.lower().encode("utf-8", "surrogatepass")
-            by_id = request_ids[0]
-            for index in np.flatnonzero(keep).tolist():
-                raw = by_id.get(members[index])
-                if raw is None or not raw.isascii():
-                    undecided[index] = True  # compared by LogQuery.matches, on the fields
-                elif raw == NO_REQUEST_ID or raw.lower().find(needle, 1) < 0:
-                    keep[index] = False
+            matched, present = _searched(needle, members, request_ids[0])
+            if matched is None:  # a request id that is not ASCII: compared entry by entry
+                by_id = request_ids[0]
+                for index in np.flatnonzero(keep).tolist():
+                    raw = by_id.get(members[index])
+                    if raw is None or not raw.isascii():
+                        undecided[index] = True  # compared by LogQuery.matches, on the fields
+                    elif raw == NO_REQUEST_ID or raw.lower().find(needle, 1) < 0:
+                        keep[index] = False
+            else:
+                keep &= matched | ~present
+                undecided |= ~present  # no request id kept: compared on the fields
         order = np.lexsort((ids, ms))[::-1]  # newest first, as the sorted set lists them
         order = order[keep[order]]
         if np.any(undecided[order]):
