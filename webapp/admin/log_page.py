@@ -80,16 +80,15 @@ def show():
         return refusal
     query, error = _page_query()
     log = prediction_log()
-    with one_window():  # the rows, total and summary read the filtered window once
+    model = model_service()
+    args = _filter_args()
+    lang = request_language()
+    with bulk_read(), one_window():  # the rows, total and summary read the filtered window once
         page = log.query(query)
-        model = model_service()
-        args = _filter_args()
-        lang = request_language()
-        with bulk_read():
-            sample = log.summary_columns(query, SUMMARY_CAP)
-            summary = summarize(sample, page.total)
-            timeline = charts.timeline(sample)
-            histogram = charts.probability_histogram(sample, model.threshold)
+        sample = log.summary_columns(query, SUMMARY_CAP)
+        summary = summarize(sample, page.total)
+        timeline = charts.timeline(sample)
+        histogram = charts.probability_histogram(sample, model.threshold)
     return render_template(
         "admin/logs.html",
         page=page,

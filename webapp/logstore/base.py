@@ -479,8 +479,8 @@ _page_windows: contextvars.ContextVar[dict | None] = contextvars.ContextVar("pag
 @contextlib.contextmanager
 def one_window():
     """Within it, a store may read a filtered window once for a page's rows and total and reuse
-    it for the summary (the Redis store filters inside Redis: a second pass doubled the page's
-    time). Kept for this context only: nothing outlives the request, nor is shared by another."""
+    it for the summary (on Redis a second read of the window doubled a filtered page's time).
+    Kept for this context only: nothing outlives the request, nor is shared by another."""
     token = _page_windows.set({})
     try:
         yield
