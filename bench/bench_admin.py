@@ -36,10 +36,10 @@ TARGETS_MS = {10_000: 150, 100_000: 300}
 REASONS = {
     "summary": "the summary and charts cover the newest 50,000 matching entries (the default LOG_MAX_ENTRIES):"
     " SQLite reads them from its covering index, Redis their packed stats, both in time proportional to that",
-    "filtered": "the total counts every match, so every entry of the window is checked (SQLite in its covering"
-    " index, Redis on its packed stats read 10,000 a script call), once for the total and once for the summary",
+    "filtered": "the total counts every match, so every entry of the window is checked, once for the page's rows,"
+    " total and summary (SQLite in its covering index, Redis on its whole stats hash read in one transaction)",
     "search": "a substring can use no index: every entry's request id is checked (SQLite in its covering index;"
-    " Redis in Python, on the ids read with the window)",
+    " Redis on its whole request-id hash, read in one transaction with the stats, one bytes comparison an entry)",
     "monitoring": "the drift reads one packed number an entry of the window, then runs its tests",
     "shared": "wall time on shared cores: compare the CPU column",
 }

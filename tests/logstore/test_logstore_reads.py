@@ -4,6 +4,7 @@ the previous version included."""
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 
 import numpy as np
@@ -13,7 +14,14 @@ import pytest
 from webapp.features import FEATURES
 from webapp.logstore import LogQuery, RedisLogStore, SQLiteLogStore
 from webapp.logstore import redis as redis_store
-from webapp.logstore.base import NOT_COMPARED, DriftWindow, SummaryColumns, drift_code, entry_json
+from webapp.logstore.base import (
+    NOT_COMPARED,
+    DriftWindow,
+    SummaryColumns,
+    drift_code,
+    entry_json,
+    timestamp_ms,
+)
 from webapp.logstore.sqlite import PAGE_SIZE, WAL_CHECKPOINT_BYTES
 from webapp.monitoring.drift import drift_report
 from webapp.monitoring.reference import load_reference
@@ -204,6 +212,57 @@ def test_redis_reads_a_window_in_chunks_with_the_same_result(
         for query, (page, columns) in zip(queries, expected, strict=True):
             assert store.query(query) == page
             columns_equal(store.summary_columns(query, 50), columns)
+    finally:
+        store._redis().delete(*store.keys)
+        store.close()
+
+
+@pytest.mark.parametrize("ids", ["ascii", "non-ascii"])
+@pytest.mark.parametrize("path", ["whole hash", "script"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        LogQuery(request_id="ReQ-00"),
+        LogQuery(request_id="k-7"),  # "\u212a" (Kelvin sign) lowers to "k": only Python knows
+        LogQuery(request_id="é"),
+        LogQuery(level="INFO", min_probability=0.5),
+        LogQuery(level="ERROR"),
+        LogQuery(prediction=1, max_probability=0.6, request_id="-0"),
+    ],
+    ids=str,
+)
+def test_redis_filters_inside_redis_as_logquery_matches(
+    redis_server, redis_prefix, make_entry, monkeypatch, path, query, ids
+):
+    store = RedisLogStore(redis_server.url, prefix=redis_prefix)
+    try:
+        entries = mixed_entries(make_entry)
+        entries[3]["request_id"] = "REQ-00004-UPPER"
+        if ids == "non-ascii":  # Python compares those: the whole-hash read or the script cannot
+            entries[5]["request_id"] = "\u212a-7"
+            entries[6]["request_id"] = "Élan-é"
+        entries[7]["request_id"] = None
+        entries[8]["level"] = "info"  # not one of LEVELS: compared as text
+        entries[9]["level"] = "error"
+        store.append(entries)
+        client = store._redis()
+        members = client.zrange(store.order_key, 0, -1)
+        client.hdel(store.stats_key, *members[::4])  # entries of the previous version
+        client.hdel(store.request_ids_key, *members[1::4])
+        expected = [entry for entry in store.iter_entries(LogQuery()) if query.matches(entry)]
+        if path == "script":
+            monkeypatch.setattr(store, "_whole_matching", lambda client, query: None)
+        else:  # every entry has its stats: the whole-hash read applies
+            client.hdel(store.stats_key, *members[::4])
+            for member, entry in zip(members[::4], store._fields(client, members[::4]), strict=True):
+                client.hset(
+                    store.stats_key, member, redis_store.packed_stats(entry, timestamp_ms(entry["timestamp"]))
+                )
+
+        page = store.query(dataclasses.replace(query, limit=1000))
+        assert page.total == len(expected)
+        assert [entry["id"] for entry in page.entries] == [entry["id"] for entry in expected]
+        columns_equal(store.summary_columns(query, 1000), SummaryColumns.from_entries(expected))
     finally:
         store._redis().delete(*store.keys)
         store.close()

@@ -29,7 +29,7 @@ from webapp.admin import charts
 from webapp.admin.export import csv_lines, jsonl_lines
 from webapp.admin.summary import SUMMARY_CAP, summarize, window
 from webapp.logstore import LogQuery
-from webapp.logstore.base import bulk_read
+from webapp.logstore.base import bulk_read, one_window
 from webapp.web.auth import guard_page, page_admin_required
 from webapp.web.errors import APIError
 from webapp.web.extensions import model_service, prediction_log
@@ -80,11 +80,11 @@ def show():
         return refusal
     query, error = _page_query()
     log = prediction_log()
-    page = log.query(query)
     model = model_service()
     args = _filter_args()
     lang = request_language()
-    with bulk_read():
+    with bulk_read(), one_window():  # the rows, total and summary read the filtered window once
+        page = log.query(query)
         sample = log.summary_columns(query, SUMMARY_CAP)
         summary = summarize(sample, page.total)
         timeline = charts.timeline(sample)

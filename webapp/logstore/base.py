@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import contextvars
 import dataclasses
 import datetime as dt
 import gc
@@ -476,6 +477,26 @@ def bulk_read():
     finally:
         if was_enabled:
             gc.enable()
+
+
+_page_windows: contextvars.ContextVar[dict | None] = contextvars.ContextVar("page_windows", default=None)
+
+
+@contextlib.contextmanager
+def one_window():
+    """Within it, a store may read a filtered window once for a page's rows and total and reuse
+    it for the summary (on Redis a second read of the window doubled a filtered page's time).
+    Kept for this context only: nothing outlives the request, nor is shared by another."""
+    token = _page_windows.set({})
+    try:
+        yield
+    finally:
+        _page_windows.reset(token)
+
+
+def page_windows() -> dict | None:
+    """Where a store keeps the windows it read within one_window(); None outside it."""
+    return _page_windows.get()
 
 
 def page_from_matches(matches: Iterator[dict], total: int, query: LogQuery) -> LogPage:

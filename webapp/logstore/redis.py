@@ -10,8 +10,10 @@ ids, adds the entries and trims to ``max_entries`` atomically, so concurrent wri
 interleave or reuse ids.
 
 Reads take the time window from the sorted set (a score range) with each entry's stats, in one
-script call; totals, the summary and the level, prediction, probability and request-id filters
-are computed on those with NumPy; the endpoint filter and the drift read the small fields; whole
+script call; the summary is computed on those with NumPy. The level, prediction, probability and
+request-id filters are applied to the whole stats hash by NumPy when the window is most of the log,
+else inside Redis by FILTER_SCRIPT, once for a page's rows, total and summary (one_window); the
+endpoint filter and the drift read the small fields; whole
 bodies are loaded only for the entries returned: a page, or an export's chunk. Entries written
 before the stats (or the fields) existed are read from their fields (or bodies).
 
@@ -22,6 +24,7 @@ entries than this process wrote, or the id counter went backwards under a write.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 import os
@@ -46,6 +49,7 @@ from webapp.logstore.base import (
     entry_bytes,
     indexed_timestamp,
     page_from_matches,
+    page_windows,
     summary_fields,
     timestamp_ms,
 )
@@ -62,6 +66,10 @@ FETCH_CHUNK = 500
 FIELDS_CHUNK = 2000
 #: Members (with their stats) read per call of the window script.
 WINDOW_CHUNK = 10_000
+#: A filtered window is read as the whole stats hash only up to this many entries in the log: one
+#: HGETALL of 100,000 stats costs Redis some 90 ms on this machine, a million would block it for
+#: about a second (the read timeout); a larger log is filtered by FILTER_SCRIPT, in chunks.
+WHOLE_READ_MAX = 200_000
 
 # KEYS: seq, order, entries, fields, stats, request ids. ARGV: max_entries, then (epoch ms, JSON
 # without id, its summary fields as JSON without id, its packed stats followed by its packed
@@ -136,6 +144,70 @@ end
 return {members, stats, ids}
 """
 
+# KEYS: order, stats, request ids. ARGV: highest score, lowest score, offset, how many, then the
+# filters ('' when not set): level (LEVELS' index, OTHER_LEVEL for another), prediction, lowest
+# probability, highest probability, "1" for a request-id search, its needle in lower case. Like
+# WINDOW_SCRIPT, but Redis applies the filters to the packed stats and request ids itself and
+# returns only the members that match or that it cannot decide, so no Python loop runs per
+# entry: {members scanned, those members, a flag each ("1" matches; "?" undecided, stats read;
+# "!" undecided, no stats), their stats concatenated (33 zero bytes where none)}. Undecided: no
+# stats or request id (an entry of the previous version, or one trimmed meantime), a level other
+# than LEVELS under a level filter (LogQuery.matches compares text), a request id that is not
+# ASCII (string.lower only folds ASCII): Python decides those from the fields.
+FILTER_SCRIPT = """
+local members = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2], 'LIMIT', ARGV[3], ARGV[4])
+local level, prediction = tonumber(ARGV[5]), tonumber(ARGV[6])
+local lowest, highest = tonumber(ARGV[7]), tonumber(ARGV[8])
+local search, needle = ARGV[9] == '1', ARGV[10]
+local none = string.rep(string.char(0), 33)
+local kept, flags, stats = {}, {}, {}
+for start = 1, #members, 1000 do
+    local chunk = {unpack(members, start, math.min(start + 999, #members))}
+    local found = redis.call('HMGET', KEYS[2], unpack(chunk))
+    local ids = search and redis.call('HMGET', KEYS[3], unpack(chunk)) or {}
+    for i = 1, #chunk do
+        local raw, flag = found[i], '1'
+        if raw then
+            local _, p, probability, _, l = struct.unpack('<ddddB', raw)
+            if level then
+                if l == 2 then
+                    flag = '?'
+                elseif l ~= level then
+                    flag = nil
+                end
+            end
+            if flag and prediction and p ~= prediction then
+                flag = nil
+            end
+            if flag and lowest and not (probability >= lowest) then
+                flag = nil
+            end
+            if flag and highest and not (probability <= highest) then
+                flag = nil
+            end
+        else
+            flag = '!'
+        end
+        if flag and search then
+            local id = ids[i]
+            if not id or string.find(id, '[\\128-\\255]') then
+                if flag == '1' then
+                    flag = '?'
+                end
+            elseif id == string.char(0) or not string.find(string.lower(string.sub(id, 2)), needle, 1, true) then
+                flag = nil
+            end
+        end
+        if flag then
+            kept[#kept + 1] = chunk[i]
+            flags[#flags + 1] = flag
+            stats[#stats + 1] = raw or none
+        end
+    end
+end
+return {#members, kept, table.concat(flags), table.concat(stats)}
+"""
+
 #: An entry's stats: what the summary, charts and the common filters read, as fixed-size bytes
 #: that NumPy reads for thousands of entries at once (no JSON parsed per entry). NaN where the
 #: entry has no such number; level: LEVELS' index, OTHER_LEVEL for any other text, GONE for an
@@ -180,35 +252,44 @@ def packed_request_id(entry: dict) -> bytes:
     return NO_REQUEST_ID if request_id is None else b"\x01" + str(request_id).encode("utf-8", "surrogatepass")
 
 
-def _has(needle: str, raw: bytes | None) -> bool:
-    """Whether a packed request id holds `needle` (lower case), as LogQuery.matches compares."""
-    if raw is None or raw == NO_REQUEST_ID:
-        return False
-    if raw.isascii():
-        return needle in raw[1:].decode("ascii").lower()
-    return needle in raw[1:].decode("utf-8", "surrogatepass").lower()
-
-
-def stats_mask(query: LogQuery, stats: np.ndarray, request_ids: list[bytes]) -> np.ndarray | None:
-    """Which entries pass the query's filters other than time (the window applies those), or
-    None when a filter needs the fields: the endpoint, or a level among unusual ones."""
-    if query.endpoint is not None:
-        return None
-    keep = stats["level"] != GONE
-    if query.level is not None:
-        if np.any(stats["level"] == OTHER_LEVEL):
-            return None  # "info" matches INFO: compared as text by LogQuery.matches
-        keep &= stats["level"] == (LEVELS.index(query.level) if query.level in LEVELS else OTHER_LEVEL)
-    if query.prediction is not None:
-        keep &= stats["prediction"] == query.prediction
-    if query.min_probability is not None:
-        keep &= stats["probability"] >= query.min_probability
-    if query.max_probability is not None:
-        keep &= stats["probability"] <= query.max_probability
-    if query.request_id is not None:
-        needle = query.request_id.lower()
-        keep &= np.fromiter((_has(needle, raw) for raw in request_ids), dtype=bool, count=len(request_ids))
-    return keep
+def _searched(needle: bytes, members: list[bytes], by_id: dict) -> tuple[np.ndarray | None, np.ndarray]:
+    """Which of `members` have a packed request id (`by_id`) holding `needle` (lower case), and
+    which have one at all: every id joined in one bytes object, lower-cased and searched at C
+    speed, one step a match. (None, ...) when an id is not ASCII: bytes.lower folds ASCII only,
+    so those are compared as text by LogQuery.matches."""
+    values = list(by_id.values())
+    blob = b"\x00".join(values)
+    size = len(members)
+    if not blob.isascii():
+        return None, np.zeros(size, dtype=bool)
+    blob = blob.lower()
+    lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+    ends = (np.cumsum(lengths + 1) - 1).tolist()  # where each id ends (its separator)
+    found = np.zeros(len(values), dtype=bool)
+    if not needle:
+        found = lengths > 1  # any request id holds the empty string
+    else:
+        position = blob.find(needle)
+        while position >= 0:
+            entry = bisect.bisect_left(ends, position)
+            start = ends[entry] - int(lengths[entry])
+            if position > start and position + len(needle) <= ends[entry]:  # after the marker byte, inside
+                found[entry] = True
+                position = blob.find(needle, ends[entry])
+            else:
+                position = blob.find(needle, position + 1)
+    id_members = list(by_id)
+    if id_members == members:  # the two hashes list their members alike (the usual case)
+        return found, np.ones(size, dtype=bool)
+    index_of = {member: index for index, member in enumerate(members)}
+    indexes = np.fromiter(
+        (index_of.get(member, -1) for member in id_members), dtype=np.int64, count=len(id_members)
+    )
+    listed = indexes >= 0
+    matched, present = np.zeros(size, dtype=bool), np.zeros(size, dtype=bool)
+    present[indexes[listed]] = True
+    matched[indexes[listed]] = found[listed]
+    return matched, present
 
 
 # KEYS: order, then every hash keyed by member. ARGV: the cutoff score (exclusive), how many at most. Entries at
@@ -291,6 +372,7 @@ class RedisLogStore(LogStore):
             )
             self._script = client.register_script(APPEND_SCRIPT)
             self._window_script = client.register_script(WINDOW_SCRIPT)
+            self._filter_script = client.register_script(FILTER_SCRIPT)
             self._client, self._pid = client, os.getpid()
         return self._client
 
@@ -390,16 +472,15 @@ class RedisLogStore(LogStore):
             # The total counts every match, so every entry of the time window is checked: on its
             # packed stats read by NumPy, or on its small fields for the filters those lack. Only
             # the page's bodies are read.
-            in_window, stats, request_ids = self._window_stats(client, query, 0)
-            keep = stats_mask(query, stats, request_ids)
-            if keep is None:
+            if query.endpoint is None:
+                matching, _ = self._matching(client, query)
+            else:
+                in_window = self._window(client, query, None)
                 matching = [
                     member
                     for member, fields in zip(in_window, self._fields(client, in_window), strict=False)
                     if fields is not None and query.matches(fields)
                 ]
-            else:
-                matching = [in_window[index] for index in np.flatnonzero(keep)]
             if query.after is not None:
                 after = set(self._window(client, query, query.after))
                 matching_after = [member for member in matching if member in after]
@@ -447,11 +528,11 @@ class RedisLogStore(LogStore):
             if not query.has_filters:
                 _, stats, _ = self._window_stats(client, query, cap)
                 return stats[stats["level"] != GONE]
-            in_window, stats, request_ids = self._window_stats(client, query, 0)
-            keep = stats_mask(query, stats, request_ids)
-            if keep is None:
-                fields = self._fields(client, in_window)
-                keep = np.array([found is not None and query.matches(found) for found in fields], dtype=bool)
+            if query.endpoint is None:
+                return self._matching(client, query)[1][:cap]
+            in_window, stats, _ = self._window_stats(client, query, 0)
+            fields = self._fields(client, in_window)
+            keep = np.array([found is not None and query.matches(found) for found in fields], dtype=bool)
             return stats[keep][:cap]
 
         stats = self._call(read)
@@ -462,6 +543,154 @@ class RedisLogStore(LogStore):
             stats["latency_ms"].copy(),
             stats["level"] == LEVELS.index("WARNING"),
         )
+
+    def _matching(self, client: redis.Redis, query: LogQuery) -> tuple[list[bytes], np.ndarray]:
+        """The entries of the query's window that pass its filters (not the endpoint's), newest
+        first, with their STATS: FILTER_SCRIPT decides on the stats and request ids inside
+        Redis, WINDOW_CHUNK members a call; the few it cannot decide are read from their fields.
+
+        Within one_window() (a page's rows, total and summary), the window is read once."""
+        windows = page_windows()
+        key = (
+            self,
+            query.level,
+            query.prediction,
+            query.min_probability,
+            query.max_probability,
+            query.since,
+            query.until,
+            query.request_id,
+        )
+        if windows is not None and key in windows:
+            return windows[key]
+        found = self._whole_matching(client, query)
+        if found is None:
+            found = self._scanned_matching(client, query)
+        if windows is not None:
+            windows[key] = found
+        return found
+
+    def _whole_matching(self, client: redis.Redis, query: LogQuery) -> tuple[list[bytes], np.ndarray] | None:
+        """_matching from the whole stats hash, read in one transaction (with the request ids
+        for a search) and filtered by NumPy: far cheaper than a script walking the window, when
+        the window is most of the log and every entry has its stats. None otherwise."""
+        high = timestamp_ms(query.until) if query.until is not None else "+inf"
+        low = timestamp_ms(query.since) if query.since is not None else "-inf"
+        with client.pipeline(transaction=False) as pipe:
+            pipe.zcard(self.order_key)
+            pipe.zcount(self.order_key, low, high)
+            size, in_window = pipe.execute()
+        if not size or in_window * 2 < size or size > WHOLE_READ_MAX:
+            return None
+        with client.pipeline(transaction=True) as pipe:
+            pipe.zcard(self.order_key)
+            pipe.hgetall(self.stats_key)
+            if query.request_id is not None:
+                pipe.hgetall(self.request_ids_key)
+            size, by_member, *request_ids = pipe.execute()
+        if len(by_member) != size:
+            return None  # entries of the previous version, without stats: the script reads those
+        members = list(by_member)
+        packed = b"".join(by_member.values())
+        if len(packed) != size * _STATS.size:
+            return None
+        stats = np.frombuffer(packed, dtype=STATS)
+        ms = np.where(np.isnan(stats["seconds"]), 0, np.rint(stats["seconds"] * 1000)).astype(np.int64)
+        ids = np.array(members, dtype="S16").astype(np.int64)
+        keep = np.ones(size, dtype=bool)
+        if high != "+inf":
+            keep &= ms <= high
+        if low != "-inf":
+            keep &= ms >= low
+        undecided = np.zeros(size, dtype=bool)
+        if query.level is not None:
+            other = stats["level"] == OTHER_LEVEL
+            wanted = LEVELS.index(query.level) if query.level in LEVELS else OTHER_LEVEL
+            keep &= (stats["level"] == wanted) | other
+            undecided |= other
+        if query.prediction is not None:
+            keep &= stats["prediction"] == query.prediction
+        if query.min_probability is not None:
+            keep &= stats["probability"] >= query.min_probability
+        if query.max_probability is not None:
+            keep &= stats["probability"] <= query.max_probability
+        if query.request_id is not None:
+            needle = query.request_id.lower().encode("utf-8", "surrogatepass")
+            matched, present = _searched(needle, members, request_ids[0])
+            if matched is None:  # a request id that is not ASCII: compared entry by entry
+                by_id = request_ids[0]
+                for index in np.flatnonzero(keep).tolist():
+                    raw = by_id.get(members[index])
+                    if raw is None or not raw.isascii():
+                        undecided[index] = True  # compared by LogQuery.matches, on the fields
+                    elif raw == NO_REQUEST_ID or raw.lower().find(needle, 1) < 0:
+                        keep[index] = False
+            else:
+                keep &= matched | ~present
+                undecided |= ~present  # no request id kept: compared on the fields
+        order = np.lexsort((ids, ms))[::-1]  # newest first, as the sorted set lists them
+        order = order[keep[order]]
+        if np.any(undecided[order]):
+            check = order[undecided[order]].tolist()
+            fields = self._fields(client, [members[index] for index in check])
+            for index, entry in zip(check, fields, strict=True):
+                if entry is None or not query.matches(entry):
+                    keep[index] = False
+            order = order[keep[order]]
+        return [members[index] for index in order.tolist()], stats[order]
+
+    def _scanned_matching(self, client: redis.Redis, query: LogQuery) -> tuple[list[bytes], np.ndarray]:
+        """_matching by FILTER_SCRIPT walking the window, WINDOW_CHUNK members a call."""
+        high = timestamp_ms(query.until) if query.until is not None else "+inf"
+        low = timestamp_ms(query.since) if query.since is not None else "-inf"
+        level = (
+            "" if query.level is None else LEVELS.index(query.level) if query.level in LEVELS else OTHER_LEVEL
+        )
+        filters = [
+            level,
+            "" if query.prediction is None else repr(float(query.prediction)),
+            "" if query.min_probability is None else repr(float(query.min_probability)),
+            "" if query.max_probability is None else repr(float(query.max_probability)),
+            "0" if query.request_id is None else "1",
+            "" if query.request_id is None else query.request_id.lower().encode("utf-8", "surrogatepass"),
+        ]
+        members: list[bytes] = []
+        flags, found = [], []
+        scanned = 0
+        while True:
+            count, chunk, chunk_flags, chunk_stats = self._filter_script(
+                keys=[self.order_key, self.stats_key, self.request_ids_key],
+                args=[high, low, scanned, WINDOW_CHUNK, *filters],
+                client=client,
+            )
+            members += chunk
+            flags.append(chunk_flags)
+            found.append(chunk_stats)
+            scanned += count
+            if count < WINDOW_CHUNK:
+                break
+        flags, found = b"".join(flags), b"".join(found)
+        if len(set(members)) < len(members):
+            # Entries written between two calls shift the offsets: an entry read twice counts once.
+            first = {member: index for index, member in reversed(list(enumerate(members)))}
+            kept = sorted(first.values())
+            members = [members[i] for i in kept]
+            flags = bytes(flags[i] for i in kept)
+            found = b"".join(found[i * _STATS.size : (i + 1) * _STATS.size] for i in kept)
+        stats = np.frombuffer(found, dtype=STATS).copy() if members else np.zeros(0, dtype=STATS)
+        undecided = [index for index, flag in enumerate(flags) if flag != ord("1")]
+        if undecided:
+            keep = np.ones(len(members), dtype=bool)
+            fields = self._fields(client, [members[index] for index in undecided])
+            for index, entry in zip(undecided, fields, strict=True):
+                if entry is None or not query.matches(entry):
+                    keep[index] = False
+                elif flags[index] == ord("!"):
+                    packed = packed_stats(entry, timestamp_ms(indexed_timestamp(entry)))
+                    stats[index] = np.frombuffer(packed, dtype=STATS)[0]
+            members = [member for member, kept in zip(members, keep, strict=True) if kept]
+            stats = stats[keep]
+        return members, stats
 
     def _window_stats(
         self, client: redis.Redis, query: LogQuery, count: int
