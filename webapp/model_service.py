@@ -222,6 +222,15 @@ class ModelService:
         logger.info("Loaded model %s from %s (threshold %.4f)", service.version, model_dir, service.threshold)
         return service
 
+    def _checked_columns(self, X: np.ndarray) -> np.ndarray:
+        """X as float rows of the 15 inputs (FEATURES order) checked, in the model's column order."""
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != len(FEATURES):
+            raise ValueError(f"expected shape (n, {len(FEATURES)}), got {X.shape}")
+        if not np.isfinite(X).all():
+            raise ValueError("inputs must be finite numbers")
+        return self._model_columns(X)
+
     def _model_columns(self, X: np.ndarray) -> np.ndarray:
         """X (FEATURES order) with its columns in the model's feature order."""
         return X if self._order is None else X[:, self._order]
@@ -240,12 +249,7 @@ class ModelService:
     def predict(self, X: np.ndarray, language: str = "en") -> list[Prediction]:
         """Predictions for the rows of X, shape (n, 15) with columns in features.FEATURES order;
         their sentences in `language` (`en` or `fr`)."""
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[1] != len(FEATURES):
-            raise ValueError(f"expected shape (n, {len(FEATURES)}), got {X.shape}")
-        if not np.isfinite(X).all():
-            raise ValueError("inputs must be finite numbers")
-        X = self._model_columns(X)
+        X = self._checked_columns(X)
         contributions = self._contributions(X)
         probabilities = self._probability(contributions)
 
@@ -277,12 +281,7 @@ class ModelService:
         language (`_Phrasebook`), so a row costs a few dictionary look-ups instead of building
         every sentence again. tests/test_batch_path.py checks both give the same answers.
         """
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[1] != len(FEATURES):
-            raise ValueError(f"expected shape (n, {len(FEATURES)}), got {X.shape}")
-        if not np.isfinite(X).all():
-            raise ValueError("inputs must be finite numbers")
-        X = self._model_columns(X)
+        X = self._checked_columns(X)
         contributions = self._contributions(X)
         probabilities = self._probability(contributions)
         book = self._phrasebook(language)
