@@ -64,6 +64,24 @@ def cpu_ms_per_request(row: dict, duration: int) -> float:
     return 1000 * sum(row["worker_cpu_s"]) / max(row["rps"] * duration, 1)
 
 
+#: The servers of each /predict run: the yardstick, the API around an echo view, the API.
+PARTS = ("echo", "floor", "predict")
+
+
+def why_predict(results: list[dict], backend: str, connections: int, duration: int) -> str:
+    """Where a prediction's worker CPU goes, against what the 0.65 target allows."""
+    echo, floor, predict = (cpu_ms_per_request(cell(results, name, connections), duration) for name in PARTS)
+    allowed = echo / TARGET_RATIO
+    return (
+        f"- {backend}, c={connections}: a prediction costs {predict:.2f} ms of worker CPU, the echo "
+        f"{echo:.2f}. The API's floor (bench/floor_app.py: the same app and Gunicorn settings around a "
+        f"view that only echoes, so request ids, metrics, headers and the access log) costs {floor:.2f}, "
+        f"and the prediction's own work (validation, scoring, the answer of about 2 KB and its log "
+        f"entry) {predict - floor:.2f}. At {TARGET_RATIO} of the echo a request may cost {allowed:.2f} ms, "
+        f"which leaves the prediction's own work {max(allowed - floor, 0):.2f} ms."
+    )
+
+
 def print_predict(runs: dict[str, list[dict]], duration: int) -> None:
     print("| | " + " | ".join(f"c={c}" for c in CONCURRENCY) + " |")
     print("|---|" + "---|" * len(CONCURRENCY))
@@ -83,22 +101,26 @@ def print_predict(runs: dict[str, list[dict]], duration: int) -> None:
             + " |"
         )
         print(
-            f"| worker CPU ms per request, echo / `/predict` ({backend}) | "
+            f"| worker CPU ms a request, echo / API floor / `/predict` ({backend}) | "
             + " | ".join(
-                f"{cpu_ms_per_request(cell(results, 'echo', c), duration):.2f} / "
-                f"{cpu_ms_per_request(cell(results, 'predict', c), duration):.2f}"
+                " / ".join(f"{cpu_ms_per_request(cell(results, name, c), duration):.2f}" for name in PARTS)
                 for c in CONCURRENCY
             )
             + " |"
         )
         print(
-            f"| `/predict` p50 / p99 ms ({backend}) | "
+            f"| `/predict` p50 / p99 ms, the echo's p99 ({backend}) | "
             + " | ".join(
                 f"{cell(results, 'predict', c)['p50_ms']:.1f} / {cell(results, 'predict', c)['p99_ms']:.1f}"
+                f" ({cell(results, 'echo', c)['p99_ms']:.1f})"
                 for c in CONCURRENCY
             )
             + " |"
         )
+    print()
+    for backend, results in runs.items():
+        for connections in CONCURRENCY[1:]:
+            print(why_predict(results, backend, connections, duration))
     print()
     for backend, results in runs.items():
         batch = next(row for row in results if row["name"] == "batch")

@@ -1,8 +1,11 @@
 """Benchmark POST /predict under Gunicorn against a trivial JSON echo, with wrk.
 
 Not a test: it prints figures. The API runs with its own gunicorn.conf.py settings, access log
-on; the echo (bench/echo_app.py: a bare Flask app parsing the same body) under Gunicorn gthread
-with 2 workers x 4 threads, the fastest configuration found for it, in the same run. wrk keeps
+on; the echo (bench/echo_app.py: a bare Flask app parsing the same body) under Gunicorn's own
+defaults with gthread, 2 workers x 4 threads, the fastest configuration found for it
+(bench/echo_gunicorn.conf.py: no access log), in the same run. A third server, the API's floor
+(bench/floor_app.py: the whole API app around a view that only echoes, under the API's own
+settings), shows what any request to this API costs before a prediction's own work. wrk keeps
 its connections alive. Per-worker CPU time shows whether both Gunicorn workers did the work.
 
     python bench/bench_predict.py [--duration 10] [--concurrency 1 8 32] [--redis-url URL]
@@ -39,15 +42,16 @@ wrk.body = [[%s]]
 """
 
 
+API_CONFIG = ROOT / "gunicorn.conf.py"
 #: The echo's Gunicorn settings: the fastest found for it (issue 16), not the API's own.
-ECHO_OPTIONS = ("--worker-class", "gthread", "--workers", "2", "--threads", "4")
+ECHO_CONFIG = ROOT / "bench" / "echo_gunicorn.conf.py"
 
 
 def start_gunicorn(
-    app: str, port: int, env: dict[str, str], log_path: Path, options: tuple[str, ...] = ()
+    app: str, port: int, env: dict[str, str], log_path: Path, config: Path = API_CONFIG
 ) -> subprocess.Popen:
     env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
-    command = [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"), *options, app]
+    command = [sys.executable, "-m", "gunicorn", "--config", str(config), app]
     with open(log_path, "ab") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 90  # a loaded machine can take a while to import and fork
@@ -180,15 +184,16 @@ def main() -> None:
     batch_script = workdir / "batch.lua"
     batch_script.write_text(LUA % batch_body())
 
-    ports = {"predict": free_port(), "echo": free_port()}
+    ports = {"predict": free_port(), "echo": free_port(), "floor": free_port()}
     servers = {
         "predict": start_gunicorn("wsgi:app", ports["predict"], env, workdir / "predict.log"),
-        "echo": start_gunicorn("bench.echo_app:app", ports["echo"], env, workdir / "echo.log", ECHO_OPTIONS),
+        "echo": start_gunicorn("bench.echo_app:app", ports["echo"], env, workdir / "echo.log", ECHO_CONFIG),
+        "floor": start_gunicorn("bench.floor_app:app", ports["floor"], env, workdir / "floor.log"),
     }
     results = []
     try:
         for connections in args.concurrency:
-            for name, path in (("echo", "/echo"), ("predict", "/predict")):
+            for name, path in (("echo", "/echo"), ("floor", "/echo"), ("predict", "/predict")):
                 url = f"http://127.0.0.1:{ports[name]}{path}"
                 run_wrk(url, script, connections, 1)  # warm-up
                 results.append(measure(name, url, script, servers[name].pid, connections, args.duration))
@@ -223,14 +228,17 @@ def main() -> None:
             f"{row['name']:<9}{row['connections']:>5}{row['rps']:>10.0f}{row['p50_ms']:>9.2f}"
             f"{row['p99_ms']:>9.2f}{row['non_2xx']:>9}{row['cpu_ms_per_request']:>12.2f}  {row['worker_cpu_s']}"
         )
-    print("\npredict / echo throughput (and echo / predict worker CPU a request):")
+    print("\npredict / echo throughput (and echo / predict worker CPU a request; echo / floor):")
     for connections in args.concurrency:
-        echo, predict = (
+        echo, floor, predict = (
             next(r for r in results if r["name"] == n and r["connections"] == connections)
-            for n in ("echo", "predict")
+            for n in ("echo", "floor", "predict")
         )
         cpu_ratio = echo["cpu_ms_per_request"] / max(predict["cpu_ms_per_request"], 1e-9)
-        print(f"  concurrency {connections:>3}: {predict['rps'] / echo['rps']:.2f} ({cpu_ratio:.2f})")
+        floor_ratio = echo["cpu_ms_per_request"] / max(floor["cpu_ms_per_request"], 1e-9)
+        print(
+            f"  concurrency {connections:>3}: {predict['rps'] / echo['rps']:.2f} ({cpu_ratio:.2f}; {floor_ratio:.2f})"
+        )
     batch = next(r for r in results if r["name"] == "batch")
     memory = next(r for r in results if r["name"] == "memory")
     print(f"\nbatches of {BATCH_SIZE} at concurrency {BATCH_CONCURRENCY}: {batch['rows_per_s']:.0f} rows/s")

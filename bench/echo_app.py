@@ -1,4 +1,4 @@
-"""The benchmark's yardstick: a trivial Flask JSON echo under the same Gunicorn settings."""
+"""The benchmark's yardstick: a trivial Flask JSON echo (served with bench/echo_gunicorn.conf.py)."""
 
 from flask import Flask, jsonify, request
 
