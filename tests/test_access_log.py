@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import datetime
+import io
+import logging
 import time
 from pathlib import Path
 
@@ -11,7 +13,15 @@ import pytest
 from gunicorn import glogging, util
 from gunicorn.config import Config
 
-from webapp.gunicorn_worker import AccessLogger, _http_date, _http_date_this_second
+from webapp.gunicorn_worker import (
+    ACCESS_LOG_FLUSH_LINES,
+    ACCESS_LOG_FLUSH_SECONDS,
+    AccessLogger,
+    BatchedFileHandler,
+    BatchedStreamHandler,
+    _http_date,
+    _http_date_this_second,
+)
 
 
 def _config_value(name: str):
@@ -97,3 +107,89 @@ def test_date_header_is_gunicorns_within_the_second():
             assert ours == _http_date(before)
         time.sleep(0.3)
     assert _http_date_this_second(0) == "Thu, 01 Jan 1970 00:00:00 GMT"
+
+
+class _CountingStream(io.StringIO):
+    def __init__(self):
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text):
+        self.writes += 1
+        return super().write(text)
+
+
+def _access_logger(output: str) -> AccessLogger:
+    cfg = Config()
+    cfg.set("accesslog", output)
+    cfg.set("access_log_format", ACCESS_LOG_FORMAT)
+    return AccessLogger(cfg)
+
+
+def _log_requests(logger: AccessLogger, request_ids) -> None:
+    for request_id in request_ids:
+        response = _Response("200 OK", [("X-Request-ID", request_id)], 10)
+        logger.access(response, _Request, ENVIRON, datetime.timedelta(microseconds=1500))
+
+
+def _wait_for(condition, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_access_lines_are_written_together_in_order_within_the_flush_interval():
+    stream = _CountingStream()
+    logger = logging.getLogger("test.batched.interval")
+    handler = BatchedStreamHandler(stream)
+    logger.addHandler(handler)
+    try:
+        for number in range(3):
+            logger.warning("line %d", number)
+        assert stream.writes == 0  # kept, not written on the request's thread
+        _wait_for(lambda: stream.writes, 10 * ACCESS_LOG_FLUSH_SECONDS)
+        assert stream.getvalue() == "line 0\nline 1\nline 2\n"
+        assert stream.writes == 1
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_a_full_batch_is_written_at_once():
+    stream = _CountingStream()
+    logger = logging.getLogger("test.batched.full")
+    handler = BatchedStreamHandler(stream)
+    logger.addHandler(handler)
+    try:
+        for number in range(ACCESS_LOG_FLUSH_LINES):
+            logger.warning("line %d", number)
+        assert stream.writes == 1
+        assert stream.getvalue().splitlines() == [f"line {n}" for n in range(ACCESS_LOG_FLUSH_LINES)]
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_the_api_logger_writes_stdout_access_lines_in_batches(capsys):
+    logger = _access_logger("-")
+    handlers = [h for h in logger.access_log.handlers if getattr(h, "_gunicorn", False)]
+    assert [type(h) for h in handlers] == [BatchedStreamHandler]
+    _log_requests(logger, ["first", "second"])
+    handlers[0].flush()  # what a stopping worker's logging.shutdown() does
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.rsplit("rid=", 1)[1] for line in lines] == ["first", "second"]
+    assert lines[0] == '10.0.0.1 "POST /predict?x=\\"1\\" HTTP/1.1" 200 10 1ms rid=first'
+
+
+def test_an_access_log_file_keeps_every_line_across_a_reopen(tmp_path):
+    first, second = tmp_path / "access.log", tmp_path / "access.log.1"
+    logger = _access_logger(str(first))
+    handlers = [h for h in logger.access_log.handlers if getattr(h, "_gunicorn", False)]
+    assert [type(h) for h in handlers] == [BatchedFileHandler]
+    _log_requests(logger, ["before"])
+    first.rename(second)  # logrotate, then USR1
+    logger.reopen_files()
+    _log_requests(logger, ["after"])
+    _wait_for(lambda: first.exists() and "rid=after" in first.read_text(), 10 * ACCESS_LOG_FLUSH_SECONDS)
+    assert second.read_text().endswith("rid=before\n")
+    assert first.read_text().endswith("rid=after\n")
+    for handler in handlers:
+        handler.close()

@@ -14,6 +14,7 @@ import requests
 
 from tests.helpers import REPO_ROOT, patient
 from tests.processes import ServerProcess
+from webapp.gunicorn_worker import ACCESS_LOG_FLUSH_SECONDS
 from webapp.logstore import LogQuery, SQLiteLogStore
 
 pytestmark = pytest.mark.e2e
@@ -47,7 +48,10 @@ def test_predictions_from_both_workers_land_in_one_log(api):
 
 def test_access_log_goes_to_stdout_with_the_request_id(api):
     requests.get(f"{api.url}/health", headers={"X-Request-ID": "access-log-check"}, timeout=5)
-    requests.get(f"{api.url}/health", timeout=5)  # a second line makes sure the first is written
+    # Lines are written in batches, at most ACCESS_LOG_FLUSH_SECONDS after the request.
+    deadline = time.monotonic() + 10 * ACCESS_LOG_FLUSH_SECONDS
+    while "rid=access-log-check" not in api.log_tail(20000) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert "rid=access-log-check" in api.log_tail(20000)
 
 

@@ -13,14 +13,17 @@ MAX_CONTENT_LENGTH. A kept-alive connection whose next request has already arriv
 same thread while no other connection waits for one. A response's head goes out with its first body
 bytes in one send (`OneSendResponse`).
 
-`AccessLogger` is Gunicorn's logger building only the access-log atoms the format names.
+`AccessLogger` is Gunicorn's logger building only the access-log atoms the format names, and
+writing the access lines in batches.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import socket
+import threading
 import time
 
 from gunicorn import glogging, util
@@ -37,6 +40,9 @@ _END = b"\r\n\r\n"
 KEEPALIVE_BURST = 8
 #: Seconds between two heartbeats to the arbiter (it kills a worker silent for GUNICORN_TIMEOUT).
 HEARTBEAT_INTERVAL = 0.5
+#: The access log is written at least this often (seconds), and whenever this many lines wait.
+ACCESS_LOG_FLUSH_SECONDS = 0.5
+ACCESS_LOG_FLUSH_LINES = 256
 
 
 def _next_request_here(conn) -> bool:
@@ -214,15 +220,92 @@ _BASE_ATOMS = {
 }
 
 
+class _BatchedLines:
+    """A logging handler keeping the lines it formats and writing them together: once
+    ACCESS_LOG_FLUSH_LINES wait, every ACCESS_LOG_FLUSH_SECONDS (a thread of the process that
+    logs), and on flush() and close() (a worker stopping, logging.shutdown, a reopen on USR1)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._lines: list[str] = []
+        self._flusher_pid = 0
+
+    def emit(self, record):  # called holding the handler's lock (Handler.handle)
+        try:
+            self._lines.append(self.format(record) + self.terminator)
+        except Exception:
+            self.handleError(record)
+            return
+        if len(self._lines) >= ACCESS_LOG_FLUSH_LINES:
+            self.flush()
+        elif self._flusher_pid != os.getpid():  # the first line of this process (a forked worker)
+            self._flusher_pid = os.getpid()
+            threading.Thread(target=self._flush_regularly, name="access-log", daemon=True).start()
+
+    def _flush_regularly(self):
+        while True:  # for the life of the process, as the handler (a reopen keeps it)
+            time.sleep(ACCESS_LOG_FLUSH_SECONDS)
+            self.flush()
+
+    def flush(self):
+        with self.lock:
+            lines, self._lines = self._lines, []
+            if self.stream is None:  # closed for good (after logging.shutdown)
+                return
+            try:
+                if lines:
+                    self.stream.write("".join(lines))
+                self.stream.flush()
+            except Exception:  # lines lost: reported as logging reports a failed write
+                if lines:
+                    self.handleError(
+                        logging.makeLogRecord({"msg": "%d access-log lines", "args": (len(lines),)})
+                    )
+
+
+class BatchedStreamHandler(_BatchedLines, logging.StreamHandler):
+    """logging.StreamHandler (the access log on stdout), writing its lines in batches."""
+
+
+class BatchedFileHandler(_BatchedLines, logging.FileHandler):
+    """logging.FileHandler (the access log in a file), writing its lines in batches."""
+
+
 class AccessLogger(glogging.Logger):
-    """Gunicorn's logger, building only the access-log atoms its format names.
+    """Gunicorn's logger, building only the access-log atoms its format names, and writing the
+    access lines in batches.
 
     Gunicorn's own builds every atom of every request (all request and response headers, the
     whole WSGI environ) and escapes them all, for the five or six a format uses: a tenth of a
     worker's time per request. The values, and so the lines, are the same.
+
+    Gunicorn writes and flushes each access line as the request ends: a system call that lets
+    go of the GIL, which the worker's other threads take, so the request thread then queues to
+    get it back. On the API around an echo view at c=8 (bench/floor_app.py), six runs
+    alternating with the previous code on a busy machine: 983 to 875 us of worker CPU a request
+    (medians; 5 of the 6 pairs lower). The lines are the same, in the same order,
+    written together at most ACCESS_LOG_FLUSH_SECONDS later; a worker killed outright (SIGKILL,
+    out of memory) loses the lines of its last half second. The error log is unchanged.
     """
 
     _names: dict[str, tuple[str, ...]] = {}
+
+    def _set_handler(self, log, output, fmt, stream=None):
+        if log is not self.access_log or output is None:
+            return super()._set_handler(log, output, fmt, stream)
+        super()._set_handler(log, None, fmt)  # removes the previous handler, as Gunicorn's does
+        if output == "-":
+            handler = BatchedStreamHandler(stream)
+        else:
+            util.check_is_writable(output)
+            handler = BatchedFileHandler(output)
+            try:  # as Gunicorn's: let the worker's user reopen the file
+                os.chown(handler.baseFilename, self.cfg.user, self.cfg.group)
+            except OSError:
+                pass
+        handler.setFormatter(fmt)
+        handler._gunicorn = True
+        log.addHandler(handler)
 
     def atoms(self, resp, req, environ, request_time):
         fmt = self.cfg.access_log_format
