@@ -28,6 +28,7 @@ import time
 
 from gunicorn import glogging, util
 from gunicorn.http import wsgi
+from gunicorn.http.body import LengthReader
 from gunicorn.workers import gthread
 
 #: Seconds a client has to send a whole request head, from its first byte.
@@ -53,6 +54,13 @@ def _next_request_here(conn) -> bool:
         return bool(conn.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
     except OSError:  # nothing yet (EAGAIN), or gone: the event loop handles either
         return False
+
+
+def _read_to_the_end(message) -> bool:
+    """Whether a request's body (of a Content-Length, or none) was read to its last byte."""
+    body = getattr(message, "body", None)
+    reader = getattr(body, "reader", None)
+    return isinstance(reader, LengthReader) and reader.length == 0 and not body.buf.tell() and not body.failed
 
 
 _http_date = util.http_date
@@ -158,16 +166,28 @@ class HeadFirstThreadWorker(gthread.ThreadWorker):
             served += 1
         return result
 
+    def _keepalive_after(self, conn, keepalive):
+        # Before the next request Gunicorn drains what the app left of the body, switching the
+        # socket's timeout to a deadline and back around the read: two system calls, each
+        # letting go of the GIL mid-request, plus a third when the next request is parsed,
+        # even when the app read the body to its end (every JSON view does). Such a request
+        # is simply done; anything else is drained by Gunicorn as before.
+        if keepalive and _read_to_the_end(conn.parser.mesg):
+            conn.parser.mesg = None  # nothing left of it for the next parse to drain
+            return True
+        return super()._keepalive_after(conn, keepalive)
+
     def _handle_one(self, conn):
         head = conn.__dict__.setdefault("pending_head", bytearray())
         if not head and conn.parser is not None:
             head += conn.parser.unreader.take_buffered()  # read ahead behind the last request
         deadline = conn.__dict__.setdefault("head_deadline", time.monotonic() + HEAD_TIMEOUT)
         closed = False
-        conn.sock.setblocking(False)
+        # MSG_DONTWAIT rather than switching the socket to non-blocking and back: each switch is
+        # a system call, and every system call lets go of the GIL mid-request.
         while _END not in head and len(head) < HEAD_LIMIT:
             try:
-                chunk = conn.sock.recv(65536)
+                chunk = conn.sock.recv(65536, socket.MSG_DONTWAIT)
             except BlockingIOError:
                 break
             except OSError:
@@ -186,8 +206,7 @@ class HeadFirstThreadWorker(gthread.ThreadWorker):
                 conn.data_ready = False
                 return gthread._DEFER  # back to the poller until more arrives
         del conn.pending_head, conn.head_deadline
-        conn.sock.setblocking(True)
-        conn.init()
+        conn.init()  # Gunicorn's handle() makes the socket blocking for the body and the answer
         conn.parser.unreader.unread(bytes(head))
         conn.data_ready = True
         return super().handle(conn)
