@@ -70,6 +70,22 @@ def test_drift_code_holds_what_the_drift_compares(make_entry):
 
 
 @pytest.mark.parametrize(
+    "answers",
+    [
+        [0, 1] * 7,
+        [1.0, True, 0.0, False, 1, 0, 1] * 2,
+        [np.int64(1), np.float64(0.0)] * 7,
+        [2, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, -1],  # never from the API: the equal-to-1 bits all the same
+        [0.5] * 14,
+    ],
+)
+def test_drift_code_sets_a_bit_for_each_answer_equal_to_one(make_entry, answers):
+    entry = make_entry(inputs=dict(zip(FEATURES, [63, *answers], strict=True)))
+    bits = sum(1 << (13 - index) for index, answer in enumerate(answers) if answer == 1)
+    assert drift_code(entry) == (63 << 14) + bits
+
+
+@pytest.mark.parametrize(
     "filters",
     [{}, {"level": "INFO"}, {"prediction": 1}, {"min_probability": 0.5}, {"request_id": "req-0001"}],
 )
