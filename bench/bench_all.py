@@ -108,9 +108,9 @@ def print_predict(runs: dict[str, list[dict]], duration: int) -> None:
         print(
             f"- {backend}: batches of 1,000 at concurrency {batch['connections']}: "
             f"{batch['rows_per_s']:,.0f} rows/s answered (target {TARGET_ROWS_PER_S:,}), of which "
-            f"{batch['logged_rows_per_s']:,.0f} rows/s logged ({batch['rows_logged']:,} of "
-            f"{batch['rows_answered']:,} rows stored, the rest dropped by the full log buffers: the "
-            f"writers fall behind), {batch_cpu:.0f} ms of worker CPU a batch ({2 * 1000 * 1000 / batch_cpu:,.0f} "
+            f"{batch['logged_rows_per_s']:,.0f} rows/s logged ({batch['rows_logged']:,} rows stored for "
+            f"{batch['rows_answered']:,} answered; what is missing was dropped by the full log buffers: "
+            f"the writers fall behind), {batch_cpu:.0f} ms of worker CPU a batch ({2 * 1000 * 1000 / batch_cpu:,.0f} "
             f"rows/s if both cores were the workers' alone, for the entries they did store; the "
             f"in-process table below gives the cost of a batch whose entries are all stored); "
             f"p99 at c=8 {p99:.1f} ms (target under {TARGET_P99_MS:.0f}); "

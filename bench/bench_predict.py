@@ -270,11 +270,17 @@ def main() -> None:
         print(f"  concurrency {connections:>3}: {predict['rps'] / echo['rps']:.2f} ({cpu_ratio:.2f})")
     batch = next(r for r in results if r["name"] == "batch")
     memory = next(r for r in results if r["name"] == "memory")
+    dropped = batch["rows_answered"] - batch["rows_logged"]
     print(
         f"\nbatches of {BATCH_SIZE} at concurrency {BATCH_CONCURRENCY}: {batch['rows_per_s']:.0f} rows/s answered, "
-        f"{batch['logged_rows_per_s']:.0f} rows/s logged ({batch['rows_logged']:,} of "
-        f"{batch['rows_answered']:,} rows answered were stored, the rest dropped by full log buffers), "
-        f"{batch['cpu_ms_per_request']:.1f} ms of worker CPU a batch"
+        f"{batch['logged_rows_per_s']:.0f} rows/s logged ({batch['rows_logged']:,} rows stored for "
+        f"{batch['rows_answered']:,} answered"
+        + (
+            f"; {dropped:,} dropped by full log buffers"
+            if dropped > 0
+            else "; requests in flight at the end count too"
+        )
+        + f"), {batch['cpu_ms_per_request']:.1f} ms of worker CPU a batch"
     )
     print(
         f"PSS, master + workers: API {memory['pss_mib']:.0f} MiB after the batches "
