@@ -141,6 +141,38 @@ def batch_body(size: int = BATCH_SIZE) -> str:
     return json.dumps({"records": records})
 
 
+def stored_entries(env: dict[str, str]) -> int:
+    """How many entries the log has stored since it was created: its id counter."""
+    if env.get("REDIS_URL"):
+        import redis
+
+        client = redis.Redis.from_url(env["REDIS_URL"], socket_timeout=5)
+        try:
+            return int(client.get(f"{env['REDIS_KEY_PREFIX']}:log:seq") or 0)
+        finally:
+            client.close()
+    import sqlite3
+
+    connection = sqlite3.connect(env["LOG_DB_PATH"], timeout=30)
+    try:
+        row = connection.execute("SELECT seq FROM sqlite_sequence WHERE name = 'prediction_log'").fetchone()
+    finally:
+        connection.close()
+    return row[0] if row else 0
+
+
+def drained(env: dict[str, str], timeout: float = 60.0) -> int:
+    """stored_entries once the workers' buffers are written: when it has not moved for 2 s."""
+    deadline = time.monotonic() + timeout
+    last, steady_since = stored_entries(env), time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - steady_since < 2.0:
+        time.sleep(0.25)
+        now = stored_entries(env)
+        if now != last:
+            last, steady_since = now, time.monotonic()
+    return last
+
+
 def measure(name: str, url: str, script: Path, master: int, connections: int, duration: int) -> dict:
     workers = worker_pids(master)
     before = [cpu_seconds(pid) for pid in workers]
@@ -201,8 +233,13 @@ def main() -> None:
         pss_single = pss_mib(servers["predict"].pid)
         url = f"http://127.0.0.1:{ports['predict']}/predict"
         run_wrk(url, batch_script, BATCH_CONCURRENCY, 1)
+        stored_before = drained(env)
         batch = measure("batch", url, batch_script, servers["predict"].pid, BATCH_CONCURRENCY, args.duration)
         batch["rows_per_s"] = batch["rps"] * BATCH_SIZE
+        # Answered is not logged: a writer that falls behind drops the oldest buffered entries.
+        batch["rows_logged"] = drained(env) - stored_before
+        batch["rows_answered"] = batch["requests"] * BATCH_SIZE
+        batch["logged_rows_per_s"] = batch["rows_logged"] / args.duration
         results.append(batch)
         results.append(
             {
@@ -241,7 +278,18 @@ def main() -> None:
         )
     batch = next(r for r in results if r["name"] == "batch")
     memory = next(r for r in results if r["name"] == "memory")
-    print(f"\nbatches of {BATCH_SIZE} at concurrency {BATCH_CONCURRENCY}: {batch['rows_per_s']:.0f} rows/s")
+    dropped = batch["rows_answered"] - batch["rows_logged"]
+    print(
+        f"\nbatches of {BATCH_SIZE} at concurrency {BATCH_CONCURRENCY}: {batch['rows_per_s']:.0f} rows/s answered, "
+        f"{batch['logged_rows_per_s']:.0f} rows/s logged ({batch['rows_logged']:,} rows stored for "
+        f"{batch['rows_answered']:,} answered"
+        + (
+            f"; {dropped:,} dropped by full log buffers"
+            if dropped > 0
+            else "; requests in flight at the end count too"
+        )
+        + f"), {batch['cpu_ms_per_request']:.1f} ms of worker CPU a batch"
+    )
     print(
         f"PSS, master + workers: API {memory['pss_mib']:.0f} MiB after the batches "
         f"({memory['pss_mib_before_batches']:.0f} MiB before them), echo {memory['echo_pss_mib']:.0f} MiB"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 
+import numpy as np
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
@@ -57,6 +58,44 @@ def test_predictions_are_counted_per_class_with_a_probability_histogram(client):
     assert value(text, "lungrisk_prediction_probability_count") == 4
     assert value(text, "lungrisk_prediction_probability_bucket", le="0.5") == 1
     assert value(text, "lungrisk_prediction_probability_bucket", le="1.0") == 4
+
+
+def test_a_batch_observes_its_scores_as_one_by_one_observations_would():
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    from webapp.api.instrumentation import PROBABILITY_BUCKETS, observe_many
+
+    scores = np.random.default_rng(16).uniform(0, 1, 1000)
+    scores[:12] = [
+        0.0,
+        0.1,
+        0.2,
+        0.3,
+        0.5,
+        0.7,
+        0.9,
+        1.0,
+        np.nextafter(0.1, 1),
+        np.nextafter(0.5, 0),
+        1e-9,
+        0.3,
+    ]
+    texts = []
+    for observe in (
+        lambda h: [h.observe(score) for score in scores.tolist()],
+        lambda h: observe_many(h, scores),
+    ):
+        registry = CollectorRegistry()
+        histogram = Histogram("score", "Scores.", buckets=PROBABILITY_BUCKETS, registry=registry)
+        observe(histogram)
+        texts.append(generate_latest(registry).decode())
+    one_by_one, at_once = (samples(text) for text in texts)
+    assert one_by_one.keys() == at_once.keys()
+    for key, expected in one_by_one.items():
+        if key[0] == "score_sum":  # added in another order: the same up to the last bits
+            assert at_once[key] == pytest.approx(expected, rel=1e-12)
+        elif key[0] != "score_created":
+            assert at_once[key] == expected, key
 
 
 def test_the_log_store_and_the_model_are_described(client, app):

@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -79,14 +79,6 @@ class Prediction:
     see_a_doctor_about: tuple[str, ...]  # warning symptoms reported: a rule outside the model
 
 
-class Outcome(NamedTuple):
-    """What the metrics count of one prediction."""
-
-    prediction: int
-    risk_level: str
-    probability: float
-
-
 @dataclass(frozen=True)
 class Predictions:
     """The predictions of a batch, column by column, as the API answers and logs them.
@@ -105,7 +97,7 @@ class Predictions:
     factors: list[list[dict[str, Any]]]  # feature, label, value, contribution, direction, text
     warnings: list[list[str]]
     see_a_doctor_about: list[list[str]]
-    outcomes: list[Outcome]  # unrounded, for the metrics
+    scores: Sequence[float]  # the unrounded probabilities, for the metrics (an array for a batch)
 
     def __len__(self) -> int:
         return len(self.prediction)
@@ -319,9 +311,7 @@ class ModelService:
             factors=self._factor_lists(X, contributions, book),
             warnings=warnings,
             see_a_doctor_about=[list(symptom_lists[mask]) for mask in masks],
-            outcomes=list(
-                map(Outcome._make, zip(predictions, risk_levels, probabilities.tolist(), strict=True))
-            ),
+            scores=probabilities,
         )
 
     def _factor_lists(self, X: np.ndarray, contributions: np.ndarray, book: _Phrasebook) -> list[list[dict]]:
@@ -395,7 +385,7 @@ class ModelService:
             columns["factors"].append(self._factor_list(values, contribs, book))
             columns["warnings"].append(list(self._warnings(values, book.language)))
             columns["see_a_doctor_about"].append(list(self._symptoms_by_mask[mask]))
-            columns["outcomes"].append(Outcome(prediction, level, p))
+            columns["scores"].append(p)
         return Predictions(**columns)
 
     def _factor_list(self, values: list[float], contributions: list[float], book: _Phrasebook) -> list[dict]:

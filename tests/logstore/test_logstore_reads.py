@@ -22,7 +22,7 @@ from webapp.logstore.base import (
     entry_json,
     timestamp_ms,
 )
-from webapp.logstore.sqlite import PAGE_SIZE, WAL_CHECKPOINT_BYTES
+from webapp.logstore.sqlite import INSERT_ROWS, PAGE_SIZE, WAL_CHECKPOINT_BYTES
 from webapp.monitoring.drift import drift_report
 from webapp.monitoring.reference import load_reference
 from webapp.settings import PROJECT_ROOT
@@ -67,6 +67,22 @@ def test_drift_code_holds_what_the_drift_compares(make_entry):
     assert drift_code(make_entry(prediction=None)) == NOT_COMPARED
     assert drift_code(make_entry(inputs={"AGE": 40})) == NOT_COMPARED
     assert drift_code(make_entry(inputs={name: 40.5 for name in FEATURES})) is None  # read from the body
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        [0, 1] * 7,
+        [1.0, True, 0.0, False, 1, 0, 1] * 2,
+        [np.int64(1), np.float64(0.0)] * 7,
+        [2, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, -1],  # never from the API: the equal-to-1 bits all the same
+        [0.5] * 14,
+    ],
+)
+def test_drift_code_sets_a_bit_for_each_answer_equal_to_one(make_entry, answers):
+    entry = make_entry(inputs=dict(zip(FEATURES, [63, *answers], strict=True)))
+    bits = sum(1 << (13 - index) for index, answer in enumerate(answers) if answer == 1)
+    assert drift_code(entry) == (63 << 14) + bits
 
 
 @pytest.mark.parametrize(
@@ -160,6 +176,27 @@ def test_a_new_sqlite_file_has_pages_that_hold_several_entries(tmp_path, make_en
     assert page_size == PAGE_SIZE
     assert page_size // longest >= 2
     assert checkpoint * page_size == WAL_CHECKPOINT_BYTES
+
+
+def test_sqlite_stores_a_long_append_in_order_with_one_id_each(tmp_path, make_entry):
+    """Rows go in by statements of up to INSERT_ROWS: every entry, in order, ids one apart, and
+    the rows a store holds are the newest max_entries."""
+    entries = [make_entry() for _ in range(2 * INSERT_ROWS + 37)]
+    store = SQLiteLogStore(tmp_path / "long.sqlite3", max_entries=INSERT_ROWS + 50)
+    try:
+        store.append(entries[:3])
+        store.append(entries[3:])
+        rows = (
+            store._connection()
+            .execute("SELECT id, request_id, body FROM prediction_log ORDER BY id")
+            .fetchall()
+        )
+    finally:
+        store.close()
+    kept = entries[-(INSERT_ROWS + 50) :]
+    assert [row[0] for row in rows] == list(range(len(entries) - len(kept) + 1, len(entries) + 1))
+    assert [row[1] for row in rows] == [entry["request_id"] for entry in kept]
+    assert [row[2] for row in rows] == [entry_json(entry) for entry in kept]
 
 
 def test_redis_entries_of_the_previous_version_are_read_from_their_bodies(

@@ -15,6 +15,7 @@ import os
 import time
 from typing import Any
 
+import numpy as np
 from flask import Flask, current_app, g, request
 
 logger = logging.getLogger(__name__)
@@ -24,6 +25,25 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 GAUGE_REFRESH_SECONDS = 1.0
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 PROBABILITY_BUCKETS = tuple(round(0.1 * i, 1) for i in range(1, 11))
+#: Fewer scores than this are observed one by one; more (a batch) with observe_many.
+OBSERVED_ONE_BY_ONE = 16
+
+
+def observe_many(histogram, values) -> None:
+    """histogram.observe(value) for each of `values` (a NumPy array), in one increment a bucket.
+
+    A batch of 1,000 observed one by one took a tenth of its request's CPU time (two locked,
+    file-backed increments a value in multiprocess mode); this makes a dozen. The counts are
+    the same; the sum may differ from adding the values one at a time in its last bits.
+    """
+    histogram._raise_if_not_observable()
+    # observe() counts a value in the first bucket whose bound is >= it: searchsorted's "left".
+    bounds = np.array(histogram._upper_bounds)
+    counts = np.bincount(np.searchsorted(bounds, values, side="left"), minlength=len(bounds) + 1)
+    for bucket, count in zip(histogram._buckets, counts.tolist(), strict=False):  # a NaN is in none
+        if count:
+            bucket.inc(count)
+    histogram._sum.inc(float(np.sum(values)))
 
 
 class Metrics:
@@ -116,19 +136,23 @@ class Metrics:
         return response
 
     def observe_predictions(self, results) -> None:
-        """Count scored records by class and risk level; the predict view calls it."""
+        """Count scored records by class and risk level, and their scores; the predict view calls
+        it with the model service's Predictions."""
         # One increment per series, not per record: a batch of 1,000 touches a handful.
         if len(results) == 1:  # most requests: no tally to build
-            tally = {(results[0].prediction, results[0].risk_level): 1}
+            tally = {(results.prediction[0], results.risk_level[0]): 1}
         else:
-            tally = collections.Counter((result.prediction, result.risk_level) for result in results)
+            tally = collections.Counter(zip(results.prediction, results.risk_level, strict=True))
         for key, count in tally.items():
             counter = self._prediction_series.get(key)
             if counter is None:
                 counter = self._prediction_series[key] = self.predictions.labels(str(key[0]), key[1])
             counter.inc(count)
-        for result in results:
-            self.probability.observe(result.probability)
+        if len(results) < OBSERVED_ONE_BY_ONE:
+            for score in results.scores:
+                self.probability.observe(score)
+        else:
+            observe_many(self.probability, results.scores)
 
     def refresh(self, app: Flask) -> None:
         """Copy this worker's log-store status and the model version into the metrics."""

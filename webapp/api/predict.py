@@ -46,7 +46,7 @@ def _serve(with_probabilities: bool):
     model = model_service()
     lang = request_language()  # the sentences people read; codes and field names stay English
     results = model.predict_many(features.to_matrix(records), language=lang)
-    metrics().observe_predictions(results.outcomes)
+    metrics().observe_predictions(results)
     items = responses.items(results, with_probabilities, model.reference(lang))
     for record, item in zip(records, items, strict=True):
         if getattr(record, "ignored", ()):  # a new list: the log entry keeps the model's warnings only
