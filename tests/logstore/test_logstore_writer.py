@@ -15,6 +15,7 @@ from webapp.logstore import (
     RedisLogStore,
     SQLiteLogStore,
     create_prediction_log,
+    writer,
 )
 from webapp.settings import Settings
 
@@ -210,3 +211,43 @@ def test_config_passes_limits_and_prefix_through(tmp_path):
     )
 
     assert (log.store.prefix, log.store.max_entries, log.buffer_size) == ("other", 50, 7)
+
+
+class SlowSQLiteLogStore(SQLiteLogStore):
+    """A working SQLite store whose writes take 50 ms: a writer that cannot keep up."""
+
+    def append(self, entries):
+        time.sleep(0.05)
+        super().append(entries)
+
+
+def test_a_working_store_that_falls_behind_slows_record_instead_of_losing_entries(sqlite_path, make_entry):
+    log = PredictionLog(SlowSQLiteLogStore(sqlite_path), buffer_size=100)  # waits past 30 pending
+    started = time.monotonic()
+    for batch in range(10):
+        log.record([make_entry(request_id=f"b{batch}-{row}") for row in range(20)])
+    took = time.monotonic() - started
+    assert log.flush(timeout=10)
+    status = log.status()
+    assert status["dropped"] == 0
+    assert len(stored_request_ids(log)) == 200
+    assert took >= 0.05  # record() waited for the writer at least once
+    log.close()
+
+
+def test_a_store_that_is_down_never_slows_record(outage_server, redis_prefix, make_entry):
+    log = PredictionLog(
+        RedisLogStore(outage_server.url, prefix=redis_prefix), buffer_size=10, retry_interval=0.1
+    )
+    outage_server.stop()
+    log.record([make_entry(request_id="first")])
+    assert wait_until(lambda: not log.status()["healthy"])
+    started = time.monotonic()
+    for number in range(20):
+        log.record([make_entry(request_id=f"r{number}")])
+    assert time.monotonic() - started < writer.BACKPRESSURE_WAIT  # none of them waited on the backlog
+    assert log.status()["dropped"] == 11
+    outage_server.start()
+    assert log.flush(timeout=5) is True
+    assert stored_request_ids(log) == [f"r{number}" for number in range(10, 20)]
+    log.close()

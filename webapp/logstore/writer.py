@@ -6,6 +6,12 @@ MAX_BATCH entries. When the store is down the entries stay buffered, in order, a
 thread retries every ``retry_interval`` seconds. When the buffer is full the OLDEST entries are dropped and
 counted: during a long outage the most recent activity is the most useful to keep.
 
+A working store that falls behind (sustained batches of a thousand records outrun the writer,
+which shares its worker's GIL with the request threads) slows the requests instead of losing
+their entries: while more than BACKPRESSURE_SHARE of the buffer waits, ``record()`` waits too, at
+most BACKPRESSURE_WAIT seconds, and only while the store's last write succeeded. A store that is
+down never slows a prediction.
+
 A batch the store refuses while it is up (an entry it cannot take) is written again entry by
 entry, so one bad entry never takes others with it: that entry is stored reduced (see
 ``reduce.py``), and only when even that fails is it lost and counted as ``unstored``.
@@ -44,6 +50,10 @@ LINGER = 0.05
 TRIM_INTERVAL = 60.0
 #: How long a read waits for this process's pending entries to be written first.
 READ_FLUSH_TIMEOUT = 0.5
+#: record() waits while more than this share of the buffer is pending and the store works...
+BACKPRESSURE_SHARE = 0.3
+#: ...for at most this many seconds; past it the entries are buffered (and the oldest dropped).
+BACKPRESSURE_WAIT = 1.0
 
 
 def _reset_in_child(ref: weakref.ref) -> None:
@@ -97,10 +107,13 @@ class PredictionLog:
         return self.store.kind
 
     def record(self, entries: Sequence[dict]) -> None:
-        """Queue entries for writing. Never raises for store problems, never waits on I/O."""
+        """Queue entries for writing. Never raises for store problems, never waits on I/O; waits
+        at most BACKPRESSURE_WAIT for a working store's writer that has fallen behind."""
         with self._condition:
             if self._thread is None:
                 self._start_writer()
+            if self._healthy and len(self._buffer) > self._backpressure_mark:
+                self._condition.wait_for(self._caught_up, BACKPRESSURE_WAIT)
             was_empty = not self._buffer
             for entry in entries:
                 if len(self._buffer) >= self.buffer_size:
@@ -113,6 +126,14 @@ class PredictionLog:
             # condition and must not take the wake-up.
             if was_empty or len(self._buffer) >= MAX_BATCH:
                 self._condition.notify_all()
+
+    @property
+    def _backpressure_mark(self) -> int:
+        return int(self.buffer_size * BACKPRESSURE_SHARE)
+
+    def _caught_up(self) -> bool:
+        """Whether a waiting record() may go on: the backlog is down, or the store is not working."""
+        return len(self._buffer) <= self._backpressure_mark or not self._healthy or self._stopping.is_set()
 
     def _start_writer(self) -> None:
         self._thread = threading.Thread(target=self._run, name=f"prediction-log-{self.kind}", daemon=True)
@@ -222,6 +243,7 @@ class PredictionLog:
         with self._condition:
             self._requeue(batch)
             self._set_health(False, str(exc))
+            self._condition.notify_all()  # a record() waiting on the backlog waits no more
         logger.warning(
             "Prediction log write of %d entries failed, retrying in %.1f s: %s",
             len(batch),
