@@ -423,16 +423,15 @@ def packed_request_id(entry: dict) -> bytes:
     return NO_REQUEST_ID if request_id is None else b"\x01" + str(request_id).encode("utf-8", "surrogatepass")
 
 
-def _searched(needle: bytes, records: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Which ID_RECORDs hold a request id containing `needle` (lower case), and which cannot be
-    told from the ring (UNKNOWN_ID: compared as text by LogQuery.matches): NumPy's string
-    functions, one C loop over every id."""
-    length = records["length"]
+def _searched(needle: bytes, length: np.ndarray, lowered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which ID_RECORDs (their `length`, their text in lower case) hold a request id containing
+    `needle` (lower case), and which cannot be told from the ring (UNKNOWN_ID: compared as text
+    by LogQuery.matches): one C loop of NumPy's over every id."""
     unknown = length == UNKNOWN_ID
     present = (length != 0) & ~unknown
     if b"\x00" in needle:  # no id in the ring holds one (NumPy would drop a trailing NUL)
-        return np.zeros(len(records), dtype=bool), unknown
-    found = np.strings.find(np.strings.lower(records["text"]), np.bytes_(needle)) >= 0
+        return np.zeros(len(length), dtype=bool), unknown
+    found = np.strings.find(lowered, np.bytes_(needle)) >= 0
     return found & present, unknown
 
 
@@ -775,19 +774,19 @@ class RedisLogStore(LogStore):
             size, ring, *id_ring = pipe.execute()
         if not size or size > WHOLE_READ_MAX or not ring or len(ring) % STATS_RECORD.itemsize:
             return None
+        # Every slot is filtered, the empty ones dropped with the rest: cheaper than first copying
+        # the live records out of the ring.
         records = np.frombuffer(ring, dtype=STATS_RECORD)
-        live = np.flatnonzero(records["id"] > 0)
-        if live.size != size:
-            return None
-        records = records[live]
         ids, stats = records["id"], records["stats"]
+        keep = ids > 0
+        if np.count_nonzero(keep) != size:
+            return None
         ms = _milliseconds(stats)
-        keep = np.ones(size, dtype=bool)
         if query.until is not None:
             keep &= ms <= timestamp_ms(query.until)
         if query.since is not None:
             keep &= ms >= timestamp_ms(query.since)
-        undecided = np.zeros(size, dtype=bool)
+        undecided = np.zeros(len(records), dtype=bool)
         if query.level is not None:
             other = stats["level"] == OTHER_LEVEL
             wanted = LEVELS.index(query.level) if query.level in LEVELS else OTHER_LEVEL
@@ -800,14 +799,20 @@ class RedisLogStore(LogStore):
         if query.max_probability is not None:
             keep &= stats["probability"] <= query.max_probability
         if search:
-            id_records = id_ring[0]
-            if not id_records or len(id_records) != len(ring) // STATS_RECORD.itemsize * ID_RECORD.itemsize:
+            id_ring = id_ring[0]
+            if not id_ring or len(id_ring) != len(ring) // STATS_RECORD.itemsize * ID_RECORD.itemsize:
                 return None
-            id_records = np.frombuffer(id_records, dtype=ID_RECORD)[live]
+            id_records = np.frombuffer(id_ring, dtype=ID_RECORD)
             if not np.array_equal(id_records["id"], ids):
                 return None
             needle = query.request_id.lower().encode("utf-8", "surrogatepass")
-            matched, unknown = _searched(needle, id_records)
+            if any(65 <= byte <= 90 or 97 <= byte <= 122 for byte in needle):
+                # The whole ring lower-cased at once (ASCII only, as the ring holds): several
+                # times faster than NumPy's lower() an id. Only the texts are read from the copy.
+                id_ring = id_ring.lower()
+            # else no letter to fold: an id holds the needle exactly when its lower case does
+            lowered = np.frombuffer(id_ring, dtype=ID_RECORD)["text"]
+            matched, unknown = _searched(needle, id_records["length"], lowered)
             keep &= matched | unknown
             undecided |= unknown  # compared on the fields
         order = np.lexsort((ids, ms))[::-1]  # newest first, as the sorted set lists them
