@@ -173,3 +173,30 @@ def test_request_ids_the_ring_cannot_hold_are_searched_in_the_fields(make_store,
     assert store._whole_matching(client, query) is not None
     assert [entry["id"] for entry in store.query(query).entries] == expected
     assert store.query(LogQuery(request_id="")).total == 2  # every entry with a request id
+
+
+def test_a_young_log_reads_only_the_slots_its_ids_take(make_store, make_entry):
+    store = make_store(max_entries=100_000)  # 131,072 slots
+    store.append([make_entry(probability=n / 50) for n in range(50)])
+    records, id_ring = store._read_rings(store._redis(), search=True)
+
+    assert len(records) == 50 + 2 * redis_store.RING_MARGIN
+    assert len(id_ring) == len(records) * redis_store.ID_RECORD.itemsize
+    assert views(store) == expected_views(store)
+
+
+def test_an_entry_outside_the_slots_read_sends_the_read_to_the_whole_rings(
+    make_store, make_entry, monkeypatch
+):
+    monkeypatch.setattr(redis_store, "RING_MARGIN", 8)
+    store = make_store(max_entries=100)  # 1,024 slots
+    store.append([make_entry() for _ in range(300)])
+    store.append([make_entry(timestamp="2100-01-01T00:00:00.000Z", request_id="REQ-00017-future")])  # id 301
+    store.append([make_entry(probability=n % 9 / 9) for n in range(400)])  # 100 kept: 301 and 603-701
+    client = store._redis()
+    assert 301 in log_ids(client, store)
+    assert 301 in ring_ids(client, store.stats_ring_key, redis_store.STATS_RECORD)
+
+    records, _ = store._read_rings(client, search=False)
+    assert len(records) == 1024  # slots 594-709 lacked entry 301
+    assert views(store) == expected_views(store)

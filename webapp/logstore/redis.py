@@ -70,6 +70,8 @@ FETCH_CHUNK = 500
 FIELDS_CHUNK = 2000
 #: Members (with their stats) read per call of the window and filter scripts.
 WINDOW_CHUNK = 10_000
+#: Slots read beyond those the log's ids normally take (at least; a sixteenth of the log if more).
+RING_MARGIN = 1024
 #: A window is read from the whole rings only up to this many entries in the log (41 MB of stats
 #: at a million: a GET of some 10 ms); a larger log is filtered by FILTER_SCRIPT, in chunks.
 WHOLE_READ_MAX = 1_000_000
@@ -761,26 +763,64 @@ class RedisLogStore(LogStore):
             windows[key] = found
         return found
 
-    def _whole_matching(self, client: redis.Redis, query: LogQuery) -> tuple[np.ndarray, np.ndarray] | None:
-        """_matching from the whole stats ring (and, for a search, the request-id ring), read
-        with the log's size in one transaction and filtered by NumPy. None when the rings lack
-        an entry of the log (one of a previous version, or displaced): FILTER_SCRIPT reads those."""
-        search = query.request_id is not None
-        with client.pipeline(transaction=True) as pipe:
+    def _read_rings(self, client: redis.Redis, search: bool) -> tuple[np.ndarray, bytes] | None:
+        """The STATS_RECORDs of every entry of the log (and, for a search, the request-id ring's
+        bytes at the same slots), in slot order with empty slots among them, read in one
+        transaction with the log's size. Only the slots the log's ids can take are read: from
+        the id counter back by the log's size, with a margin for entries written meanwhile or
+        trimmed out of id order (a young log fills a fraction of its rings); the whole rings when
+        those lack an entry. None when the whole rings do too (FILTER_SCRIPT reads the log)."""
+        with client.pipeline(transaction=False) as pipe:
+            pipe.get(self.seq_key)
             pipe.zcard(self.order_key)
-            pipe.get(self.stats_ring_key)
-            if search:
-                pipe.get(self.id_ring_key)
-            size, ring, *id_ring = pipe.execute()
-        if not size or size > WHOLE_READ_MAX or not ring or len(ring) % STATS_RECORD.itemsize:
+            pipe.strlen(self.stats_ring_key)
+            last, size, length = pipe.execute()
+        if not size or size > WHOLE_READ_MAX or not length or length % STATS_RECORD.itemsize:
             return None
-        # Every slot is filtered, the empty ones dropped with the rest: cheaper than first copying
-        # the live records out of the ring.
-        records = np.frombuffer(ring, dtype=STATS_RECORD)
+        slots = length // STATS_RECORD.itemsize
+        margin = max(RING_MARGIN, size // 16)
+        start, count = (int(last or 0) - size + 1 - margin) % slots, size + 2 * margin
+        whole = [(0, slots)]
+        attempts = [whole]
+        if count < slots:
+            head = min(count, slots - start)
+            attempts.insert(0, [(start, head)] + ([(0, count - head)] if count > head else []))
+        for spans in attempts:
+            with client.pipeline(transaction=True) as pipe:
+                pipe.zcard(self.order_key)
+                for key, width in (
+                    (self.stats_ring_key, STATS_RECORD.itemsize),
+                    (self.id_ring_key, ID_RECORD.itemsize),
+                ):
+                    if key == self.id_ring_key and not search:
+                        continue
+                    for first, many in spans:
+                        pipe.getrange(key, first * width, (first + many) * width - 1)
+                size, *parts = pipe.execute()
+            ring = b"".join(parts[: len(spans)])
+            if len(ring) % STATS_RECORD.itemsize:
+                return None  # rings of another shape: not this version's
+            records = np.frombuffer(ring, dtype=STATS_RECORD)
+            if np.count_nonzero(records["id"]) == size:
+                id_ring = b"".join(parts[len(spans) :])
+                if search and len(id_ring) != len(records) * ID_RECORD.itemsize:
+                    return None
+                return records, id_ring
+        return None
+
+    def _whole_matching(self, client: redis.Redis, query: LogQuery) -> tuple[np.ndarray, np.ndarray] | None:
+        """_matching from the stats ring (and, for a search, the request-id ring), read by
+        _read_rings and filtered by NumPy. None when the rings lack an entry of the log (one of a
+        previous version, or displaced): FILTER_SCRIPT reads those."""
+        search = query.request_id is not None
+        read = self._read_rings(client, search)
+        if read is None:
+            return None
+        # Every slot read is filtered, the empty ones dropped with the rest: cheaper than first
+        # copying the live records out of the ring.
+        records, id_ring = read
         ids, stats = records["id"], records["stats"]
         keep = ids > 0
-        if np.count_nonzero(keep) != size:
-            return None
         ms = _milliseconds(stats)
         if query.until is not None:
             keep &= ms <= timestamp_ms(query.until)
@@ -799,9 +839,6 @@ class RedisLogStore(LogStore):
         if query.max_probability is not None:
             keep &= stats["probability"] <= query.max_probability
         if search:
-            id_ring = id_ring[0]
-            if not id_ring or len(id_ring) != len(ring) // STATS_RECORD.itemsize * ID_RECORD.itemsize:
-                return None
             id_records = np.frombuffer(id_ring, dtype=ID_RECORD)
             if not np.array_equal(id_records["id"], ids):
                 return None
