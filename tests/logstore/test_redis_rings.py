@@ -162,7 +162,9 @@ def test_a_larger_capacity_grows_the_rings_and_keeps_every_record(make_store, ma
     assert views(large) == expected_views(large)
 
 
-@pytest.mark.parametrize("request_id", ["x" * 70 + "-REQ-00017", "req-\u00e9t\u00e9-00017", ""])
+@pytest.mark.parametrize(
+    "request_id", ["x" * 70 + "-REQ-00017", "req-\u00e9t\u00e9-00017", "req-\x00-00017", ""]
+)
 def test_request_ids_the_ring_cannot_hold_are_searched_in_the_fields(make_store, make_entry, request_id):
     store = make_store()
     store.append([make_entry(), make_entry(request_id=request_id), make_entry(request_id=None)])
