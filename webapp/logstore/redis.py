@@ -11,10 +11,10 @@ not the entry's (zeros: trimmed; another id: taken by a later entry) has nothing
 script takes the ids, adds the entries and trims to ``max_entries`` atomically, so concurrent
 writers never interleave or reuse ids; every trim clears the removed entries' slots.
 
-Reads: a filtered page, and the summary, read both rings whole (a GET each: a few milliseconds
-for 100,000 entries, where a hash of 100,000 fields took over a hundred to send and parse) in one
-transaction with the log's size, and NumPy filters, orders and counts them; only the page's bodies
-are read. When the rings lack some entry of the log (written by a version before the rings, or
+Reads: a filtered page, and the summary, read the rings (the slots the log's ids take, else the
+whole rings: a GETRANGE each, a few milliseconds for 100,000 entries, where a hash of 100,000
+fields took over a hundred to send and parse) in one transaction with the log's size, and NumPy
+filters, orders and counts them; only the page's bodies are read. When the rings lack some entry of the log (written by a version before the rings, or
 displaced), FILTER_SCRIPT applies the filters inside Redis instead, member by member, and the
 entries without a record are read from their fields. The endpoint filter and the drift read the
 small fields; whole bodies are loaded only for the entries returned: a page, or an export's chunk.
