@@ -14,10 +14,11 @@ writers never interleave or reuse ids; every trim clears the removed entries' sl
 Reads: a filtered page, and the summary, read the rings (the slots the log's ids take, else the
 whole rings: a GETRANGE each, a few milliseconds for 100,000 entries, where a hash of 100,000
 fields took over a hundred to send and parse) in one transaction with the log's size, and NumPy
-filters, orders and counts them; only the page's bodies are read. When the rings lack some entry of the log (written by a version before the rings, or
-displaced), FILTER_SCRIPT applies the filters inside Redis instead, member by member, and the
-entries without a record are read from their fields. The endpoint filter and the drift read the
-small fields; whole bodies are loaded only for the entries returned: a page, or an export's chunk.
+filters, orders and counts them; only the page's bodies are read. When the rings lack some entry
+of the log (written by a version before the rings, or displaced), FILTER_SCRIPT applies the
+filters inside Redis instead, member by member, and the entries without a record are read from
+their fields. The endpoint filter and the drift read the small fields; whole bodies are loaded
+only for the entries returned: a page, or an export's chunk.
 The previous version's hashes of packed stats and request ids (``{prefix}:log:stats``,
 ``{prefix}:log:request_ids``) are moved into the rings when a process first connects
 (MIGRATE_SCRIPT), and trimmed with the rest until then.
@@ -545,19 +546,19 @@ class RedisLogStore(LogStore):
         read from their fields."""
         if not client.exists(self.old_stats_key):
             return
-        cursor, moved = 0, 0
+        cursor, calls = 0, 0
         try:
             while True:
                 cursor = int(
                     self._migrate_script(keys=list(self.keys), args=[self.max_entries, cursor], client=client)
                 )
-                moved += 1
+                calls += 1
                 if cursor == 0:
                     break
         except redis.ResponseError as exc:
             logger.warning("Could not move the packed stats of %s into its rings: %s", self.prefix, exc)
             return
-        logger.info("Moved the packed stats of %s into its rings (%d script calls)", self.prefix, moved)
+        logger.info("Moved the packed stats of %s into its rings (%d script calls)", self.prefix, calls)
 
     def _call(self, action):
         try:
