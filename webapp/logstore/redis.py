@@ -73,8 +73,8 @@ FIELDS_CHUNK = 2000
 WINDOW_CHUNK = 10_000
 #: Slots read beyond those the log's ids normally take (at least; a sixteenth of the log if more).
 RING_MARGIN = 1024
-#: A window is read from the whole rings only up to this many entries in the log (41 MB of stats
-#: at a million: a GET of some 10 ms); a larger log is filtered by FILTER_SCRIPT, in chunks.
+#: A window is read from the rings only up to this many entries in the log (at a million, 114 MB
+#: of records in one transaction); a larger log is filtered by FILTER_SCRIPT, in chunks.
 WHOLE_READ_MAX = 1_000_000
 
 # What every script that writes or reads the rings shares. A ring is one string of fixed-size
