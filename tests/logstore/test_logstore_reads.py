@@ -237,7 +237,7 @@ def test_redis_reads_a_window_in_chunks_with_the_same_result(
 
 
 @pytest.mark.parametrize("ids", ["ascii", "non-ascii"])
-@pytest.mark.parametrize("path", ["whole hash", "script"])
+@pytest.mark.parametrize("path", ["rings", "script"])
 @pytest.mark.parametrize(
     "query",
     [
