@@ -37,9 +37,9 @@ REASONS = {
     "summary": "the summary and charts cover the newest 50,000 matching entries (the default LOG_MAX_ENTRIES):"
     " SQLite reads them from its covering index, Redis their packed stats, both in time proportional to that",
     "filtered": "the total counts every match, so every entry of the window is checked, once for the page's rows,"
-    " total and summary (SQLite in its covering index, Redis on its whole stats hash read in one transaction)",
+    " total and summary (SQLite in its covering index, Redis on its whole stats ring read in one transaction)",
     "search": "a substring can use no index: every entry's request id is checked (SQLite in its covering index;"
-    " Redis on its whole request-id hash, read in one transaction with the stats, one bytes comparison an entry)",
+    " Redis on its whole request-id ring, read in one transaction with the stats, one NumPy call for every id)",
     "monitoring": "the drift reads one packed number an entry of the window, then runs its tests",
     "shared": "wall time on shared cores: compare the CPU column",
 }

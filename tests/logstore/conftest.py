@@ -70,8 +70,8 @@ def store_factory(request, sqlite_path, redis_prefix) -> Iterator[Callable[..., 
         store.close()
     if request.param == "redis":
         server = request.getfixturevalue("redis_server")
-        with server.client() as client:
-            client.delete(f"{redis_prefix}:log:seq", f"{redis_prefix}:log:entries")
+        with server.client() as client:  # every key, the rings (a few MB each) included
+            client.delete(*RedisLogStore(server.url, prefix=redis_prefix).keys)
 
 
 @pytest.fixture

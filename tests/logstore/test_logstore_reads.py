@@ -20,7 +20,6 @@ from webapp.logstore.base import (
     SummaryColumns,
     drift_code,
     entry_json,
-    timestamp_ms,
 )
 from webapp.logstore.sqlite import INSERT_ROWS, PAGE_SIZE, WAL_CHECKPOINT_BYTES
 from webapp.monitoring.drift import drift_report
@@ -45,6 +44,26 @@ def mixed_entries(make_entry) -> list[dict]:
     entries.append(make_entry(inputs={**entries[0]["inputs"], "AGE": 44.5}, model_version="other"))
     entries.append(make_entry(latency_ms="slow", inputs=None, model_version=None))
     return entries
+
+
+def emptied_slots(client, key: str, record: np.dtype, members: list[bytes]) -> None:
+    """Empty the members' slots of a ring, as for entries written before the rings."""
+    ring = bytearray(client.get(key))
+    slots = len(ring) // record.itemsize
+    for member in members:
+        start = int(member) % slots * record.itemsize
+        ring[start : start + record.itemsize] = bytes(record.itemsize)
+    client.set(key, bytes(ring))
+
+
+def unknown_ids(client, key: str, members: list[bytes]) -> None:
+    """Mark the members' request ids as kept in the fields only (too long for the ring)."""
+    ring = bytearray(client.get(key))
+    width = redis_store.ID_RECORD.itemsize
+    for member in members:
+        start = int(member) % (len(ring) // width) * width
+        ring[start + 8 : start + width] = bytes([redis_store.UNKNOWN_ID]) + bytes(width - 9)
+    client.set(key, bytes(ring))
 
 
 def report_of(window) -> dict:
@@ -222,7 +241,7 @@ def test_redis_entries_of_the_previous_version_are_read_from_their_bodies(
         expected_total = len(list(store.iter_entries(filtered)))
         searched = LogQuery(request_id="REQ-0000")
         expected_found = [entry["id"] for entry in store.iter_entries(searched)]
-        client.delete(store.stats_key, store.request_ids_key)  # nor the packed stats and request ids
+        client.delete(store.stats_ring_key, store.id_ring_key)  # nor the packed stats and request ids
         query = LogQuery(level="INFO")
 
         assert report_of(store.drift_window(query, 100)) == report_of(list(store.iter_entries(query)))
@@ -255,7 +274,7 @@ def test_redis_reads_a_window_in_chunks_with_the_same_result(
 
 
 @pytest.mark.parametrize("ids", ["ascii", "non-ascii"])
-@pytest.mark.parametrize("path", ["whole hash", "script"])
+@pytest.mark.parametrize("path", ["rings", "script"])
 @pytest.mark.parametrize(
     "query",
     [
@@ -284,17 +303,14 @@ def test_redis_filters_inside_redis_as_logquery_matches(
         store.append(entries)
         client = store._redis()
         members = client.zrange(store.order_key, 0, -1)
-        client.hdel(store.stats_key, *members[::4])  # entries of the previous version
-        client.hdel(store.request_ids_key, *members[1::4])
         expected = [entry for entry in store.iter_entries(LogQuery()) if query.matches(entry)]
-        if path == "script":
+        if path == "script":  # entries without records, as of a previous version
+            emptied_slots(client, store.stats_ring_key, redis_store.STATS_RECORD, members[::4])
+            emptied_slots(client, store.id_ring_key, redis_store.ID_RECORD, members[1::4])
             monkeypatch.setattr(store, "_whole_matching", lambda client, query: None)
-        else:  # every entry has its stats: the whole-hash read applies
-            client.hdel(store.stats_key, *members[::4])
-            for member, entry in zip(members[::4], store._fields(client, members[::4]), strict=True):
-                client.hset(
-                    store.stats_key, member, redis_store.packed_stats(entry, timestamp_ms(entry["timestamp"]))
-                )
+        else:  # every entry has its records: the whole rings are read; some ids only in the fields
+            unknown_ids(client, store.id_ring_key, members[1::4])
+            monkeypatch.setattr(store, "_scanned_matching", None)
 
         page = store.query(dataclasses.replace(query, limit=1000))
         assert page.total == len(expected)

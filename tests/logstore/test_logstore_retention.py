@@ -6,6 +6,7 @@ import datetime as dt
 import sqlite3
 import time
 
+import numpy as np
 import pytest
 
 from webapp.logstore import LogQuery, PredictionLog, RedisLogStore, SQLiteLogStore, create_prediction_log
@@ -50,8 +51,14 @@ def test_redis_retention_removes_each_entry_from_every_key(redis_server, make_en
         with redis_server.client() as client:
             assert client.zcard(store.order_key) == 3
             kept = set(client.zrange(store.order_key, 0, -1))
-            for key in store.keys[2:]:  # every hash keyed by member: bodies, fields, stats, ids
+            for key in (store.entries_key, store.fields_key):
                 assert set(client.hkeys(key)) == kept, key
+            for key, record in (
+                (store.stats_ring_key, redis_store.STATS_RECORD),
+                (store.id_ring_key, redis_store.ID_RECORD),
+            ):  # the removed entries' slots are emptied
+                ids = np.frombuffer(client.get(key), dtype=record)["id"]
+                assert sorted(ids[ids > 0].tolist()) == sorted(int(member) for member in kept), key
             assert int(client.get(store.seq_key)) == 7  # ids keep increasing
     finally:
         with redis_server.client() as client:
