@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import multiprocessing
+import threading
 
-from webapp.logstore import LogQuery, LogStore
+from webapp.logstore import LogQuery, LogStore, SQLiteLogStore, StoreUnavailable
 
 WORKERS = 3
 BATCHES = 40
@@ -50,3 +51,27 @@ def test_processes_appending_at_once_each_get_unique_ids_and_lose_nothing(store)
         ]
         assert mine == sorted(mine), "one worker's entries must keep their order"
     store.ping()
+
+
+def open_and_read(store: SQLiteLogStore, start: threading.Barrier, failures: list[str]) -> None:
+    start.wait()
+    try:
+        list(store.iter_entries(LogQuery()))
+    except StoreUnavailable as exc:
+        failures.append(str(exc))
+
+
+def test_connections_opening_a_new_sqlite_file_at_once_all_open_it(tmp_path):
+    """The WAL switch of a new file is raced by every first connection; none may fail it."""
+    failures: list[str] = []
+    for trial in range(30):
+        stores = [SQLiteLogStore(tmp_path / f"log-{trial}.sqlite3") for _ in range(3)]
+        start = threading.Barrier(len(stores))
+        threads = [threading.Thread(target=open_and_read, args=(store, start, failures)) for store in stores]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for store in stores:
+            store.close()
+    assert failures == []

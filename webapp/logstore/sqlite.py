@@ -22,6 +22,7 @@ import os
 import pathlib
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -102,6 +103,24 @@ INSERT_ROWS = 500
 
 def _insert(rows: int) -> str:
     return _INSERT + ", ".join([_ROW] * rows)
+
+
+def _use_wal(connection: sqlite3.Connection) -> None:
+    """Put the file in WAL mode (kept by the file once set).
+
+    Two connections opening a new file at once (a worker's writer and a request reading the log,
+    or two workers at their first request) race to switch it: SQLite refuses the loser at once,
+    "database is locked", without waiting its busy_timeout, and the log reported itself failing
+    for a second. The switch is retried within the busy timeout instead."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.005)
 
 
 def _row_values(entry: dict) -> tuple[Any, ...]:
@@ -280,7 +299,7 @@ class SQLiteLogStore(LogStore):
             connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             # Before WAL: a new file takes PAGE_SIZE; a file made before keeps its own.
             connection.execute(f"PRAGMA page_size = {PAGE_SIZE}")
-            connection.execute("PRAGMA journal_mode = WAL")
+            _use_wal(connection)
             connection.execute("PRAGMA synchronous = NORMAL")
             (page_size,) = connection.execute("PRAGMA page_size").fetchone()
             connection.execute(f"PRAGMA wal_autocheckpoint = {max(WAL_CHECKPOINT_BYTES // page_size, 1)}")
