@@ -181,8 +181,8 @@ def shortfall(row: dict) -> str | None:
         f"{row['request_ms']:.0f} ms, log write {row['writer_ms']:.0f} ms{store}; each entry "
         "keeps the message and factors the person read (about 2.9 KB of JSON), which is kept as it "
         "is. Gunicorn adds the HTTP work (the 2.1 MB answer through the socket) on top, and there "
-        "the log writers, sharing each worker's GIL with its request threads, store only part of "
-        "what is answered (bench_predict.py counts it)."
+        "the log writers share each worker's GIL with its request threads: a request waits for a "
+        "writer that has fallen behind, so every answered row is stored (bench_predict.py counts it)."
     )
 
 
