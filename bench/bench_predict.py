@@ -8,7 +8,10 @@ defaults with gthread, 2 workers x 4 threads, the fastest configuration found fo
 settings), shows what any request to this API costs before a prediction's own work. wrk keeps
 its connections alive. Per-worker CPU time shows whether both Gunicorn workers did the work.
 
-    python bench/bench_predict.py [--duration 10] [--concurrency 1 8 32] [--redis-url URL]
+Every cell is measured --rounds times (2 by default, as the issue's first measure was), one
+round after the other, so each figure comes as the range the rounds gave.
+
+    python bench/bench_predict.py [--duration 10] [--rounds 2] [--concurrency 1 8 32] [--redis-url URL]
 """
 
 from __future__ import annotations
@@ -190,6 +193,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
+    parser.add_argument("--rounds", type=int, default=2, help="times each cell is measured")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--redis-url", help="log to this Redis instead of the embedded SQLite file")
     parser.add_argument(
@@ -224,11 +228,13 @@ def main() -> None:
     }
     results = []
     try:
-        for connections in args.concurrency:
-            for name, path in (("echo", "/echo"), ("floor", "/echo"), ("predict", "/predict")):
-                url = f"http://127.0.0.1:{ports[name]}{path}"
-                run_wrk(url, script, connections, 1)  # warm-up
-                results.append(measure(name, url, script, servers[name].pid, connections, args.duration))
+        for round_number in range(1, args.rounds + 1):
+            for connections in args.concurrency:
+                for name, path in (("echo", "/echo"), ("floor", "/echo"), ("predict", "/predict")):
+                    url = f"http://127.0.0.1:{ports[name]}{path}"
+                    run_wrk(url, script, connections, 1)  # warm-up
+                    row = measure(name, url, script, servers[name].pid, connections, args.duration)
+                    results.append({**row, "round": round_number})
         # Before the batches: a batch of 1,000 leaves each worker's heap some 30 MiB larger.
         pss_single = pss_mib(servers["predict"].pid)
         url = f"http://127.0.0.1:{ports['predict']}/predict"
@@ -255,27 +261,34 @@ def main() -> None:
             process.wait(timeout=30)
 
     print(
-        f"{'endpoint':<9}{'conc':>5}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}"
+        f"{'endpoint':<9}{'round':>6}{'conc':>5}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}"
         f"{'CPU ms/req':>12}  worker CPU s"
     )
     for row in results:
         if row["name"] == "memory":
             continue
         print(
-            f"{row['name']:<9}{row['connections']:>5}{row['rps']:>10.0f}{row['p50_ms']:>9.2f}"
-            f"{row['p99_ms']:>9.2f}{row['non_2xx']:>9}{row['cpu_ms_per_request']:>12.2f}  {row['worker_cpu_s']}"
+            f"{row['name']:<9}{row.get('round', ''):>6}{row['connections']:>5}{row['rps']:>10.0f}"
+            f"{row['p50_ms']:>9.2f}{row['p99_ms']:>9.2f}{row['non_2xx']:>9}{row['cpu_ms_per_request']:>12.2f}"
+            f"  {row['worker_cpu_s']}"
         )
-    print("\npredict / echo throughput (and echo / predict worker CPU a request; echo / floor):")
-    for connections in args.concurrency:
-        echo, floor, predict = (
-            next(r for r in results if r["name"] == n and r["connections"] == connections)
-            for n in ("echo", "floor", "predict")
-        )
-        cpu_ratio = echo["cpu_ms_per_request"] / max(predict["cpu_ms_per_request"], 1e-9)
-        floor_ratio = echo["cpu_ms_per_request"] / max(floor["cpu_ms_per_request"], 1e-9)
-        print(
-            f"  concurrency {connections:>3}: {predict['rps'] / echo['rps']:.2f} ({cpu_ratio:.2f}; {floor_ratio:.2f})"
-        )
+    print("\npredict / echo throughput (and echo / predict worker CPU a request; echo / floor), by round:")
+    for round_number in range(1, args.rounds + 1):
+        for connections in args.concurrency:
+            echo, floor, predict = (
+                next(
+                    r
+                    for r in results
+                    if r["name"] == n and r["connections"] == connections and r.get("round") == round_number
+                )
+                for n in ("echo", "floor", "predict")
+            )
+            cpu_ratio = echo["cpu_ms_per_request"] / max(predict["cpu_ms_per_request"], 1e-9)
+            floor_ratio = echo["cpu_ms_per_request"] / max(floor["cpu_ms_per_request"], 1e-9)
+            print(
+                f"  round {round_number}, concurrency {connections:>3}: {predict['rps'] / echo['rps']:.2f}"
+                f" ({cpu_ratio:.2f}; {floor_ratio:.2f})"
+            )
     batch = next(r for r in results if r["name"] == "batch")
     memory = next(r for r in results if r["name"] == "memory")
     dropped = batch["rows_answered"] - batch["rows_logged"]
