@@ -388,8 +388,9 @@ class ModelService:
             columns["scores"].append(p)
         return Predictions(**columns)
 
-    def _factor_list(self, values: list[float], contributions: list[float], book: _Phrasebook) -> list[dict]:
-        """One row's factors as the API shows them: `_factors`, from the phrasebook's."""
+    def _moved(self, values: list[float], contributions: list[float]) -> list[tuple[int, float]]:
+        """(position, change from the reference person's contribution) of each answer that differs
+        from the reference's and moves the score, largest effect first (stable on ties)."""
         reference_values, reference = self._reference_values, self._reference_contributions
         moved = [
             (i, contributions[i] - reference[i])
@@ -398,6 +399,11 @@ class ModelService:
         ]
         moved = [(i, delta) for i, delta in moved if abs(delta) >= NEGLIGIBLE]
         moved.sort(key=lambda item: -abs(item[1]))
+        return moved
+
+    def _factor_list(self, values: list[float], contributions: list[float], book: _Phrasebook) -> list[dict]:
+        """One row's factors as the API shows them: `_factors`, from the phrasebook's."""
+        moved = self._moved(values, contributions)
         shared = self._fold is None
         found = []
         for i, delta in moved:
@@ -435,14 +441,7 @@ class ModelService:
         Gunicorn's threads every release on the request path lets another thread in and
         makes this one queue to get the GIL back (measured: about a fifth of the throughput).
         """
-        reference_values, reference = self._reference_values, self._reference_contributions
-        moved = [
-            (i, contributions[i] - reference[i])
-            for i in range(len(values))
-            if values[i] != reference_values[i]
-        ]
-        moved = [(i, delta) for i, delta in moved if abs(delta) >= NEGLIGIBLE]
-        moved.sort(key=lambda item: -abs(item[1]))
+        moved = self._moved(values, contributions)
         factors = []
         for i, delta in moved:
             name, direction = self._names[i], "raises" if delta > 0 else "lowers"
