@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -57,3 +59,13 @@ SYMPTOMATIC_OLDER_SMOKER = patient(
     SHORTNESS_OF_BREATH=1,
     SWALLOWING_DIFFICULTY=1,
 )
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 5.0, interval: float = 0.02) -> bool:
+    """Poll `condition` until it is true or `timeout` seconds have passed; its last answer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return bool(condition())

@@ -13,6 +13,7 @@ import pytest
 from gunicorn import glogging, util
 from gunicorn.config import Config
 
+from tests.helpers import wait_until
 from webapp.gunicorn_worker import (
     ACCESS_LOG_FLUSH_LINES,
     ACCESS_LOG_FLUSH_SECONDS,
@@ -132,12 +133,6 @@ def _log_requests(logger: AccessLogger, request_ids) -> None:
         logger.access(response, _Request, ENVIRON, datetime.timedelta(microseconds=1500))
 
 
-def _wait_for(condition, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.01)
-
-
 def test_access_lines_are_written_together_in_order_within_the_flush_interval():
     stream = _CountingStream()
     logger = logging.getLogger("test.batched.interval")
@@ -147,7 +142,7 @@ def test_access_lines_are_written_together_in_order_within_the_flush_interval():
         for number in range(3):
             logger.warning("line %d", number)
         assert stream.writes == 0  # kept, not written on the request's thread
-        _wait_for(lambda: stream.writes, 10 * ACCESS_LOG_FLUSH_SECONDS)
+        wait_until(lambda: stream.writes, 10 * ACCESS_LOG_FLUSH_SECONDS)
         assert stream.getvalue() == "line 0\nline 1\nline 2\n"
         assert stream.writes == 1
     finally:
@@ -188,7 +183,7 @@ def test_an_access_log_file_keeps_every_line_across_a_reopen(tmp_path):
     first.rename(second)  # logrotate, then USR1
     logger.reopen_files()
     _log_requests(logger, ["after"])
-    _wait_for(lambda: first.exists() and "rid=after" in first.read_text(), 10 * ACCESS_LOG_FLUSH_SECONDS)
+    wait_until(lambda: first.exists() and "rid=after" in first.read_text(), 10 * ACCESS_LOG_FLUSH_SECONDS)
     assert second.read_text().endswith("rid=before\n")
     assert first.read_text().endswith("rid=after\n")
     for handler in handlers:

@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pytest
 
+from tests.helpers import wait_until
 from webapp.logstore import LogQuery, PredictionLog, RedisLogStore, SQLiteLogStore, create_prediction_log
 from webapp.logstore import redis as redis_store
 from webapp.logstore import sqlite as sqlite_store
@@ -81,21 +82,12 @@ def test_sqlite_retention_is_a_range_of_the_timestamp_index(sqlite_path, make_en
     ), plan
 
 
-def wait_for(condition, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
-
-
 def test_the_writer_applies_the_age_limit_after_writes_at_most_once_per_interval(store, make_entry):
     log = PredictionLog(store, max_age_days=30, trim_interval=0.5)
     try:
         log.record([make_entry(request_id="old-1", timestamp=days_ago(45)), make_entry(request_id="new-1")])
         assert log.flush()
-        assert wait_for(lambda: stored_ids(store) == ["new-1"])
+        assert wait_until(lambda: stored_ids(store) == ["new-1"])
 
         # Within the interval the next write does not trim: one range delete per interval.
         log.record([make_entry(request_id="old-2", timestamp=days_ago(45))])
@@ -104,7 +96,7 @@ def test_the_writer_applies_the_age_limit_after_writes_at_most_once_per_interval
         time.sleep(0.6)
         log.record([make_entry(request_id="new-2")])
         assert log.flush()
-        assert wait_for(lambda: stored_ids(store) == ["new-1", "new-2"])
+        assert wait_until(lambda: stored_ids(store) == ["new-1", "new-2"])
         assert log.status()["dropped"] == log.status()["unstored"] == 0
     finally:
         log.close()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from collections.abc import Callable
 
 import pytest
 
+from tests.helpers import wait_until
 from tests.redis_server import RedisServer
 from webapp.logstore import (
     LogQuery,
@@ -18,15 +18,6 @@ from webapp.logstore import (
     writer,
 )
 from webapp.settings import Settings
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 def stored_request_ids(log: PredictionLog) -> list[str]:
