@@ -230,7 +230,7 @@ def main() -> None:
     try:
         for round_number in range(1, args.rounds + 1):
             for connections in args.concurrency:
-                for name, path in (("echo", "/echo"), ("floor", "/echo"), ("predict", "/predict")):
+                for name, path in (("echo", "/echo"), ("floor", "/predict"), ("predict", "/predict")):
                     url = f"http://127.0.0.1:{ports[name]}{path}"
                     run_wrk(url, script, connections, 1)  # warm-up
                     row = measure(name, url, script, servers[name].pid, connections, args.duration)

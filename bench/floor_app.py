@@ -5,6 +5,10 @@ headers, CORS, sessions, error handling, and under the API's gunicorn.conf.py it
 access log), but no validation, scoring, answer or log entry. What a request costs here is what
 any endpoint of this API costs before its own work: bench_predict.py compares it with the echo
 to show how much of the gap to the echo is the framework a deployment keeps switched on.
+
+The echo answers at POST /predict itself (in place of the prediction view), so the request takes
+the same way through the worker as a prediction (webapp/gunicorn_worker.py serves predictions on
+its event loop).
 """
 
 from flask import jsonify, request
@@ -14,6 +18,8 @@ from webapp.api import create_app
 app = create_app()
 
 
-@app.post("/echo")
 def echo():
     return jsonify(request.get_json())
+
+
+app.view_functions["predict.predict_class"] = echo

@@ -12,18 +12,29 @@ from tests.helpers import patient
 
 
 class SlowClients:
-    """`count` connections that send a request head one byte every `interval` seconds."""
+    """`count` connections that send a request head one byte every `interval` seconds, or with
+    `slow_body`, a whole head and then the body one byte every `interval` seconds."""
 
-    def __init__(self, port: int, count: int = 20, interval: float = 0.5) -> None:
+    def __init__(self, port: int, count: int = 20, interval: float = 0.5, slow_body: bool = False) -> None:
         self.port, self.count, self.interval = port, count, interval
+        self.slow_body = slow_body
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._trickle, daemon=True) for _ in range(count)]
 
     def _trickle(self) -> None:
-        head = b"POST /predict HTTP/1.1\r\nHost: localhost\r\nX-Slow: " + b"a" * 1000
+        if self.slow_body:
+            body = b'{"AGE": 62' + b" " * 1000 + b"}"
+            sent = (
+                b"POST /predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            )
+            trickled = body
+        else:
+            sent, trickled = b"", b"POST /predict HTTP/1.1\r\nHost: localhost\r\nX-Slow: " + b"a" * 1000
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
-                for byte in head:
+                sock.sendall(sent)
+                for byte in trickled:
                     sock.sendall(bytes([byte]))
                     if self._stop.wait(self.interval):
                         return

@@ -23,6 +23,16 @@ def test_slow_clients_do_not_stop_predictions_under_gunicorn(tmp_path):
     assert answered >= 20 and failed <= answered // 20, (answered, failed)
 
 
+def test_slow_bodies_do_not_stop_predictions_under_gunicorn(tmp_path):
+    # A client that sends a whole head, then its body a byte at a time, holds a pool thread while
+    # the body is read: eight of them hold every thread of 2 workers x 2 threads. A prediction
+    # whose whole request is in is served on the worker's event loop, so it is answered meanwhile.
+    with ServerProcess.gunicorn(tmp_path, env={"GUNICORN_ACCESS_LOG": ""}) as api:
+        with SlowClients(api.port, count=8, slow_body=True):
+            answered, failed = predictions_during(api.url, 5)
+    assert answered >= 20 and failed <= answered // 20, (answered, failed)
+
+
 def test_pipelined_keep_alive_requests_are_all_answered_in_order(tmp_path):
     # The worker serves a request already waiting on a kept-alive connection on the same thread:
     # requests sent back to back in one write must each get their own answer, in order.

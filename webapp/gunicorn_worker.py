@@ -13,6 +13,10 @@ MAX_CONTENT_LENGTH. A kept-alive connection whose next request has already arriv
 same thread while no other connection waits for one. A response's head goes out with its first body
 bytes in one send (`OneSendResponse`).
 
+A prediction whose whole request is already in when its connection turns readable (the usual
+case: a few hundred bytes in one segment) is served on the event loop's own thread instead of being
+handed to the pool (`_serve_here`); see `LOOP_PATHS`.
+
 `AccessLogger` is Gunicorn's logger building only the access-log atoms the format names, and
 writing the access lines in batches.
 """
@@ -25,6 +29,7 @@ import re
 import socket
 import threading
 import time
+from concurrent.futures import Future
 
 from gunicorn import glogging, util
 from gunicorn.http import wsgi
@@ -44,6 +49,16 @@ HEARTBEAT_INTERVAL = 0.5
 #: The access log is written at least this often (seconds), and whenever this many lines wait.
 ACCESS_LOG_FLUSH_SECONDS = 0.5
 ACCESS_LOG_FLUSH_LINES = 256
+#: POST targets served on the event loop's thread when the whole request is already in. A
+#: prediction is about a millisecond of CPU, under the GIL either way: handing it to a pool thread
+#: and its result back costs two thread wake-ups, a pipe write and a fifth of the worker's time
+#: (bench/bench_predict.py). Everything else (pages, exports, slow or large bodies) goes to the
+#: pool as before, so nothing long ever holds the loop.
+LOOP_PATHS = frozenset((b"/predict", b"/predict_proba", b"/api/predict", b"/api/predict_proba"))
+#: Largest body served on the loop: a few records. Their answer (tens of KB) fits in the socket
+#: buffers, so sending it never waits on a client that does not read.
+LOOP_BODY_LIMIT = 4096
+_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d{1,9})[ \t]*(?=\r\n|$)")
 
 
 def _next_request_here(conn) -> bool:
@@ -54,6 +69,37 @@ def _next_request_here(conn) -> bool:
         return bool(conn.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
     except OSError:  # nothing yet (EAGAIN), or gone: the event loop handles either
         return False
+
+
+SERVE, WAIT = "serve", "wait"
+
+
+def _loop_action(received: bytes | bytearray) -> str | None:
+    """What the event loop does with a connection that has sent `received` so far.
+
+    WAIT while the head is incomplete, or while the body of a small prediction is (the poller
+    wakes the loop when more arrives). SERVE a POST to one of LOOP_PATHS whose head and body
+    (one Content-Length of at most LOOP_BODY_LIMIT bytes) are all in. None for anything else,
+    which goes to the pool: other requests, and anything unusual (chunked, Expect, two lengths,
+    a query string, a head over HEAD_LIMIT), which Gunicorn's parser then answers as before.
+    """
+    end = received.find(_END)
+    if end < 0:
+        return WAIT if len(received) < HEAD_LIMIT else None
+    line_end = received.find(b"\r\n")
+    method, _, rest = bytes(received[:line_end]).partition(b" ")
+    if method != b"POST" or rest.partition(b" ")[0] not in LOOP_PATHS:
+        return None
+    fields = bytes(received[line_end:end]).lower()
+    if b"\r\ntransfer-encoding:" in fields or b"\r\nexpect:" in fields:
+        return None
+    lengths = _CONTENT_LENGTH.findall(fields)
+    if len(lengths) != 1 or fields.count(b"\r\ncontent-length:") != 1:
+        return None
+    length = int(lengths[0])
+    if length > LOOP_BODY_LIMIT:
+        return None
+    return SERVE if len(received) - (end + len(_END)) >= length else WAIT
 
 
 def _read_to_the_end(message) -> bool:
@@ -129,6 +175,7 @@ class OneSendResponse(wsgi.Response):
 
 class HeadFirstThreadWorker(gthread.ThreadWorker):
     _heartbeat_at = 0.0
+    _serving_here = False
 
     def init_process(self):
         util.http_date = _http_date_this_second  # read by gunicorn.http.wsgi for every response
@@ -143,6 +190,57 @@ class HeadFirstThreadWorker(gthread.ThreadWorker):
         if now - self._heartbeat_at >= min(HEARTBEAT_INTERVAL, self.timeout / 4):
             self._heartbeat_at = now
             super().notify()
+
+    def enqueue_req(self, conn):
+        # Called on the event loop's thread for a connection with something to read.
+        if self._serving_here or not self._take_on_loop(conn):
+            super().enqueue_req(conn)
+
+    def _take_on_loop(self, conn) -> bool:
+        """Serve a small prediction on this (the event loop's) thread once its whole request is
+        in, and wait in the poller, holding no thread, while a request head or a small
+        prediction's body is incomplete. False hands the connection to the pool, as gthread does.
+
+        What arrived is read without waiting, as `_handle_one` would on a pool thread, and kept
+        for that thread. A request that follows in the same read (pipelining) goes to the pool:
+        this never recurses. Slow heads and slow prediction bodies so hold no thread at all, and
+        predictions are answered while slow bodies of other requests hold every pool thread.
+        """
+        if self.cfg.is_ssl or getattr(conn, "is_http2", False):
+            return False
+        received = conn.__dict__.setdefault("pending_head", bytearray())
+        deadline = conn.__dict__.setdefault("head_deadline", time.monotonic() + HEAD_TIMEOUT)
+        if not received and conn.parser is not None:
+            received += conn.parser.unreader.take_buffered()  # read ahead behind the last request
+        try:
+            while len(received) < HEAD_LIMIT:
+                chunk = conn.sock.recv(65536, socket.MSG_DONTWAIT)
+                if not chunk:
+                    return False  # closed: the pool's read finds it so and closes
+                received += chunk
+        except BlockingIOError:
+            pass  # all that has arrived
+        except OSError:
+            return False  # gone: as closed
+        action = _loop_action(received)
+        if action is None or time.monotonic() > deadline:
+            return False  # the pool takes it (a late head is closed by _handle_one)
+        done = Future()  # what the pool would have handed back to finish_request
+        if action == WAIT:
+            conn.data_ready = False
+            done.set_result(gthread._DEFER)  # back to the poller until more arrives
+            self.finish_request(conn, done)
+            return True
+        self._serving_here = True
+        try:
+            try:
+                done.set_result(self._handle_one(conn))
+            except Exception as exc:  # gthread's handle answers or logs its own; this closes
+                done.set_exception(exc)
+            self.finish_request(conn, done)
+        finally:
+            self._serving_here = False
+        return True
 
     def handle(self, conn):
         if self.cfg.is_ssl or getattr(conn, "is_http2", False):
