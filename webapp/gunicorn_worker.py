@@ -29,6 +29,7 @@ import re
 import socket
 import threading
 import time
+import traceback
 from concurrent.futures import Future
 
 from gunicorn import glogging, util
@@ -349,10 +350,20 @@ class _BatchedLines:
 
     def emit(self, record):  # called holding the handler's lock (Handler.handle)
         try:
-            self._lines.append(self.format(record) + self.terminator)
+            line = self.format(record)
         except Exception:
             self.handleError(record)
             return
+        self._keep(line)
+
+    def add_message(self, message: str) -> None:
+        """What emit() does with a record whose formatted line is `message` (see
+        AccessLogger.access)."""
+        with self.lock:
+            self._keep(message)
+
+    def _keep(self, line: str) -> None:
+        self._lines.append(line + self.terminator)
         if len(self._lines) >= ACCESS_LOG_FLUSH_LINES:
             self.flush()
         elif self._flusher_pid != os.getpid():  # the first line of this process (a forked worker)
@@ -406,6 +417,40 @@ class AccessLogger(glogging.Logger):
     """
 
     _names: dict[str, tuple[str, ...]] = {}
+
+    def access(self, resp, req, environ, request_time):
+        # Gunicorn's access() goes through logging for each line: a LogRecord (the time, thread
+        # and process names, the caller's frame), the logger's and handler's checks, a formatter
+        # that adds nothing to "%(message)s". When the line would come out the same, it is
+        # formatted here and given to the batching handler directly.
+        handler = self._plain_access_handler()
+        if handler is None or not self.access_log_enabled:
+            return super().access(resp, req, environ, request_time)
+        try:
+            line = self.cfg.access_log_format % self.atoms_wrapper_class(
+                self.atoms(resp, req, environ, request_time)
+            )
+        except Exception:
+            self.error(traceback.format_exc())
+            return
+        handler.add_message(line)
+
+    def _plain_access_handler(self) -> _BatchedLines | None:
+        """The access log's one handler, if a record would reach it as is and leave it as its
+        message alone: no filters, INFO let through, the plain "%(message)s" formatter."""
+        log = self.access_log
+        if len(log.handlers) != 1 or log.filters or log.propagate or not log.isEnabledFor(logging.INFO):
+            return None
+        handler = log.handlers[0]
+        if (
+            not isinstance(handler, _BatchedLines)
+            or handler.filters
+            or handler.level > logging.INFO
+            or type(handler.formatter) is not logging.Formatter
+            or handler.formatter._fmt != "%(message)s"
+        ):
+            return None
+        return handler
 
     def _set_handler(self, log, output, fmt, stream=None):
         if log is not self.access_log or output is None:
