@@ -213,16 +213,18 @@ class HeadFirstThreadWorker(gthread.ThreadWorker):
         deadline = conn.__dict__.setdefault("head_deadline", time.monotonic() + HEAD_TIMEOUT)
         if not received and conn.parser is not None:
             received += conn.parser.unreader.take_buffered()  # read ahead behind the last request
+        # One read a wake-up: a request is nearly always in one segment, and what does not fit
+        # in this read leaves the socket readable, so the poller wakes the loop again at once.
         try:
-            while len(received) < HEAD_LIMIT:
-                chunk = conn.sock.recv(65536, socket.MSG_DONTWAIT)
-                if not chunk:
-                    return False  # closed: the pool's read finds it so and closes
-                received += chunk
+            chunk = conn.sock.recv(65536, socket.MSG_DONTWAIT)
         except BlockingIOError:
-            pass  # all that has arrived
+            chunk = None  # nothing yet (a new connection)
         except OSError:
-            return False  # gone: as closed
+            return False  # gone: the pool's read finds it so and closes
+        if chunk == b"":
+            return False  # closed: as gone
+        if chunk:
+            received += chunk
         action = _loop_action(received)
         if action is None or time.monotonic() > deadline:
             return False  # the pool takes it (a late head is closed by _handle_one)
