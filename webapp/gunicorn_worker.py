@@ -23,10 +23,13 @@ writing the access lines in batches.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import re
 import socket
+import struct
+import termios
 import threading
 import time
 import traceback
@@ -56,9 +59,15 @@ ACCESS_LOG_FLUSH_LINES = 256
 #: (bench/bench_predict.py). Everything else (pages, exports, slow or large bodies) goes to the
 #: pool as before, so nothing long ever holds the loop.
 LOOP_PATHS = frozenset((b"/predict", b"/predict_proba", b"/api/predict", b"/api/predict_proba"))
-#: Largest body served on the loop: a few records. Their answer (tens of KB) fits in the socket
-#: buffers, so sending it never waits on a client that does not read.
+#: Largest body served on the loop: a few records. Their answer (tens of KB) goes into an empty
+#: send buffer at once; a connection with answers still unsent is served by the pool instead
+#: (`_nothing_unsent`), so the loop never waits on a client that does not read.
 LOOP_BODY_LIMIT = 4096
+#: Seconds a send may make no progress (a client that does not read its answers) before it fails
+#: and the connection is closed, so it holds its thread, or the event loop, no longer than that.
+SEND_TIMEOUT = 5.0
+_TIMEVAL = struct.Struct("@ll")  # struct timeval, as SO_SNDTIMEO takes it
+_SIOCOUTQ = getattr(termios, "TIOCOUTQ", None)  # Linux: SIOCOUTQ, the bytes a socket has not yet delivered
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d{1,9})[ \t]*(?=\r\n|$)")
 
 
@@ -101,6 +110,17 @@ def _loop_action(received: bytes | bytearray) -> str | None:
     if length > LOOP_BODY_LIMIT:
         return None
     return SERVE if len(received) - (end + len(_END)) >= length else WAIT
+
+
+def _nothing_unsent(sock: socket.socket) -> bool:
+    """Whether every byte sent on `sock` so far has reached the client (Linux's SIOCOUTQ is 0).
+
+    Bytes still queued mean the client's receive window is closed: it has not read its earlier
+    answers, and a new one could make the send wait. Unknown (no SIOCOUTQ) counts as not."""
+    try:
+        return struct.unpack("i", fcntl.ioctl(sock.fileno(), _SIOCOUTQ, b"\0\0\0\0"))[0] == 0
+    except (OSError, AttributeError):
+        return False
 
 
 def _read_to_the_end(message) -> bool:
@@ -209,6 +229,9 @@ class HeadFirstThreadWorker(gthread.ThreadWorker):
         """
         if self.cfg.is_ssl or getattr(conn, "is_http2", False):
             return False
+        if "send_timeout" not in conn.__dict__:  # the connection's first time here
+            conn.send_timeout = SEND_TIMEOUT
+            conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _TIMEVAL.pack(int(SEND_TIMEOUT), 0))
         received = conn.__dict__.setdefault("pending_head", bytearray())
         deadline = conn.__dict__.setdefault("head_deadline", time.monotonic() + HEAD_TIMEOUT)
         if not received and conn.parser is not None:
@@ -228,6 +251,8 @@ class HeadFirstThreadWorker(gthread.ThreadWorker):
         action = _loop_action(received)
         if action is None or time.monotonic() > deadline:
             return False  # the pool takes it (a late head is closed by _handle_one)
+        if action == SERVE and not _nothing_unsent(conn.sock):
+            return False  # a client behind on reading: its answer may wait, on a pool thread
         done = Future()  # what the pool would have handed back to finish_request
         if action == WAIT:
             conn.data_ready = False
