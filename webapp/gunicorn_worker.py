@@ -229,27 +229,11 @@ class HeadFirstThreadWorker(gthread.ThreadWorker):
         """
         if self.cfg.is_ssl or getattr(conn, "is_http2", False):
             return False
-        if "send_timeout" not in conn.__dict__:  # the connection's first time here
-            conn.send_timeout = SEND_TIMEOUT
-            conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _TIMEVAL.pack(int(SEND_TIMEOUT), 0))
-        received = conn.__dict__.setdefault("pending_head", bytearray())
-        deadline = conn.__dict__.setdefault("head_deadline", time.monotonic() + HEAD_TIMEOUT)
-        if not received and conn.parser is not None:
-            received += conn.parser.unreader.take_buffered()  # read ahead behind the last request
-        # One read a wake-up: a request is nearly always in one segment, and what does not fit
-        # in this read leaves the socket readable, so the poller wakes the loop again at once.
-        try:
-            chunk = conn.sock.recv(65536, socket.MSG_DONTWAIT)
-        except BlockingIOError:
-            chunk = None  # nothing yet (a new connection)
-        except OSError:
-            return False  # gone: the pool's read finds it so and closes
-        if chunk == b"":
-            return False  # closed: as gone
-        if chunk:
-            received += chunk
+        received = self._read_what_arrived(conn)
+        if received is None:
+            return False  # closed or gone: the pool's read finds it so and closes
         action = _loop_action(received)
-        if action is None or time.monotonic() > deadline:
+        if action is None or time.monotonic() > conn.head_deadline:
             return False  # the pool takes it (a late head is closed by _handle_one)
         if action == SERVE and not _nothing_unsent(conn.sock):
             return False  # a client behind on reading: its answer may wait, on a pool thread
@@ -269,6 +253,29 @@ class HeadFirstThreadWorker(gthread.ThreadWorker):
         finally:
             self._serving_here = False
         return True
+
+    def _read_what_arrived(self, conn) -> bytearray | None:
+        """The bytes of the connection's next request received so far (kept on the connection
+        for `_handle_one`), after one read that does not wait; None if it is closed or gone."""
+        if "send_timeout" not in conn.__dict__:  # the connection's first time here
+            conn.send_timeout = SEND_TIMEOUT
+            conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _TIMEVAL.pack(int(SEND_TIMEOUT), 0))
+        received = conn.__dict__.setdefault("pending_head", bytearray())
+        conn.__dict__.setdefault("head_deadline", time.monotonic() + HEAD_TIMEOUT)
+        if not received and conn.parser is not None:
+            received += conn.parser.unreader.take_buffered()  # read ahead behind the last request
+        # One read a wake-up: a request is nearly always in one segment, and what does not fit
+        # in this read leaves the socket readable, so the poller wakes the loop again at once.
+        try:
+            chunk = conn.sock.recv(65536, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return received  # nothing yet (a new connection)
+        except OSError:
+            return None
+        if not chunk:
+            return None
+        received += chunk
+        return received
 
     def handle(self, conn):
         if self.cfg.is_ssl or getattr(conn, "is_http2", False):
