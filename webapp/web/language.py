@@ -47,7 +47,8 @@ def _language_headers(response):
     # What `response.vary.add("Accept-Language")` and `headers.setdefault("Content-Language", ...)`
     # write, from one pass over the headers: Headers.get and setdefault raise and catch a KeyError
     # for a missing header (most responses have neither), and setdefault scans twice more. This
-    # hook took a tenth of a request's CPU time around an echo view (34 of 350 us).
+    # hook took a tenth of a request's CPU time around an echo view; with request_language it
+    # went from 11 to 2.5 us a response (measured alone, in a request context).
     headers = response.headers
     vary = None
     has_language = False

