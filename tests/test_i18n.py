@@ -86,6 +86,28 @@ def test_localize_walks_details_and_leaves_keys_and_numbers_alone():
 # -- the API ---------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "set_by_view, expected",
+    [
+        ({}, [("Vary", "Accept-Language"), ("Content-Language", "fr")]),
+        ({"Vary": ""}, [("Vary", "Accept-Language"), ("Content-Language", "fr")]),
+        ({"Vary": "Origin"}, [("Vary", "Origin, Accept-Language"), ("Content-Language", "fr")]),
+        ({"Vary": "accept-language"}, [("Vary", "accept-language"), ("Content-Language", "fr")]),
+        ({"Content-Language": "en"}, [("Content-Language", "en"), ("Vary", "Accept-Language")]),
+    ],
+)
+def test_every_answer_names_its_language_and_varies_on_accept_language_once(make_app, set_by_view, expected):
+    app = make_app()
+
+    @app.get("/with-headers")
+    def with_headers():
+        return {}, 200, set_by_view
+
+    response = app.test_client().get("/with-headers", headers={"Accept-Language": "fr"})
+    written = [(name, value) for name, value in response.headers if name in ("Vary", "Content-Language")]
+    assert written == expected
+
+
 def test_predict_answers_its_sentences_in_french_for_a_french_client(app):
     response = app.test_client().post(
         "/predict", json=SYMPTOMATIC_OLDER_SMOKER, headers={"Accept-Language": "fr-FR,fr;q=0.9"}

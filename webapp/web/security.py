@@ -79,7 +79,7 @@ def check_csrf() -> None:
 
 def _security_headers(response):
     headers = response.headers
-    present = {name.lower() for name, _ in headers.items()}  # one pass, not one scan per header
+    present = {name.lower() for name, _ in headers}  # one pass, not one scan per header
     for name, value in _HEADERS.items():
         if name.lower() not in present:
             headers.add(name, value)
