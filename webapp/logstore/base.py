@@ -65,10 +65,15 @@ def entry_bytes(entry: Mapping) -> bytes:
     if "id" in entry or type(entry) is not dict:  # e.g. an entry read back: a dict less its id
         entry = dict(entry)
         entry.pop("id", None)
+    return json_bytes(entry)
+
+
+def json_bytes(value) -> bytes:
+    """Any value of an entry as the entry's JSON writes it (entry_bytes, without the id's copy)."""
     try:  # the same bytes whenever it succeeds: every key a str
-        return orjson.dumps(entry, default=_json_default, option=_STR_KEYS_OPTIONS)
+        return orjson.dumps(value, default=_json_default, option=_STR_KEYS_OPTIONS)
     except TypeError:  # a key that is not a str
-        return orjson.dumps(entry, default=_json_default, option=_JSON_OPTIONS)
+        return orjson.dumps(value, default=_json_default, option=_JSON_OPTIONS)
 
 
 def normalize_timestamp(value: str) -> str:
