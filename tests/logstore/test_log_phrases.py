@@ -1,4 +1,4 @@
-"""SQLite keeps a prediction's wording once, as phrases: what is read back is what was given."""
+"""The stores keep a prediction's wording once, as phrases: what is read back is what was given."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from tests.helpers import patient
 from tests.logstore.test_logstore_reads import OLD_SCHEMA
 from webapp.features import FEATURES
-from webapp.logstore import LogQuery, SQLiteLogStore
+from webapp.logstore import LogQuery, LogStore, RedisLogStore, SQLiteLogStore
 from webapp.logstore.base import entry_json
 
 
@@ -39,11 +39,21 @@ def rows(path) -> list[tuple]:
     return found
 
 
-def phrase_count(path) -> int:
-    with sqlite3.connect(path) as connection:
+def phrase_count(store: LogStore) -> int:
+    if isinstance(store, RedisLogStore):
+        return store._redis().hlen(store.phrase_keys[0]) - 1  # less the book's token
+    with sqlite3.connect(store.path) as connection:
         (count,) = connection.execute("SELECT count(*) FROM log_phrase").fetchone()
     connection.close()
     return count
+
+
+def packed(store: LogStore) -> list[bool]:
+    """Whether each stored entry, by id, keeps its wording as phrase numbers."""
+    if isinstance(store, RedisLogStore):
+        bodies = store._redis().hgetall(store.entries_key)
+        return [bodies[member].startswith(b"[") for member in sorted(bodies)]
+    return [row[1] == 1 for row in rows(store.path)]
 
 
 def records(count: int) -> list[dict]:
@@ -55,9 +65,10 @@ def records(count: int) -> list[dict]:
     ]
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
 @pytest.mark.parametrize("language", ["en", "fr"])
-def test_api_logs_gives_back_a_batch_exactly_as_it_was_logged(make_app, language):
-    app = make_app()
+def test_api_logs_gives_back_a_batch_exactly_as_it_was_logged(make_app, backend, language):
+    app = make_app(backend=backend)
     store = app.extensions["prediction_log"].store
     given: list[dict] = []
     append = store.append
@@ -72,11 +83,10 @@ def test_api_logs_gives_back_a_batch_exactly_as_it_was_logged(make_app, language
 
     assert page["total"] == len(given) == 302
     same(page["logs"], as_written(given))
-    packed = [row[1] for row in rows(app.config["LOG_DB_PATH"])]
-    assert packed.count(1) == 301 and packed[300] is None  # the rejected request is kept whole
+    assert packed(store) == [True] * 300 + [False, True]  # the rejected request is kept whole
 
 
-def test_every_read_of_a_fresh_store_puts_the_wording_back(sqlite_path, make_entry):
+def test_every_read_of_a_fresh_store_puts_the_wording_back(store_factory, make_entry):
     entries = [
         make_entry(
             message=f"Score {number % 7}%. You reported a cough. Please see a doctor.",
@@ -84,19 +94,18 @@ def test_every_read_of_a_fresh_store_puts_the_wording_back(sqlite_path, make_ent
         )
         for number in range(40)
     ]
-    writer = SQLiteLogStore(sqlite_path)
+    writer = store_factory()
     writer.append(entries[:25])
     writer.append(entries[25:])
-    reader = SQLiteLogStore(sqlite_path)  # has learned no phrase yet
-    try:
-        expected = as_written(entries)
-        same(list(reader.iter_entries(LogQuery())), expected)
-        same(reader.query(LogQuery(limit=10, offset=5)).entries, expected[5:15])
-        same(reader._bodies([3, 30]), [expected[-3], expected[-30]])
-    finally:
-        writer.close()
-        reader.close()
-    assert phrase_count(sqlite_path) == 5 + 7 + 2  # each factor and sentence once
+    reader = store_factory()  # has learned no phrase yet
+    expected = as_written(entries)
+    same(list(reader.iter_entries(LogQuery())), expected)
+    same(reader.query(LogQuery(limit=10, offset=5)).entries, expected[5:15])
+    same(
+        reader.query(LogQuery(limit=10, level="INFO", request_id="req-0001")).entries,
+        [entry for entry in expected if "req-0001" in entry["request_id"]],
+    )
+    assert phrase_count(writer) == 5 + 7 + 2  # each factor and sentence once
 
 
 @pytest.mark.parametrize(
@@ -110,30 +119,23 @@ def test_every_read_of_a_fresh_store_puts_the_wording_back(sqlite_path, make_ent
         'Two  spaces.  And. .. odd. \u2028 line separator. Accents: é, ü. 😀. "quoted". \\back',
     ],
 )
-def test_any_message_text_is_given_back_exactly(sqlite_path, make_entry, message):
-    store = SQLiteLogStore(sqlite_path)
-    try:
-        store.append([make_entry(message=message)])
-        (entry,) = SQLiteLogStore(sqlite_path).query(LogQuery()).entries
-    finally:
-        store.close()
+def test_any_message_text_is_given_back_exactly(store_factory, make_entry, message):
+    store = store_factory()
+    store.append([make_entry(message=message)])
+    (entry,) = store_factory().query(LogQuery()).entries
     assert entry["message"] == message
-    assert rows(sqlite_path)[0][1] == 1
+    assert packed(store) == [True]
 
 
-def test_factors_of_any_json_shape_and_numpy_values_read_as_their_json(sqlite_path, make_entry):
+def test_factors_of_any_json_shape_and_numpy_values_read_as_their_json(store_factory, make_entry):
     entries = [
         make_entry(
             factors=[{"value": np.float64(0.1), "contribution": np.float32(1.5), "k": [1, None]}, "text", 3]
         ),
         make_entry(factors=[]),
     ]
-    store = SQLiteLogStore(sqlite_path)
-    try:
-        store.append(entries)
-        same(SQLiteLogStore(sqlite_path).query(LogQuery()).entries, as_written(entries))
-    finally:
-        store.close()
+    store_factory().append(entries)
+    same(store_factory().query(LogQuery()).entries, as_written(entries))
 
 
 @pytest.mark.parametrize(
@@ -147,29 +149,33 @@ def test_factors_of_any_json_shape_and_numpy_values_read_as_their_json(sqlite_pa
         {"level": "info"},
     ],
 )
-def test_entries_other_than_the_services_predictions_are_kept_whole(sqlite_path, make_entry, overrides):
+def test_entries_other_than_the_services_predictions_are_kept_whole(store_factory, make_entry, overrides):
     entries = [make_entry(**overrides), make_entry()]
-    store = SQLiteLogStore(sqlite_path)
-    try:
-        store.append(entries)
-        same(SQLiteLogStore(sqlite_path).query(LogQuery()).entries, as_written(entries))
-    finally:
-        store.close()
-    assert [row[1] for row in rows(sqlite_path)] == [None, 1]
+    store = store_factory()
+    store.append(entries)
+    same(store_factory().query(LogQuery()).entries, as_written(entries))
+    assert packed(store) == [False, True]
 
 
-def test_two_writers_share_the_phrases_of_one_file(sqlite_path, make_entry):
-    first, second = SQLiteLogStore(sqlite_path), SQLiteLogStore(sqlite_path)
+def test_two_writers_share_the_phrases_of_one_log(store_factory, make_entry):
+    first, second = store_factory(), store_factory()
     entries = [make_entry(message=f"Same. Words. Number {number % 3}") for number in range(30)]
-    try:
-        first.append(entries[:10])
-        second.append(entries[10:20])  # knows no number yet: finds those the first one stored
-        first.append(entries[20:])
-        same(SQLiteLogStore(sqlite_path).query(LogQuery(limit=30)).entries, as_written(entries))
-    finally:
-        first.close()
-        second.close()
-    assert phrase_count(sqlite_path) == 1 + 2 + 3  # one factor, two shared sentences, three last ones
+    first.append(entries[:10])
+    second.append(entries[10:20])  # knows no number yet: finds those the first one stored
+    first.append(entries[20:])
+    same(store_factory().query(LogQuery(limit=30)).entries, as_written(entries))
+    assert phrase_count(first) == 1 + 2 + 3  # one factor, two shared sentences, three last ones
+
+
+def test_clearing_the_log_keeps_the_phrases_every_process_refers_to(store_factory, make_entry):
+    first, second = store_factory(), store_factory()
+    first.append([make_entry(message="Kept. Words")])
+    assert first.clear() == 1
+    second.append([make_entry(message="Kept. Words")])
+    entries = [make_entry(message="Kept. Words")]
+    first.append(entries)  # the numbers it knows are still the log's
+    same(store_factory().query(LogQuery(limit=1)).entries, as_written(entries, first_id=3))
+    assert phrase_count(first) == 3
 
 
 def test_a_file_written_before_phrases_is_read_as_it_was_and_packs_new_entries(tmp_path, make_entry):
@@ -218,4 +224,23 @@ def test_a_new_file_at_the_same_path_learns_its_own_phrases(sqlite_path, make_en
         same(store.query(LogQuery()).entries, as_written(entries))
     finally:
         store.close()
-    assert phrase_count(sqlite_path) == 3
+    assert phrase_count(store) == 3
+
+
+def test_a_redis_that_restarted_empty_gets_a_new_phrase_book(outage_server, redis_prefix, make_entry):
+    """Numbers of the lost book are neither written nor read: each process learns the new one."""
+    writer = RedisLogStore(outage_server.url, prefix=redis_prefix)
+    reader = RedisLogStore(outage_server.url, prefix=redis_prefix)
+    try:
+        writer.append([make_entry(message="Lost. Book"), make_entry(message="Other. Words")])
+        assert len(reader.query(LogQuery()).entries) == 2  # the reader learns those numbers
+        outage_server.stop()
+        outage_server.start()  # no persistence: empty
+        entries = [make_entry(message="Lost. Book"), make_entry(message="Other. Words. New")]
+        writer.append(entries[:1])  # every number known, of the lost book: refused, packed again
+        writer.append(entries[1:])
+        same(reader.query(LogQuery()).entries, as_written(entries, first_id=1))
+        assert phrase_count(writer) == 1 + 5
+    finally:
+        writer.close()
+        reader.close()
