@@ -14,7 +14,7 @@ from tests.helpers import patient
 from tests.logstore.test_logstore_reads import OLD_SCHEMA
 from webapp.features import FEATURES
 from webapp.logstore import LogQuery, LogStore, RedisLogStore, SQLiteLogStore
-from webapp.logstore.base import entry_json
+from webapp.logstore.base import entry_json, json_bytes, json_each
 
 
 def as_written(entries: list[dict], first_id: int = 1) -> list[dict]:
@@ -244,3 +244,17 @@ def test_a_redis_that_restarted_empty_gets_a_new_phrase_book(outage_server, redi
     finally:
         writer.close()
         reader.close()
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [],
+        [{"one": 1}],
+        [{"text": "a\nb"}, {"text": '},\n,{"'}, "},\n,{", ["\n", ",\n,"], None],
+        [{"value": np.float64(0.5), "array": np.arange(3)}, {"when": object()}, 1.5],
+        [{"a": 1}, {2: "a key that is not a str"}],
+    ],
+)
+def test_json_each_writes_each_value_as_json_bytes_does(values):
+    assert json_each(values) == [json_bytes(value) for value in values]

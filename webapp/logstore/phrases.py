@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 
 import orjson
 
-from webapp.logstore.base import entry_bytes, json_bytes
+from webapp.logstore.base import json_bytes, json_each
 
 #: Where a message is cut into sentences; ``SEPARATOR.join(message.split(SEPARATOR))`` is the
 #: message, whatever it holds.
@@ -83,7 +83,7 @@ class Phrases:
         for an entry stored as it is."""
         numbers, sentence_numbers = self._numbers, self._sentence_numbers
         by_object: dict[int, int] = {}  # id() of a factor -> its number: the entries keep them alive
-        bodies: list[bytes | None] = []
+        bodies: list[dict | bytes | None] = []
         for entry in entries:
             if not _packable(entry):
                 bodies.append(b"")
@@ -101,8 +101,9 @@ class Phrases:
             body = dict(entry)
             body.pop("id", None)
             body["factors"], body["message"] = factors, message
-            bodies.append(entry_bytes(body))
-        return bodies
+            bodies.append(body)
+        written = iter(json_each([body for body in bodies if body]))
+        return [next(written) if body else body for body in bodies]
 
     def _remember(self, number: int, text: bytes) -> None:
         self._numbers[text] = number

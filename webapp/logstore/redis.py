@@ -56,6 +56,7 @@ from webapp.logstore.base import (
     as_number,
     entry_bytes,
     indexed_timestamp,
+    json_each,
     page_from_matches,
     page_windows,
     summary_fields,
@@ -672,7 +673,10 @@ class RedisLogStore(LogStore):
             raise PhrasesChanged(f"redis: the phrase book of {self.prefix} changed while packing")
         args: list = [self.max_entries, token or b""]
         milliseconds: dict[str, int] = {}  # a batch's entries share their timestamp
-        for entry, body in zip(entries, bodies, strict=True):
+        fields = [summary_fields(entry) for entry in entries]
+        for summary in fields:
+            summary.pop("id", None)  # the script puts the id in
+        for entry, body, summary in zip(entries, bodies, json_each(fields), strict=True):
             stamp = indexed_timestamp(entry)
             if stamp not in milliseconds:
                 milliseconds[stamp] = timestamp_ms(stamp)
@@ -681,7 +685,7 @@ class RedisLogStore(LogStore):
                 ms,
                 # bytes, as Redis takes them: no decode here and no encode in the client
                 entry_bytes(entry) if body is None else b"[" + body,
-                entry_bytes(summary_fields(entry)),
+                summary,
                 packed_stats(entry, ms) + packed_request_id(entry),
             ]
         try:
