@@ -71,7 +71,8 @@ def store_factory(request, sqlite_path, redis_prefix) -> Iterator[Callable[..., 
     if request.param == "redis":
         server = request.getfixturevalue("redis_server")
         with server.client() as client:  # every key, the rings (a few MB each) included
-            client.delete(*RedisLogStore(server.url, prefix=redis_prefix).keys)
+            named = RedisLogStore(server.url, prefix=redis_prefix)
+            client.delete(*named.keys, *named.phrase_keys)
 
 
 @pytest.fixture

@@ -65,10 +65,35 @@ def entry_bytes(entry: Mapping) -> bytes:
     if "id" in entry or type(entry) is not dict:  # e.g. an entry read back: a dict less its id
         entry = dict(entry)
         entry.pop("id", None)
+    return json_bytes(entry)
+
+
+def json_bytes(value) -> bytes:
+    """Any value of an entry as the entry's JSON writes it (entry_bytes, without the id's copy)."""
     try:  # the same bytes whenever it succeeds: every key a str
-        return orjson.dumps(entry, default=_json_default, option=_STR_KEYS_OPTIONS)
+        return orjson.dumps(value, default=_json_default, option=_STR_KEYS_OPTIONS)
     except TypeError:  # a key that is not a str
-        return orjson.dumps(entry, default=_json_default, option=_JSON_OPTIONS)
+        return orjson.dumps(value, default=_json_default, option=_JSON_OPTIONS)
+
+
+#: Put between values by json_each: orjson writes no line feed of its own (a string's is
+#: escaped), so ",\n," in its compact output is only ever the cut between two values.
+_CUT = orjson.Fragment(b"\n")
+
+
+def json_each(values: list) -> list[bytes]:
+    """json_bytes of each value, written by one orjson call and cut apart: a call a value cost
+    about 6 us of allocation each (1,000 bodies of 0.6 KB: 9 ms against 3.5)."""
+    if len(values) < 2:
+        return [json_bytes(value) for value in values]
+    sequence = [_CUT] * (2 * len(values) - 1)
+    sequence[::2] = values
+    try:
+        joined = orjson.dumps(sequence, default=_json_default, option=_STR_KEYS_OPTIONS)
+    except TypeError:  # a key that is not a str somewhere: one by one, as json_bytes writes it
+        return [json_bytes(value) for value in values]
+    parts = joined[1:-1].split(b",\n,")
+    return parts if len(parts) == len(values) else [json_bytes(value) for value in values]
 
 
 def normalize_timestamp(value: str) -> str:

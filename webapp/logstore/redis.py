@@ -2,7 +2,10 @@
 
 Keys: ``{prefix}:log:seq`` (id counter), ``{prefix}:log:order`` (sorted set: member = the id,
 zero-padded; score = the entry's timestamp in epoch milliseconds, so equal scores sort by id),
-``{prefix}:log:entries`` (hash: padded id -> the entry's JSON with its id),
+``{prefix}:log:entries`` (hash: padded id -> the entry's JSON with its id; a logged prediction's
+as ``[{...}]``, its factors and the sentences of its message as numbers of the phrase book
+``{prefix}:log:phrases``, number -> the phrase's JSON, field 0 the book's token, indexed by
+``{prefix}:log:phrase_numbers``: see phrases.py and PHRASE_SCRIPT),
 ``{prefix}:log:fields`` (hash: padded id -> the entry's SUMMARY_FIELDS as JSON, a tenth of its
 size), and two rings, each one Redis string of fixed-size records, the entry of id ``n`` in slot
 ``n % slots``: ``{prefix}:log:stats_ring`` (its id and STATS, 41 bytes: STATS_RECORD) and
@@ -53,11 +56,13 @@ from webapp.logstore.base import (
     as_number,
     entry_bytes,
     indexed_timestamp,
+    json_each,
     page_from_matches,
     page_windows,
     summary_fields,
     timestamp_ms,
 )
+from webapp.logstore.phrases import Phrases
 from webapp.settings import DEFAULTS
 
 logger = logging.getLogger(__name__)
@@ -186,16 +191,23 @@ local function forget(members)
 end
 """
 
-# KEYS: the store's keys (RING_LUA). ARGV: max_entries, then (epoch ms, JSON without id, its
-# summary fields as JSON without id, its packed stats followed by its packed request id) per
-# entry: four arguments an entry, the stats being STATS' 33 bytes. The id is spliced in as the
-# first key so each body is self-describing. One ZADD and one HSET a hash, and one SETRANGE a
+# KEYS: the store's keys (RING_LUA), then the phrase book. ARGV: max_entries, the phrase book's
+# token the bodies' phrase numbers belong to ('' when none does), then (epoch ms, JSON without
+# id, its summary fields as JSON without id, its packed stats followed by its packed request id)
+# per entry: four arguments an entry, the stats being STATS' 33 bytes. The id is spliced in as the
+# first key so each body is self-describing; a body whose wording is phrase numbers comes
+# prefixed with '[' and is kept as a JSON list of one object, [{"id": ...}] (PHRASE_SCRIPT). A
+# phrase book that is not the one the numbers belong to (Redis restarted empty meanwhile):
+# nothing is written, the error PHRASES. One ZADD and one HSET a hash, and one SETRANGE a
 # ring, for up to 1,000 entries (unpack() takes a few thousand values at most, hence the chunks).
 # Stats that are not 33 bytes leave the slot empty: that entry is read from its fields.
 APPEND_SCRIPT = (
     RING_LUA
     + """
-local count = (#ARGV - 1) / 4
+if ARGV[2] ~= '' and redis.call('HGET', KEYS[9], '0') ~= ARGV[2] then
+    return redis.error_reply('PHRASES the phrase book changed')
+end
+local count = (#ARGV - 2) / 4
 local last = redis.call('INCRBY', KEYS[1], count)
 local first = last - count + 1
 local slots = ring_slots(tonumber(ARGV[1]))
@@ -203,6 +215,9 @@ local stats_slots = sized(KEYS[5], STATS_WIDTH, slots)
 local id_slots = sized(KEYS[6], ID_WIDTH, slots)
 local empty = string.rep(NUL, STATS_WIDTH)
 local function with_id(head, json)
+    if string.sub(json, 1, 1) == '[' then
+        return '[' .. with_id(head, string.sub(json, 2)) .. ']'
+    end
     if json == '{}' then
         return head .. '}'
     end
@@ -215,12 +230,12 @@ for start = 1, count, 1000 do
         local id = first + i - 1
         local member = string.format('%016d', id)
         local head = '{"id":' .. string.format('%d', id)
-        local packed = ARGV[4 * i + 1]
+        local packed = ARGV[4 * i + 2]
         local own = string.sub(packed, 1, 33)
         local binary = struct.pack('<i8', id)
-        order[n + 1], order[n + 2] = ARGV[4 * i - 2], member
-        bodies[n + 1], bodies[n + 2] = member, with_id(head, ARGV[4 * i - 1])
-        fields[n + 1], fields[n + 2] = member, with_id(head, ARGV[4 * i])
+        order[n + 1], order[n + 2] = ARGV[4 * i - 1], member
+        bodies[n + 1], bodies[n + 2] = member, with_id(head, ARGV[4 * i])
+        fields[n + 1], fields[n + 2] = member, with_id(head, ARGV[4 * i + 1])
         n = n + 2
         r = r + 1
         stats[r] = #own == 33 and binary .. own or empty
@@ -243,6 +258,27 @@ end
 return last
 """
 )
+
+# KEYS: the phrase book (number -> a phrase's JSON; field 0: the book's token), its index (JSON
+# -> number). ARGV: a token for a new book, then phrases' JSON. Their numbers, new phrases added:
+# {the book's token, numbers...}. The token tells a book from the one a Redis that restarted empty
+# lost (their numbers differ), so that no process writes or reads numbers of a lost book.
+PHRASE_SCRIPT = """
+if redis.call('HSETNX', KEYS[1], '0', ARGV[1]) == 1 then
+    redis.call('DEL', KEYS[2])
+end
+local found = {redis.call('HGET', KEYS[1], '0')}
+for i = 2, #ARGV do
+    local number = redis.call('HGET', KEYS[2], ARGV[i])
+    if not number then
+        number = redis.call('HLEN', KEYS[1])
+        redis.call('HSET', KEYS[1], number, ARGV[i])
+        redis.call('HSET', KEYS[2], ARGV[i], number)
+    end
+    found[i] = tonumber(number)
+end
+return found
+"""
 
 # KEYS: the store's keys (RING_LUA). ARGV: max_entries, an HSCAN cursor of the previous
 # version's stats hash. Moves up to about 1,000 of its entries still in the log into the rings
@@ -456,6 +492,16 @@ return #oldest
 TRIM_CHUNK = 1000
 
 
+class PhrasesChanged(StoreUnavailable):
+    """The phrase book is not the one this process knew (Redis restarted empty): learn it again."""
+
+
+def _loaded(raw: bytes) -> dict:
+    """A stored body as a dict; one with its wording as phrase numbers is [{...}] (still packed)."""
+    value = orjson.loads(raw)
+    return value[0] if type(value) is list else value
+
+
 def _milliseconds(stats: np.ndarray) -> np.ndarray:
     """Each STATS' timestamp as the sorted set scores it: epoch milliseconds, 0 for none."""
     return np.where(np.isnan(stats["seconds"]), 0, np.rint(stats["seconds"] * 1000)).astype(np.int64)
@@ -491,6 +537,11 @@ class RedisLogStore(LogStore):
         # The previous version's: moved into the rings by MIGRATE_SCRIPT, trimmed meanwhile.
         self.old_stats_key = f"{prefix}:log:stats"
         self.old_request_ids_key = f"{prefix}:log:request_ids"
+        #: The wording of logged predictions, once (phrases.py): never cleared with the log, as
+        #: every process keeps the numbers it has seen.
+        self.phrase_keys = (f"{prefix}:log:phrases", f"{prefix}:log:phrase_numbers")
+        #: (process id, its phrase numbers, the token of the book they belong to).
+        self._book: tuple[int, Phrases, bytes | None] | None = None
         self._client: redis.Redis | None = None
         self._script = None
         self._pid: int | None = None
@@ -533,6 +584,7 @@ class RedisLogStore(LogStore):
             self._filter_script = client.register_script(FILTER_SCRIPT)
             self._migrate_script = client.register_script(MIGRATE_SCRIPT)
             self._trim_script = client.register_script(TRIM_SCRIPT)
+            self._phrase_script = client.register_script(PHRASE_SCRIPT)
             self._client, self._pid = client, os.getpid()
         if self._migrated_pid != self._pid:
             self._migrate(self._client)
@@ -566,12 +618,65 @@ class RedisLogStore(LogStore):
         except redis.RedisError as exc:
             raise StoreUnavailable(f"redis: {exc}") from exc
 
+    def _phrases(self) -> tuple[Phrases, bytes | None]:
+        if self._book is None or self._book[0] != os.getpid():
+            self._book = (os.getpid(), Phrases(), None)
+        return self._book[1], self._book[2]
+
+    def _same_book(self, token: bytes | None) -> None:
+        """Raise PhrasesChanged when `token` is not the book this process's numbers belong to
+        (forgotten, so that the next pack or read learns the new book); adopt a first one."""
+        phrases, known = self._phrases()
+        if token is not None and known is not None and token == known:
+            return
+        if known is None and token is not None:
+            self._book = (os.getpid(), phrases, token)
+            return
+        self._book = None
+        raise PhrasesChanged(f"redis: the phrase book of {self.prefix} changed")
+
+    def _store_phrases(self, texts: list[bytes]) -> dict[bytes, int]:
+        found = self._call(
+            lambda client: self._phrase_script(
+                keys=list(self.phrase_keys), args=[os.urandom(8).hex(), *texts], client=client
+            )
+        )
+        self._same_book(found[0])
+        return dict(zip(texts, found[1:], strict=True))
+
+    def _load_phrases(self, numbers: list[int]) -> dict[int, bytes]:
+        found = self._call(lambda client: client.hmget(self.phrase_keys[0], [0, *numbers]))
+        self._same_book(found[0])
+        return {number: text for number, text in zip(numbers, found[1:], strict=True) if text is not None}
+
     def append(self, entries: Sequence[dict]) -> None:
         if not entries:
             return
-        args: list = [self.max_entries]
+        try:
+            last = self._append(entries)
+        except PhrasesChanged:  # Redis lost the book: pack again, with the book there is now
+            last = self._append(entries)
+        if int(last) - len(entries) < self._last_id:
+            self._lost(f"its id counter went back from {self._last_id} to {int(last) - len(entries)}")
+        self._last_id = int(last)
+        self._written += len(entries)
+        if self._run_id is None:
+            self._call(self._check_server)
+
+    def _append(self, entries: Sequence[dict]) -> int:
+        """APPEND_SCRIPT for the entries, their wording as phrase numbers where it can be."""
+        phrases, _ = self._phrases()
+        bodies = phrases.pack(entries, self._store_phrases)
+        book = self._book
+        token = book[2] if book is not None and book[1] is phrases else None
+        if token is None and any(bodies):
+            raise PhrasesChanged(f"redis: the phrase book of {self.prefix} changed while packing")
+        args: list = [self.max_entries, token or b""]
         milliseconds: dict[str, int] = {}  # a batch's entries share their timestamp
-        for entry in entries:
+        fields = [summary_fields(entry) for entry in entries]
+        for summary in fields:
+            summary.pop("id", None)  # the script puts the id in
+        for entry, body, summary in zip(entries, bodies, json_each(fields), strict=True):
             stamp = indexed_timestamp(entry)
             if stamp not in milliseconds:
                 milliseconds[stamp] = timestamp_ms(stamp)
@@ -579,17 +684,34 @@ class RedisLogStore(LogStore):
             args += [
                 ms,
                 # bytes, as Redis takes them: no decode here and no encode in the client
-                entry_bytes(entry),
-                entry_bytes(summary_fields(entry)),
+                entry_bytes(entry) if body is None else b"[" + body,
+                summary,
                 packed_stats(entry, ms) + packed_request_id(entry),
             ]
-        last = self._call(lambda client: self._script(keys=list(self.keys), args=args, client=client))
-        if int(last) - len(entries) < self._last_id:
-            self._lost(f"its id counter went back from {self._last_id} to {int(last) - len(entries)}")
-        self._last_id = int(last)
-        self._written += len(entries)
-        if self._run_id is None:
-            self._call(self._check_server)
+        try:
+            return self._call(
+                lambda client: self._script(keys=[*self.keys, self.phrase_keys[0]], args=args, client=client)
+            )
+        except StoreUnavailable as exc:
+            if isinstance(exc.__cause__, redis.ResponseError) and str(exc.__cause__).startswith("PHRASES"):
+                self._book = None
+                raise PhrasesChanged(str(exc)) from exc
+            raise
+
+    def _entries(self, client: redis.Redis, raws: list[bytes]) -> list[dict]:
+        """Entries from their stored bodies, the wording of packed ones put back (phrases.py)."""
+        loaded = [orjson.loads(raw) for raw in raws]
+        packed = [type(value) is list for value in loaded]
+        if not any(packed):
+            return loaded
+        bodies = [value[0] if is_packed else value for value, is_packed in zip(loaded, packed, strict=True)]
+        try:
+            self._same_book(client.hget(self.phrase_keys[0], 0))  # cached numbers: of this book?
+        except PhrasesChanged:
+            self._phrases()
+            self._same_book(client.hget(self.phrase_keys[0], 0))
+        self._phrases()[0].unpack(bodies, packed, self._load_phrases)
+        return bodies
 
     def _check_server(self, client: redis.Redis) -> None:
         """Remember the server's run id; a new one with fewer entries than written: data lost."""
@@ -635,11 +757,11 @@ class RedisLogStore(LogStore):
         return [member for member, score in fetched if score < after.ms or member < cursor_member][:count]
 
     def _bodies(self, client: redis.Redis, members: list[bytes]) -> list[dict]:
-        bodies = []
+        raws = []
         for start in range(0, len(members), FETCH_CHUNK):
             chunk = client.hmget(self.entries_key, members[start : start + FETCH_CHUNK])
-            bodies += [orjson.loads(body) for body in chunk if body is not None]
-        return bodies
+            raws += [body for body in chunk if body is not None]
+        return self._entries(client, raws)
 
     def query(self, query: LogQuery) -> LogPage:
         if not query.has_filters:
@@ -1009,7 +1131,7 @@ class RedisLogStore(LogStore):
         return [
             orjson.loads(raw)
             if raw is not None
-            else (summary_fields(orjson.loads(bodies[member])) if bodies[member] is not None else None)
+            else (summary_fields(_loaded(bodies[member])) if bodies[member] is not None else None)
             for member, raw in zip(members, found, strict=False)
         ]
 

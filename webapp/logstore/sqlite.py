@@ -1,5 +1,9 @@
 """Prediction log in one SQLite file, shared by several worker processes and threads.
 
+A logged prediction's wording (its factors and the sentences of its message, three quarters of
+its 2.6 KB) is kept once in ``log_phrase`` and referenced by number (phrases.py): SQLite's work
+follows the bytes written. Reads put it back, so every entry reads as it was given.
+
 WAL mode lets readers run while one writer writes; ``busy_timeout`` makes concurrent
 writers wait for each other instead of failing. Each thread of each process opens its own
 connection lazily, so nothing opened before a fork is ever used after it.
@@ -44,6 +48,7 @@ from webapp.logstore.base import (
     indexed_timestamp,
     page_from_matches,
 )
+from webapp.logstore.phrases import Phrases
 from webapp.settings import DEFAULTS
 
 logger = logging.getLogger(__name__)
@@ -75,9 +80,14 @@ SCHEMA = (
         probability REAL,
         body TEXT NOT NULL
     )""",
+    # The wording many entries share (phrases.py): a phrase's JSON, once.
+    "CREATE TABLE IF NOT EXISTS log_phrase (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE)",
 )
 #: Columns the pages read without the body (read_columns), added to a file made before them.
 READ_COLUMNS = (("latency_ms", "REAL"), ("model_version", "TEXT"), ("drift", "INTEGER"))
+#: 1 when the body keeps its wording as phrase numbers (phrases.py); NULL: the entry's JSON as
+#: it is (every entry written before, and entries that are not packed).
+PACKED_COLUMN = "packed"
 #: One index, for the log's order (timestamp, then id) and holding every column but the body, so
 #: that counts, filters, the summary and the drift read the index alone, never the table's
 #: pages (each entry's body fills most of a page). Each further index would cost every insert
@@ -89,9 +99,9 @@ READ_INDEX = (
 
 _INSERT = (
     "INSERT INTO prediction_log (timestamp, level, endpoint, request_id, prediction, probability, body,"
-    " latency_ms, model_version, drift) VALUES "
+    " latency_ms, model_version, drift, packed) VALUES "
 )
-_ROW = "(" + ", ".join("?" * 10) + ")"
+_ROW = "(" + ", ".join("?" * 11) + ")"
 #: Rows inserted by one statement at most (the writer hands over up to 500 at a time). The sqlite3
 #: module lets other threads run during each step of a statement, and executemany takes one step
 #: a row: under load the writer then waited for the busy request threads to hand the GIL back
@@ -123,8 +133,9 @@ def _use_wal(connection: sqlite3.Connection) -> None:
             time.sleep(0.005)
 
 
-def _row_values(entry: dict) -> tuple[Any, ...]:
-    """Indexed columns plus the JSON body; ValueError for a prediction that is not a number."""
+def _row_values(entry: dict, packed: bytes | None = None) -> tuple[Any, ...]:
+    """Indexed columns plus the JSON body (`packed`: the body with its wording as phrase numbers,
+    None: the entry's JSON); ValueError for a prediction that is not a number."""
     # Straight-line gets, no generator: this runs for every entry on the writer's path.
     get = entry.get
     level, request_id, prediction, probability = (
@@ -141,11 +152,12 @@ def _row_values(entry: dict) -> tuple[Any, ...]:
         None if request_id is None else str(request_id),
         None if prediction is None else int(prediction),
         None if probability is None else float(probability),
-        entry_json(entry),
+        entry_json(entry) if packed is None else packed.decode(),
         # read_columns, inline
         as_number(latency),
         version if isinstance(version, str) else None,
         drift_code(entry),
+        None if packed is None else 1,
     )
 
 
@@ -200,7 +212,7 @@ def _migrate(connection: sqlite3.Connection) -> None:
     columns = {row[1] for row in connection.execute("PRAGMA table_info(prediction_log)")}
     indexes = {row[1] for row in connection.execute("PRAGMA index_list(prediction_log)")}
     migrated = "ix_log_read" in indexes and "ix_log_timestamp" not in indexes
-    if migrated and columns.issuperset(name for name, _ in READ_COLUMNS):
+    if migrated and columns.issuperset([PACKED_COLUMN, *(name for name, _ in READ_COLUMNS)]):
         return
     connection.execute("BEGIN IMMEDIATE")
     try:
@@ -215,6 +227,9 @@ def _migrate(connection: sqlite3.Connection) -> None:
                 [(*read_columns(_body(body)), entry_id) for entry_id, body in rows],
             )
             logger.info("Filled the read columns of %d log entries", len(rows))
+        if PACKED_COLUMN not in columns:
+            # The entries already written keep their bodies as they are (NULL): read as before.
+            connection.execute(f"ALTER TABLE prediction_log ADD COLUMN {PACKED_COLUMN} INTEGER")
         connection.execute(READ_INDEX)
         connection.execute("DROP INDEX IF EXISTS ix_log_timestamp")
         connection.execute("COMMIT")
@@ -233,10 +248,6 @@ def _body(text: str) -> dict:
     return body if isinstance(body, dict) else {}
 
 
-def _entry(row: sqlite3.Row | tuple) -> dict:
-    return {"id": row[0], **orjson.loads(row[1])}
-
-
 class SQLiteLogStore(LogStore):
     """Log entries in the SQLite file at ``path``, keeping the newest ``max_entries``."""
 
@@ -251,6 +262,8 @@ class SQLiteLogStore(LogStore):
         #: Why the last write failed, when the file (not the entry) was at fault; None after a
         #: write succeeds.
         self._write_failure: str | None = None
+        #: The phrase numbers of the file this process opened (a child learns them again).
+        self._phrases: tuple[int, Phrases] | None = None
 
     def __repr__(self) -> str:
         return f"SQLiteLogStore({str(self.path)!r}, max_entries={self.max_entries})"
@@ -269,6 +282,57 @@ class SQLiteLogStore(LogStore):
             local.pid = os.getpid()
             self._opened.setdefault(os.getpid(), self._identity())
         return local.connection
+
+    def _phrasebook(self) -> Phrases:
+        if self._phrases is None or self._phrases[0] != os.getpid():
+            self._phrases = (os.getpid(), Phrases())
+        return self._phrases[1]
+
+    def _store_phrases(self, texts: list[bytes]) -> dict[bytes, int]:
+        """The numbers of these phrases (JSON), added to the file when new, committed before any
+        entry refers to them (a phrase whose entries then fail to be written is kept all the same)."""
+
+        def store(connection: sqlite3.Connection) -> dict[bytes, int]:
+            decoded = [text.decode() for text in texts]
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                connection.executemany(
+                    "INSERT OR IGNORE INTO log_phrase (text) VALUES (?)", [(text,) for text in decoded]
+                )
+                numbers = {}
+                for start in range(0, len(decoded), INSERT_ROWS):
+                    chunk = decoded[start : start + INSERT_ROWS]
+                    found = connection.execute(
+                        f"SELECT id, text FROM log_phrase WHERE text IN ({','.join('?' * len(chunk))})", chunk
+                    )
+                    numbers.update((text.encode(), number) for number, text in found)
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            return numbers
+
+        return self._run(store)
+
+    def _load_phrases(self, numbers: list[int]) -> dict[int, bytes]:
+        found: dict[int, bytes] = {}
+        for start in range(0, len(numbers), INSERT_ROWS):
+            chunk = numbers[start : start + INSERT_ROWS]
+            rows = self._run(
+                lambda connection, chunk=chunk: connection.execute(
+                    f"SELECT id, text FROM log_phrase WHERE id IN ({','.join('?' * len(chunk))})", chunk
+                ).fetchall()
+            )
+            found.update((number, text.encode()) for number, text in rows)
+        return found
+
+    def _entries(self, rows: list[tuple]) -> list[dict]:
+        """Entries from their rows (id, body, packed), with the wording of packed ones put back."""
+        bodies = [orjson.loads(row[1]) for row in rows]
+        packed = [row[2] is not None for row in rows]
+        if any(packed):
+            self._phrasebook().unpack(bodies, packed, self._load_phrases)
+        return [{"id": row[0], **body} for row, body in zip(rows, bodies, strict=True)]
 
     def _identity(self) -> tuple[int, int] | None:
         try:
@@ -323,8 +387,9 @@ class SQLiteLogStore(LogStore):
     def append(self, entries: Sequence[dict]) -> None:
         if not entries:
             return
-        rows = [_row_values(entry) for entry in entries]
         try:
+            packed = self._phrasebook().pack(entries, self._store_phrases)
+            rows = [_row_values(entry, body) for entry, body in zip(entries, packed, strict=True)]
             self._run(self._append, rows)
         except StoreUnavailable as exc:
             if _file_at_fault(exc.__cause__):
@@ -362,11 +427,11 @@ class SQLiteLogStore(LogStore):
         where, params = _where(query, with_cursor=True)
         # One row more than asked tells whether another page follows.
         rows = connection.execute(
-            f"SELECT id, body FROM prediction_log{where} {ORDER} LIMIT ? OFFSET ?",
+            f"SELECT id, body, packed FROM prediction_log{where} {ORDER} LIMIT ? OFFSET ?",
             [*params, query.limit + 1, query.offset],
         ).fetchall()
         # SQL already skipped the first `offset` rows.
-        return page_from_matches(map(_entry, rows), total, dataclasses.replace(query, offset=0))
+        return page_from_matches(iter(self._entries(rows)), total, dataclasses.replace(query, offset=0))
 
     def iter_entries(self, query: LogQuery) -> Iterator[dict]:
         # Keyset chunks: no read transaction stays open while the caller consumes entries.
@@ -376,15 +441,15 @@ class SQLiteLogStore(LogStore):
             where, params = _where(chunk_query, with_cursor=True)
             rows = self._run(
                 lambda connection, where=where, params=params: connection.execute(
-                    f"SELECT id, body FROM prediction_log{where} {ORDER} LIMIT ?",
+                    f"SELECT id, body, packed FROM prediction_log{where} {ORDER} LIMIT ?",
                     [*params, ITER_CHUNK],
                 ).fetchall()
             )
-            for row in rows:
-                yield _entry(row)
+            entries = self._entries(rows)
+            yield from entries
             if len(rows) < ITER_CHUNK:
                 return
-            cursor = str(Position.of(_entry(rows[-1])))
+            cursor = str(Position.of(entries[-1]))
 
     def summary_entries(self, query: LogQuery, cap: int) -> list[dict]:
         # The index's columns, not whole bodies loaded in Python. A timestamp
@@ -426,10 +491,10 @@ class SQLiteLogStore(LogStore):
     def _bodies(self, ids: list[int]) -> list[dict]:
         rows = self._run(
             lambda connection: connection.execute(
-                f"SELECT id, body FROM prediction_log WHERE id IN ({','.join('?' * len(ids))})", ids
+                f"SELECT id, body, packed FROM prediction_log WHERE id IN ({','.join('?' * len(ids))})", ids
             ).fetchall()
         )
-        return [_entry(row) for row in rows]
+        return self._entries(rows)
 
     def clear(self) -> int:
         return self._run(lambda connection: connection.execute("DELETE FROM prediction_log").rowcount)
@@ -464,3 +529,4 @@ class SQLiteLogStore(LogStore):
         self._drop_connection()
         self._local = threading.local()
         self._opened.pop(os.getpid(), None)
+        self._phrases = None  # the file opened next may be another one

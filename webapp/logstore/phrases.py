@@ -1,0 +1,138 @@
+"""A logged prediction's wording kept once: its factors and the sentences of its message, which
+many entries share, stored in a table of phrases and referenced from the entry by number.
+
+A prediction's entry is about 2.6 KB of JSON, three quarters of it the factors and message the
+person read: 11 factors of about 100 phrases a language, and a message made of about 140
+sentences a language (the whole messages differ more, by their score and the symptoms named).
+SQLite's work on a write follows the bytes written (inserting, the write-ahead log, the
+checkpoint, removing the oldest): a body of a quarter of the size costs it less than half. So
+an entry is stored with its ``factors`` as a list of phrase numbers and its ``message`` as the
+numbers of its sentences (split at SEPARATOR, joined back the same: exactly the same text), and
+read back as the same dict, key order included.
+
+Only INFO entries are packed, whose wording is the service's own: a rejected request's message
+can quote the client, and stays in its entry. Phrases are never removed (every process keeps
+their numbers): they are wording without a person, a timestamp or an id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import orjson
+
+from webapp.logstore.base import json_bytes, json_each
+
+#: Where a message is cut into sentences; ``SEPARATOR.join(message.split(SEPARATOR))`` is the
+#: message, whatever it holds.
+SEPARATOR = ". "
+
+
+def _packable(entry: dict) -> bool:
+    return (
+        entry.get("level") == "INFO"
+        and type(entry.get("factors")) is list
+        and type(entry.get("message")) is str
+    )
+
+
+class Phrases:
+    """The numbers of the phrases one store has seen (only ever added to: a number, once given,
+    stays). Stores call pack() on a write and unpack() on a read."""
+
+    def __init__(self) -> None:
+        #: A phrase's JSON (as the table keeps it) -> its number; sentences by their text too.
+        self._numbers: dict[bytes, int] = {}
+        self._sentence_numbers: dict[str, int] = {}
+        #: A number -> its phrase's JSON, and a sentence's text once read.
+        self._texts: dict[int, bytes] = {}
+        self._sentences: dict[int, str] = {}
+
+    def pack(
+        self, entries: Sequence[dict], store: Callable[[list[bytes]], dict[bytes, int]]
+    ) -> list[bytes | None]:
+        """Each entry's JSON body with its wording as phrase numbers, or None for one stored
+        as it is. `store` is given the phrases not seen before (their JSON) and returns their
+        numbers, once they are committed."""
+        bodies = self._bodies(entries)
+        if None in bodies:  # an entry to store as it is, or phrases not seen before
+            new: dict[bytes, str | None] = {}  # JSON -> the sentence it is (None: a factor)
+            for entry in entries:
+                if _packable(entry):
+                    new.update(
+                        (text, None)
+                        for text in map(json_bytes, entry["factors"])
+                        if text not in self._numbers
+                    )
+                    new.update(
+                        (json_bytes(sentence), sentence)
+                        for sentence in entry["message"].split(SEPARATOR)
+                        if sentence not in self._sentence_numbers
+                    )
+            if new:
+                stored = store(list(new))
+                for text, sentence in new.items():
+                    self._remember(stored[text], text)
+                    if sentence is not None:
+                        self._sentence_numbers[sentence] = stored[text]
+                bodies = self._bodies(entries)
+        return [body or None for body in bodies]
+
+    def _bodies(self, entries: Sequence[dict]) -> list[bytes | None]:
+        """pack's bodies with the phrases known: None for an entry with one not seen before, b""
+        for an entry stored as it is."""
+        numbers, sentence_numbers = self._numbers, self._sentence_numbers
+        by_object: dict[int, int] = {}  # id() of a factor -> its number: the entries keep them alive
+        bodies: list[dict | bytes | None] = []
+        for entry in entries:
+            if not _packable(entry):
+                bodies.append(b"")
+                continue
+            factors = []
+            for factor in entry["factors"]:
+                number = by_object.get(id(factor))
+                if number is None:
+                    number = by_object[id(factor)] = numbers.get(json_bytes(factor), 0)
+                factors.append(number)
+            message = [sentence_numbers.get(sentence, 0) for sentence in entry["message"].split(SEPARATOR)]
+            if 0 in factors or 0 in message:
+                bodies.append(None)
+                continue
+            body = dict(entry)
+            body.pop("id", None)
+            body["factors"], body["message"] = factors, message
+            bodies.append(body)
+        written = iter(json_each([body for body in bodies if body]))
+        return [next(written) if body else body for body in bodies]
+
+    def _remember(self, number: int, text: bytes) -> None:
+        self._numbers[text] = number
+        self._texts[number] = text
+
+    def unpack(
+        self, bodies: list[dict], packed: Sequence[bool], load: Callable[[list[int]], dict[int, bytes]]
+    ) -> None:
+        """Put the wording back in place in each packed body (read as JSON): the entry as it was
+        given. `load` returns the JSON of the phrases this process has not seen yet."""
+        wanted = {
+            number
+            for body, is_packed in zip(bodies, packed, strict=True)
+            if is_packed
+            for key in ("factors", "message")
+            for number in body[key]
+            if number not in self._texts
+        }
+        if wanted:
+            for number, text in load(sorted(wanted)).items():
+                self._remember(number, text)
+        texts = self._texts
+        for body, is_packed in zip(bodies, packed, strict=True):
+            if is_packed:
+                body["factors"] = [orjson.loads(texts[number]) for number in body["factors"]]
+                body["message"] = SEPARATOR.join([self._sentence(number) for number in body["message"]])
+
+    def _sentence(self, number: int) -> str:
+        sentence = self._sentences.get(number)
+        if sentence is None:
+            sentence = self._sentences[number] = orjson.loads(self._texts[number])
+        return sentence
