@@ -174,6 +174,7 @@ class ModelService:
         self._reference_values = reference[0].tolist()
         self._reference_contributions = self._contributions(reference)[0].tolist()
         self._reference_probability = float(self._probability(self._contributions(reference))[0])
+        self._references: dict[str, str] = {}
         self._metadata_by_language = {"en": self._build_metadata()}
 
         # What predict_many needs as arrays and tables.
@@ -624,7 +625,11 @@ class ModelService:
 
     def reference(self, language: str = "en") -> str:
         """Who the factors are measured against, in `language`."""
-        return wording.reference_description(REFERENCE[AGE], language)
+        # Every answer names it: written once per language (4 us a request otherwise).
+        text = self._references.get(language)
+        if text is None:
+            text = self._references[language] = wording.reference_description(REFERENCE[AGE], language)
+        return text
 
     def metadata(self, language: str = "en") -> dict[str, Any]:
         """What the model expects and returns, for API clients and the UI; its sentences in
