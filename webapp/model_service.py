@@ -466,6 +466,10 @@ class ModelService:
 
     def _factor_list(self, values: list[float], contributions: list[float], book: _Phrasebook) -> list[dict]:
         """One row's factors as the API shows them: `_factors`, from the phrasebook's."""
+        if self._fold is None:
+            found = self._whole_factor_list(values, contributions, book)
+            if found is not None:
+                return found
         moved = self._moved(values, contributions)
         shared = self._fold is None
         found = []
@@ -487,6 +491,49 @@ class ModelService:
                 factor = {**template, "contribution": round(delta, 4)}
             found.append(factor)
         return found
+
+    def _whole_factor_list(
+        self, values: list[float], contributions: list[float], book: _Phrasebook
+    ) -> list[dict] | None:
+        """_factor_list of a row whose answers that differ from the reference person's are whole
+        numbers from 1 to 1023, in a model without interactions; None for any other row.
+
+        Then an answer's effect and factor depend on that answer alone: each is worked out once
+        (`book.whole_moves`) and a row only looks its answers up and sorts them, about half the
+        time of ranking its contributions (symptomatic smoker: 10.7 -> 5 us).
+        """
+        reference_values, moves = self._reference_values, book.whole_moves
+        found = []
+        for i, value in enumerate(values):
+            if value == reference_values[i]:
+                continue
+            if not (0 < value < 1024 and value.is_integer()):
+                return None
+            code = i * 1024 + int(value)
+            move = moves.get(code, False)
+            if move is False:
+                move = moves[code] = self._whole_move(i, value, contributions[i], book)
+            if move is not None:
+                found.append(move)
+        found.sort()  # largest effect first, ties by position: what _moved's stable sort gives
+        return [factor for _effect, _position, factor in found]
+
+    def _whole_move(
+        self, position: int, value: float, contribution: float, book: _Phrasebook
+    ) -> tuple[float, int, dict] | None:
+        """(minus the size of its effect, position, factor) of a whole answer that differs from the
+        reference person's, or None when its effect is negligible (see _moved)."""
+        delta = contribution - self._reference_contributions[position]
+        if abs(delta) < NEGLIGIBLE:
+            return None
+        code = position * 1024 + int(value)
+        factor = book.whole_factors.get(code)
+        if factor is None:
+            factor = book.whole_factors[code] = {
+                **book.factor(position, value, delta > 0),
+                "contribution": round(delta, 4),
+            }
+        return -abs(delta), position, factor
 
     def _phrasebook(self, language: str) -> _Phrasebook:
         book = self._phrasebooks.get(language)
@@ -658,6 +705,8 @@ class _Phrasebook:
         self.factors: dict[tuple[int, float, bool, bool], dict[str, Any]] = {}
         #: position * 1024 + whole value -> the whole factor, for models without interactions.
         self.whole_factors: dict[int, dict[str, Any]] = {}
+        #: position * 1024 + whole value -> what _whole_move says of it (models without interactions).
+        self.whole_moves: dict[int, tuple[float, int, dict[str, Any]] | None] = {}
 
     def message(self, code: int) -> str:
         """The message of band * 101 + percent, times 32, plus the symptoms' bits."""
