@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from webapp import features, i18n
+from webapp import i18n
 from webapp.api import responses
 from webapp.api.instrumentation import metrics
 from webapp.api.schemas import ignored_key_warnings, load_records
@@ -45,7 +45,7 @@ def _serve(with_probabilities: bool):
     spend("PREDICT_ROWS_RATE_LIMIT", len(records), "predicted rows")
     model = model_service()
     lang = request_language()  # the sentences people read; codes and field names stay English
-    results = model.predict_many(features.to_matrix(records), language=lang)
+    results = model.predict_records(records, language=lang)
     metrics().observe_predictions(results)
     items = responses.items(results, with_probabilities, model.reference(lang))
     for record, item in zip(records, items, strict=True):
