@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from tests.helpers import patient
-from tests.logstore.test_logstore_reads import OLD_SCHEMA
+from tests.logstore.test_logstore_reads import write_old_sqlite_file
 from webapp.features import FEATURES
 from webapp.logstore import LogQuery, LogStore, RedisLogStore, SQLiteLogStore
 from webapp.logstore.base import entry_json, json_bytes, json_each
@@ -181,26 +181,7 @@ def test_clearing_the_log_keeps_the_phrases_every_process_refers_to(store_factor
 def test_a_file_written_before_phrases_is_read_as_it_was_and_packs_new_entries(tmp_path, make_entry):
     path = tmp_path / "old.sqlite3"
     old = [make_entry(message="Old. Entry") for _ in range(5)]
-    with sqlite3.connect(path) as connection:
-        for statement in OLD_SCHEMA:
-            connection.execute(statement)
-        connection.executemany(
-            "INSERT INTO prediction_log (timestamp, level, endpoint, request_id, prediction, probability, body)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    e["timestamp"],
-                    e["level"],
-                    e["endpoint"],
-                    e["request_id"],
-                    e["prediction"],
-                    e["probability"],
-                )
-                + (entry_json(e),)
-                for e in old
-            ],
-        )
-    connection.close()
+    write_old_sqlite_file(path, old)
     new = [make_entry(message="New. Entry") for _ in range(3)]
     store = SQLiteLogStore(path)
     try:

@@ -135,9 +135,8 @@ OLD_SCHEMA = (
 )
 
 
-def test_a_sqlite_file_of_the_previous_version_is_migrated_on_open(tmp_path, make_entry):
-    path = tmp_path / "old.sqlite3"
-    entries = mixed_entries(make_entry)
+def write_old_sqlite_file(path, entries) -> None:
+    """A log file as the version before the read columns wrote it, holding `entries`."""
     with sqlite3.connect(path) as connection:
         for statement in OLD_SCHEMA:
             connection.execute(statement)
@@ -158,6 +157,12 @@ def test_a_sqlite_file_of_the_previous_version_is_migrated_on_open(tmp_path, mak
             ],
         )
     connection.close()
+
+
+def test_a_sqlite_file_of_the_previous_version_is_migrated_on_open(tmp_path, make_entry):
+    path = tmp_path / "old.sqlite3"
+    entries = mixed_entries(make_entry)
+    write_old_sqlite_file(path, entries)
     store = SQLiteLogStore(path)
     try:
         query = LogQuery(level="INFO")
