@@ -385,12 +385,7 @@ class ModelService:
                 flat = [known[code] for code in codes]
             except KeyError:
                 for code, change in zip(codes, changes.tolist(), strict=True):
-                    if code not in known:
-                        position, value = divmod(code, 1024)
-                        known[code] = {
-                            **book.factor(position, float(value), change > 0),
-                            "contribution": round(change, 4),
-                        }
+                    book.whole_factor(*divmod(code, 1024), change)
                 flat = [known[code] for code in codes]
         else:
             templates = book.factors
@@ -477,13 +472,7 @@ class ModelService:
         for i, delta in moved:
             value = values[i]
             if shared and value.is_integer() and 0 <= value < 1024 and math.copysign(1.0, value) > 0:
-                code = i * 1024 + int(value)
-                factor = book.whole_factors.get(code)
-                if factor is None:
-                    factor = book.whole_factors[code] = {
-                        **book.factor(i, float(int(value)), delta > 0),
-                        "contribution": round(delta, 4),
-                    }
+                factor = book.whole_factor(i, int(value), delta)
             else:
                 negative = math.copysign(1.0, value) < 0
                 template = book.factors.get((i, value, delta > 0, negative)) or book.factor(
@@ -527,14 +516,7 @@ class ModelService:
         delta = contribution - self._reference_contributions[position]
         if abs(delta) < NEGLIGIBLE:
             return None
-        code = position * 1024 + int(value)
-        factor = book.whole_factors.get(code)
-        if factor is None:
-            factor = book.whole_factors[code] = {
-                **book.factor(position, value, delta > 0),
-                "contribution": round(delta, 4),
-            }
-        return -abs(delta), position, factor
+        return -abs(delta), position, book.whole_factor(position, int(value), delta)
 
     def _phrasebook(self, language: str) -> _Phrasebook:
         book = self._phrasebooks.get(language)
@@ -715,6 +697,19 @@ class _Phrasebook:
         level = LEVEL_NAMES[score_code // 101]
         symptoms = self._symptoms_by_mask[mask]
         return wording.message(level, self.scores[score_code], symptoms, self._survey_share, self.language)
+
+    def whole_factor(self, position: int, value: int, change: float) -> dict[str, Any]:
+        """The factor of a whole answer from 0 to 1023 whose contribution differs from the
+        reference person's by `change`, in a model without interactions: the same wherever the
+        same answer is, so built once and shared (`whole_factors`)."""
+        code = position * 1024 + value
+        factor = self.whole_factors.get(code)
+        if factor is None:
+            factor = self.whole_factors[code] = {
+                **self.factor(position, float(value), change > 0),
+                "contribution": round(change, 4),
+            }
+        return factor
 
     def factor(self, position: int, value: float, raises: bool, negative: bool = False) -> dict[str, Any]:
         name, direction = self._names[position], "raises" if raises else "lowers"
