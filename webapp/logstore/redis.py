@@ -314,24 +314,32 @@ return scan[1]
 """
 )
 
+# Lua for the scripts that read the rings: the record (after its 8-byte id) of entry `id` in a
+# ring of records `width` bytes wide, or nil when its slot holds another entry or none.
+RING_RECORD = """
+local function ring_record(ring, width, id)
+    local slots = math.floor(#ring / width)
+    if not id or slots == 0 then
+        return nil
+    end
+    local off = (id % slots) * width
+    if struct.unpack('<i8', ring, off + 1) ~= id then
+        return nil
+    end
+    return string.sub(ring, off + 9, off + width)
+end
+"""
+
 # KEYS: order, stats ring. ARGV: highest score, lowest score, offset, how many. Those members of
 # the window newest first with their stats (false where the ring has none): read by Redis itself,
 # so that no command carries thousands of members from Python; WINDOW_CHUNK at a time, so that no
 # call blocks Redis for long.
-WINDOW_SCRIPT = """
+WINDOW_SCRIPT = RING_RECORD + """
 local members = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2], 'LIMIT', ARGV[3], ARGV[4])
 local ring = redis.call('GET', KEYS[2]) or ''
-local slots = math.floor(#ring / 41)
 local stats = {}
 for i, member in ipairs(members) do
-    local id, found = tonumber(member), false
-    if id and slots > 0 then
-        local off = (id % slots) * 41
-        if struct.unpack('<i8', ring, off + 1) == id then
-            found = string.sub(ring, off + 9, off + 41)
-        end
-    end
-    stats[i] = found
+    stats[i] = ring_record(ring, 41, tonumber(member)) or false
 end
 return {members, stats}
 """
@@ -346,25 +354,18 @@ return {members, stats}
 # record (an entry of a previous version, or one trimmed meantime), a level other than LEVELS
 # under a level filter (LogQuery.matches compares text), a request id kept only in the fields
 # (ID_RECORD's UNKNOWN_ID): Python decides those from the fields.
-FILTER_SCRIPT = """
+FILTER_SCRIPT = RING_RECORD + """
 local members = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2], 'LIMIT', ARGV[3], ARGV[4])
 local level, prediction = tonumber(ARGV[5]), tonumber(ARGV[6])
 local lowest, highest = tonumber(ARGV[7]), tonumber(ARGV[8])
 local search, needle = ARGV[9] == '1', ARGV[10]
 local none = string.rep(string.char(0), 33)
 local ring = redis.call('GET', KEYS[2]) or ''
-local slots = math.floor(#ring / 41)
 local id_ring = search and redis.call('GET', KEYS[3]) or ''
-local id_slots = math.floor(#id_ring / 73)
 local kept, flags, stats = {}, {}, {}
 for _, member in ipairs(members) do
-    local id, raw, flag = tonumber(member), nil, '1'
-    if id and slots > 0 then
-        local off = (id % slots) * 41
-        if struct.unpack('<i8', ring, off + 1) == id then
-            raw = string.sub(ring, off + 9, off + 41)
-        end
-    end
+    local id, flag = tonumber(member), '1'
+    local raw = ring_record(ring, 41, id)
     if raw then
         local _, p, probability, _, l = struct.unpack('<ddddB', raw)
         if level then
@@ -387,13 +388,10 @@ for _, member in ipairs(members) do
         flag = '!'
     end
     if flag and search then
-        local length, text = nil, nil
-        if id and id_slots > 0 then
-            local off = (id % id_slots) * 73
-            if struct.unpack('<i8', id_ring, off + 1) == id then
-                length = string.byte(id_ring, off + 9)
-                text = string.sub(id_ring, off + 10, off + 8 + length)
-            end
+        local record, length, text = ring_record(id_ring, 73, id), nil, nil
+        if record then
+            length = string.byte(record, 1)
+            text = string.sub(record, 2, length)
         end
         if length == nil or length == 255 then
             if flag == '1' then
