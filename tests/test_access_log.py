@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import datetime
 import io
 import logging
@@ -133,34 +134,35 @@ def _log_requests(logger: AccessLogger, request_ids) -> None:
         logger.access(response, _Request, ENVIRON, datetime.timedelta(microseconds=1500))
 
 
-def test_access_lines_are_written_together_in_order_within_the_flush_interval():
+@contextlib.contextmanager
+def _batched_logger(name: str):
+    """A logger writing through a BatchedStreamHandler to a stream that counts its writes."""
     stream = _CountingStream()
-    logger = logging.getLogger("test.batched.interval")
+    logger = logging.getLogger(name)
     handler = BatchedStreamHandler(stream)
     logger.addHandler(handler)
     try:
+        yield logger, stream
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_access_lines_are_written_together_in_order_within_the_flush_interval():
+    with _batched_logger("test.batched.interval") as (logger, stream):
         for number in range(3):
             logger.warning("line %d", number)
         assert stream.writes == 0  # kept, not written on the request's thread
         wait_until(lambda: stream.writes, 10 * ACCESS_LOG_FLUSH_SECONDS)
         assert stream.getvalue() == "line 0\nline 1\nline 2\n"
         assert stream.writes == 1
-    finally:
-        logger.removeHandler(handler)
 
 
 def test_a_full_batch_is_written_at_once():
-    stream = _CountingStream()
-    logger = logging.getLogger("test.batched.full")
-    handler = BatchedStreamHandler(stream)
-    logger.addHandler(handler)
-    try:
+    with _batched_logger("test.batched.full") as (logger, stream):
         for number in range(ACCESS_LOG_FLUSH_LINES):
             logger.warning("line %d", number)
         assert stream.writes == 1
         assert stream.getvalue().splitlines() == [f"line {n}" for n in range(ACCESS_LOG_FLUSH_LINES)]
-    finally:
-        logger.removeHandler(handler)
 
 
 def test_the_api_logger_writes_stdout_access_lines_in_batches(capsys):
