@@ -334,7 +334,9 @@ end
 # the window newest first with their stats (false where the ring has none): read by Redis itself,
 # so that no command carries thousands of members from Python; WINDOW_CHUNK at a time, so that no
 # call blocks Redis for long.
-WINDOW_SCRIPT = RING_RECORD + """
+WINDOW_SCRIPT = (
+    RING_RECORD
+    + """
 local members = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2], 'LIMIT', ARGV[3], ARGV[4])
 local ring = redis.call('GET', KEYS[2]) or ''
 local stats = {}
@@ -343,6 +345,7 @@ for i, member in ipairs(members) do
 end
 return {members, stats}
 """
+)
 
 # KEYS: order, stats ring, request-id ring. ARGV: highest score, lowest score, offset, how many,
 # then the filters ('' when not set): level (LEVELS' index, OTHER_LEVEL for another),
@@ -354,7 +357,9 @@ return {members, stats}
 # record (an entry of a previous version, or one trimmed meantime), a level other than LEVELS
 # under a level filter (LogQuery.matches compares text), a request id kept only in the fields
 # (ID_RECORD's UNKNOWN_ID): Python decides those from the fields.
-FILTER_SCRIPT = RING_RECORD + """
+FILTER_SCRIPT = (
+    RING_RECORD
+    + """
 local members = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2], 'LIMIT', ARGV[3], ARGV[4])
 local level, prediction = tonumber(ARGV[5]), tonumber(ARGV[6])
 local lowest, highest = tonumber(ARGV[7]), tonumber(ARGV[8])
@@ -409,6 +414,7 @@ for _, member in ipairs(members) do
 end
 return {#members, kept, table.concat(flags), table.concat(stats)}
 """
+)
 
 #: An entry's stats: what the summary, charts and the common filters read, as fixed-size bytes
 #: that NumPy reads for thousands of entries at once (no JSON parsed per entry). NaN where the
