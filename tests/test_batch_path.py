@@ -77,6 +77,7 @@ def predictions_json(predictions) -> bytes:
         {
             name: list(map(float, value)) if name == "scores" else value
             for name, value in vars(predictions).items()
+            if name != "factors_json"  # the factors again, as the answer's JSON: the items tests check it
         }
     )
 
@@ -94,7 +95,11 @@ def test_records_scored_in_python_get_numpys_predictions_to_the_last_bit(service
     chunks = [
         service.predict_records(records[start : start + count], language) for start in range(0, 3000, count)
     ]
-    actual = {name: [row for chunk in chunks for row in getattr(chunk, name)] for name in vars(expected)}
+    actual = {
+        name: [row for chunk in chunks for row in getattr(chunk, name)]
+        for name in vars(expected)
+        if name != "factors_json"
+    }
     assert predictions_json(SimpleNamespace(**actual)) == predictions_json(expected)
 
 
