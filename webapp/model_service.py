@@ -392,15 +392,13 @@ class ModelService:
         if self._fold is None and whole.all():
             # Without interactions an answer's contribution depends on that answer alone, so a
             # factor is the same wherever the same answer is: each is built once, then shared.
-            codes = (ranked * 1024 + values.astype(np.intp)).tolist()
-            known, known_json = book.whole_factors, book.whole_factors_json
-            try:
-                flat = [known[code] for code in codes]
-            except KeyError:
-                for code, change in zip(codes, changes.tolist(), strict=True):
+            codes = ranked * 1024 + values.astype(np.intp)
+            if not book.whole_known[codes].all():
+                for code, change in zip(codes.tolist(), changes.tolist(), strict=True):
                     book.whole_factor(*divmod(code, 1024), change)
-                flat = [known[code] for code in codes]
-            flat_json = [known_json[code] for code in codes]
+            # Looked up in object arrays: a take and a tolist, not a dict look-up a factor.
+            flat = book.whole_factor_table[codes].tolist()
+            flat_json = book.whole_json_table[codes].tolist()
         else:
             templates = book.factors
             # The sign tells -0.0 from 0.0, which compare equal but read differently ("-0").
@@ -709,8 +707,12 @@ class _Phrasebook:
         self.factors: dict[tuple[int, float, bool, bool], dict[str, Any]] = {}
         #: position * 1024 + whole value -> the whole factor, for models without interactions.
         self.whole_factors: dict[int, dict[str, Any]] = {}
-        #: The same factors serialised (Predictions.factors_json).
-        self.whole_factors_json: dict[int, orjson.Fragment] = {}
+        #: The same factors as object arrays indexed by that code, with their JSON
+        #: (Predictions.factors_json), and which codes they hold, for a batch's look-ups.
+        codes = len(service._names) * 1024
+        self.whole_factor_table = np.full(codes, None, dtype=object)
+        self.whole_json_table = np.full(codes, None, dtype=object)
+        self.whole_known = np.zeros(codes, dtype=bool)
         #: position * 1024 + whole value -> what _whole_move says of it (models without interactions).
         self.whole_moves: dict[int, tuple[float, int, dict[str, Any]] | None] = {}
 
@@ -732,7 +734,9 @@ class _Phrasebook:
                 **self.factor(position, float(value), change > 0),
                 "contribution": round(change, 4),
             }
-            self.whole_factors_json[code] = orjson.Fragment(orjson.dumps(factor))
+            self.whole_factor_table[code] = factor
+            self.whole_json_table[code] = orjson.Fragment(orjson.dumps(factor))
+            self.whole_known[code] = True
         return factor
 
     def factor(self, position: int, value: float, raises: bool, negative: bool = False) -> dict[str, Any]:
