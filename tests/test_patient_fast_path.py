@@ -3,6 +3,7 @@ accepts, and leaves everything else, errors included, to the schema."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from marshmallow import ValidationError
 
@@ -80,6 +81,9 @@ def test_a_plain_batch_loads_as_the_schema_loads_each_record():
     assert is_batch
     assert records == [SCHEMA.load(record) for record in batch]
     assert [list(record) for record in records] == [list(features.FEATURES)] * len(batch)
+    # The integer matrix the check built is what gets scored: the records' inputs, row by row.
+    assert records.matrix.dtype == np.int64
+    assert records.matrix.tolist() == features.to_matrix(records).tolist()
 
 
 @pytest.mark.parametrize(

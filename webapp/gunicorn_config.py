@@ -66,11 +66,21 @@ access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 logger_class = "webapp.gunicorn_worker.AccessLogger"
 
 
+#: The workers' garbage-collector thresholds: the youngest generation is collected after this
+#: many more allocations than frees instead of 700. A batch of 1,000 keeps some 40,000 objects
+#: alive until it is answered and logged, and every 700 of them set off a collection that found
+#: nothing to free (a dozen a batch, with one of the middle generation: 2 ms of a request's 19).
+#: Reference counting frees nearly everything; cycles are collected as before, less often.
+GC_THRESHOLDS = (20_000, 10, 10)
+
+
 def pre_fork(server, worker):
     """Move everything the master loaded (the app, the model, scikit-learn) out of the garbage
     collector's reach: a collection in a worker would otherwise write to every one of those
-    objects' pages and so copy them out of the memory the workers share with the master."""
+    objects' pages and so copy them out of the memory the workers share with the master. The
+    worker inherits GC_THRESHOLDS."""
     gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def worker_exit(server, worker):

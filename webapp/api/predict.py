@@ -45,7 +45,7 @@ def _serve(with_probabilities: bool):
     spend("PREDICT_ROWS_RATE_LIMIT", len(records), "predicted rows")
     model = model_service()
     lang = request_language()  # the sentences people read; codes and field names stay English
-    results = model.predict_records(records, language=lang)
+    results = model.predict_records(records, language=lang, matrix=getattr(records, "matrix", None))
     metrics().observe_predictions(results)
     items = responses.items(results, with_probabilities, model.reference(lang))
     for record, item in zip(records, items, strict=True):

@@ -38,6 +38,7 @@ def items(results, with_probabilities: bool, reference: str) -> list[dict[str, A
 
     The same fields in the same order; the rounding is already done by predict_many, and rows
     share the factor objects that are equal in them rather than copy them (never change one).
+    Their JSON, when the model service gives it, stands in for them: the same bytes in the answer.
     """
     columns = (
         results.prediction,
@@ -47,7 +48,7 @@ def items(results, with_probabilities: bool, reference: str) -> list[dict[str, A
         results.risk_level,
         results.message,
         results.see_a_doctor_about,
-        results.factors,
+        results.factors if results.factors_json is None else results.factors_json,
         results.warnings,
     )
     if with_probabilities:

@@ -227,7 +227,15 @@ def plain_patient(data: Any) -> dict[str, int] | None:
     return dict(zip(features.FEATURES, map(values.__getitem__, order), strict=True))
 
 
-def _plain_batch(payload: list) -> list[dict[str, int]] | None:
+class PlainBatch(list):
+    """A batch's records as they came (already what the schema returns for them), with their
+    inputs as the integer matrix the check built (`matrix`: a row a record, FEATURES order), so
+    scoring need not collect them from the records again (2 ms for 1,000)."""
+
+    matrix: np.ndarray
+
+
+def _plain_batch(payload: list) -> PlainBatch | None:
     """plain_patient of every record at once, for the common batch: every record an object with
     the inputs' canonical names in FEATURES order, plain integers in range. Such records are
     already what the schema returns, so they are returned as they came; None for any other
@@ -252,7 +260,9 @@ def _plain_batch(payload: list) -> list[dict[str, int]] | None:
         or answers.max() > 1
     ):
         return None
-    return payload
+    batch = PlainBatch(payload)
+    batch.matrix = matrix
+    return batch
 
 
 def load_records(payload: Any, max_batch_size: int) -> tuple[list[dict[str, int]], bool]:
