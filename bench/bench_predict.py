@@ -37,8 +37,12 @@ from tests.processes import free_port  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 BATCH_SIZE = 1000
-#: Concurrent batch clients: enough to keep both workers busy.
-BATCH_CONCURRENCY = 4
+#: Concurrent batch clients. Each worker listens on its own SO_REUSEPORT socket and the kernel
+#: hashes each connection to one of them, so with 4 connections one worker got all of them in
+#: about one run in eight (its two threads busy, the other worker idle: half the rows/s) and 3 of
+#: 4 in half the runs. With 16 a worker gets fewer than 3 (less than one a thread and the writer)
+#: in about one run in 250; each worker still serves two batches at a time.
+BATCH_CONCURRENCY = 16
 LUA = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = [[%s]]
