@@ -89,14 +89,18 @@ class Side:
         self.position += size
         return chosen
 
+    def append(self, entries: list[dict]) -> None:
+        """One append, and its thread's CPU an entry."""
+        start = time.thread_time()
+        self.store.append(entries)
+        self.client_us.setdefault(len(entries), []).append((time.thread_time() - start) * 1e6 / len(entries))
+
     def block(self, size: int, server: redis.Redis) -> None:
-        """BLOCK_ENTRIES entries in appends of `size`: each append's thread CPU, and the server's."""
+        """BLOCK_ENTRIES entries in appends of `size`, and the Redis server's CPU an entry."""
         batches = [self.batch(size) for _ in range(max(1, BLOCK_ENTRIES // size))]
         before = server_cpu(server)
         for entries in batches:
-            start = time.thread_time()
             self.store.append(entries)
-            self.client_us.setdefault(size, []).append((time.thread_time() - start) * 1e6 / size)
         spent = server_cpu(server) - before
         self.server_us.setdefault(size, []).append(spent * 1e6 / (size * len(batches)))
 
@@ -153,8 +157,13 @@ def main() -> None:
                 side.store.append(side.batch(500))
         for round_ in range(args.rounds):
             for size in args.batch:
+                # The server's CPU, which INFO gives for whole blocks only, a block a version...
                 for side in sides if round_ % 2 == 0 else sides[::-1]:
                     side.block(size, server)
+                # ...and the client's an append, the versions in turn: pairs under the same load.
+                for index in range(max(1, BLOCK_ENTRIES // size)):
+                    for side in sides if index % 2 == 0 else sides[::-1]:
+                        side.append(side.batch(size))
         load.append(os.getloadavg()[0])
     finally:
         for side in sides:
@@ -175,6 +184,18 @@ def main() -> None:
         for side in sides:
             print(
                 f"{side.name:<9}{size:>6}  {spread(side.client_us[size]):<22}{spread(side.server_us[size]):<22}"
+            )
+    if len(sides) == 2:
+        print("this less against: median of the paired appends (client) and of the paired blocks (server)")
+        for size in args.batch:
+            pairs = zip(sides[0].client_us[size], sides[1].client_us[size], strict=True)
+            client = [this - against for against, this in pairs]
+            pairs = zip(sides[0].server_us[size], sides[1].server_us[size], strict=True)
+            server = [this - against for against, this in pairs]
+            print(
+                f"{'':<9}{size:>6}  client {statistics.median(client):+.1f} us an entry (lower in "
+                f"{sum(value < 0 for value in client)} of {len(client)}), server "
+                f"{statistics.median(server):+.1f} (lower in {sum(value < 0 for value in server)} of {len(server)})"
             )
 
 
