@@ -2,16 +2,18 @@
 and the Redis server's, for the batch sizes the writer makes.
 
 Not a test: it prints figures. The entries are real: single predictions posted through Flask's
-test client (sampled patients, a quarter in French), captured as the log writer is given them.
-The log is first filled to `--capacity` so that every append also trims, as in a deployment
-that has run a while. The Redis server is started here (or `--redis-url`) and its CPU read from
-INFO around each block of appends. `--against FILE` also measures another version of
-`webapp/logstore/redis.py` (e.g. /work/main's), loaded beside this one in the same process
-(it must work with this checkout's base.py and phrases.py): blocks of the two alternate, so
-both see the same load on a shared machine.
+test client (sampled patients, a quarter in French), captured as the log writer is given them;
+`--from-batches N` takes them from batch requests of N records instead. The log is first filled
+to `--capacity` so that every append also trims, as in a deployment that has run a while. The
+Redis server is started here (or `--redis-url`) and its CPU read from INFO around blocks of
+appends. `--against FILE` also measures another version of `webapp/logstore/redis.py` (e.g.
+/work/main's), loaded beside this one in the same process (it must work with this checkout's
+base.py and phrases.py): their appends alternate one by one, and their blocks, so both see the
+same load on a shared machine, and the median of the paired differences is printed.
 
     python bench/bench_redis_append.py [--against /work/main/webapp/logstore/redis.py]
                                        [--rounds 10] [--batch 40 500] [--capacity 5000]
+                                       [--from-batches 500]
 """
 
 from __future__ import annotations
@@ -42,8 +44,9 @@ CAPACITY = 5000
 BLOCK_ENTRIES = 2000
 
 
-def capture_entries(count: int) -> list[dict]:
-    """`count` log entries of single predictions, as the API hands them to the log writer."""
+def capture_entries(count: int, batch: int = 1) -> list[dict]:
+    """`count` log entries of predictions, as the API hands them to the log writer: of single
+    records, or of batches of `batch` records (whose rows share a timestamp and request id)."""
     from bench.bench_predict import batch_body
     from webapp.api import create_app
 
@@ -54,9 +57,10 @@ def capture_entries(count: int) -> list[dict]:
         log = app.extensions["prediction_log"]
         log.record = lambda entries: captured.extend(dict(entry) for entry in entries)
         client = app.test_client()
-        for index, record in enumerate(records):
-            language = "fr" if index % 4 == 3 else "en"
-            response = client.post("/predict", json=record, headers={"Accept-Language": language})
+        for index in range(0, count, batch):
+            language = "fr" if index // batch % 4 == 3 else "en"
+            body = records[index] if batch == 1 else {"records": records[index : index + batch]}
+            response = client.post("/predict", json=body, headers={"Accept-Language": language})
             assert response.status_code == 200, response.get_data(as_text=True)[:300]
         log.close()
     return captured
@@ -141,10 +145,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10, help="blocks a version and batch size")
     parser.add_argument("--batch", type=int, nargs="+", default=[40, 500], help="entries an append")
     parser.add_argument("--capacity", type=int, default=CAPACITY, help="LOG_MAX_ENTRIES: filled first")
+    parser.add_argument(
+        "--from-batches", type=int, default=1, metavar="N", help="entries of batch requests of N records"
+    )
     parser.add_argument("--redis-url", help="a Redis to use (its CPU is counted: keep it otherwise idle)")
     args = parser.parse_args()
 
-    entries = capture_entries(ENTRIES)
+    entries = capture_entries(ENTRIES, args.from_batches)
     process, url = (None, args.redis_url) if args.redis_url else start_redis()
     server = redis.Redis.from_url(url, socket_timeout=10)
     sides = [Side("this", this_module, url, args.capacity, entries)]
