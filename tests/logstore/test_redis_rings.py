@@ -5,11 +5,19 @@ hashes, and never trusted for an entry whose slot another took."""
 from __future__ import annotations
 
 import numpy as np
+import orjson
 import pytest
 
 from webapp.logstore import LogQuery, RedisLogStore
 from webapp.logstore import redis as redis_store
-from webapp.logstore.base import Position, SummaryColumns
+from webapp.logstore.base import (
+    Position,
+    SummaryColumns,
+    indexed_timestamp,
+    json_bytes,
+    summary_fields,
+    timestamp_ms,
+)
 
 QUERIES = [
     LogQuery(),
@@ -202,3 +210,61 @@ def test_an_entry_outside_the_slots_read_sends_the_read_to_the_whole_rings(
     records, _ = store._read_rings(client, search=False)
     assert len(records) == 1024  # slots 594-709 lacked entry 301
     assert views(store) == expected_views(store)
+
+
+ODD_ENTRIES = [
+    {"timestamp": None},
+    {"timestamp": "2026-11-26 11:00:00+01:00"},
+    {"timestamp": "1969-12-31T23:59:59.500Z"},
+    {"timestamp": "1970-01-01T00:00:00.123Z"},
+    {"timestamp": "2026-13-45T00:00:00.000Z"},
+    {"timestamp": "2026-11-26T11:00:00.\u0661\u0662\u0663Z"},
+    {"request_id": None},
+    {"request_id": ""},
+    {"request_id": "x" * 64},
+    {"request_id": "x" * 65},
+    {"request_id": "r\u00e9q"},
+    {"request_id": "a\x00b"},
+    {"request_id": 5},
+    {"prediction": np.int64(1), "probability": np.float64(0.25)},
+    {"prediction": True, "probability": float("nan"), "latency_ms": "12"},
+    {"level": "ERROR", "factors": None, "message": "bad input"},
+    {"level": None},
+    {"id": 99, "drift": 5},
+]
+
+
+def id_ring_record(request_id) -> tuple[int, bytes]:
+    """The request-id ring's length and text, as ID_RECORD defines them."""
+    if request_id is None:
+        return 0, b""
+    text = str(request_id).encode("utf-8", "surrogatepass")
+    if len(text) <= 64 and all(0 < byte < 128 for byte in text):
+        return len(text) + 1, text
+    return redis_store.UNKNOWN_ID, b""
+
+
+def test_an_append_writes_each_entrys_score_records_and_fields_as_the_readers_define_them(
+    make_store, make_entry
+):
+    store = make_store()
+    entries = [make_entry(**overrides) for overrides in ODD_ENTRIES]
+    entries += [{"level": "INFO"}, {}, make_entry()]
+    store.append(entries)
+    client = store._redis()
+    stats = np.frombuffer(client.get(store.stats_ring_key), dtype=redis_store.STATS_RECORD)
+    ids = np.frombuffer(client.get(store.id_ring_key), dtype=redis_store.ID_RECORD)
+
+    for entry_id, entry in enumerate(entries, start=1):
+        member = b"%016d" % entry_id
+        ms = timestamp_ms(indexed_timestamp(entry))
+        fields = {key: value for key, value in summary_fields(entry).items() if key != "id"}
+        assert client.zscore(store.order_key, member) == ms
+        assert stats[entry_id]["id"] == ids[entry_id]["id"] == entry_id
+        assert stats[entry_id]["stats"].tobytes() == redis_store.packed_stats(entry, ms)
+        assert (int(ids[entry_id]["length"]), ids[entry_id]["text"]) == id_ring_record(
+            entry.get("request_id")
+        )
+        assert orjson.loads(client.hget(store.fields_key, member)) == orjson.loads(
+            json_bytes({"id": entry_id, **fields})
+        )

@@ -35,8 +35,10 @@ from __future__ import annotations
 
 import logging
 import math
+import operator
 import os
 import struct
+import threading
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -46,6 +48,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from webapp.logstore.base import (
+    SUMMARY_FIELDS,
     DriftWindow,
     LogPage,
     LogQuery,
@@ -54,14 +57,16 @@ from webapp.logstore.base import (
     StoreUnavailable,
     SummaryColumns,
     as_number,
+    drift_code,
     entry_bytes,
     indexed_timestamp,
-    json_each,
+    json_bytes,
     page_from_matches,
     page_windows,
     summary_fields,
     timestamp_ms,
 )
+from webapp.logstore.entry import TIMESTAMP
 from webapp.logstore.phrases import Phrases
 from webapp.settings import DEFAULTS
 
@@ -192,57 +197,64 @@ end
 """
 
 # KEYS: the store's keys (RING_LUA), then the phrase book. ARGV: max_entries, the phrase book's
-# token the bodies' phrase numbers belong to ('' when none does), then (epoch ms, JSON without
-# id, its summary fields as JSON without id, its packed stats followed by its packed request id)
-# per entry: four arguments an entry, the stats being STATS' 33 bytes. The id is spliced in as the
-# first key so each body is self-describing; a body whose wording is phrase numbers comes
-# prefixed with '[' and is kept as a JSON list of one object, [{"id": ...}] (PHRASE_SCRIPT). A
-# phrase book that is not the one the numbers belong to (Redis restarted empty meanwhile):
-# nothing is written, the error PHRASES. One ZADD and one HSET a hash, and one SETRANGE a
-# ring, for up to 1,000 entries (unpack() takes a few thousand values at most, hence the chunks).
-# Stats that are not 33 bytes leave the slot empty: that entry is read from its fields.
+# token the bodies' phrase numbers belong to ('' when none does), then the batch in three
+# arguments (not four an entry: each argument costs the client and Redis about a microsecond):
+# the entries' APPEND_RECORDs (epoch ms, 1 when the body's wording is phrase numbers, STATS,
+# the request id's ring record: ID_RECORD less the id), their JSON bodies without id, and their
+# summary fields as JSON without id, each list cut by SEPARATOR (",\n,": JSON as orjson writes
+# it holds no line feed). The id is spliced in as the first key so each body is
+# self-describing; a body whose wording is phrase numbers is kept as a JSON list of one object,
+# [{"id": ...}] (PHRASE_SCRIPT). A phrase book that is not the one the numbers belong to (Redis
+# restarted empty meanwhile): nothing is written, the error PHRASES. One ZADD and one HSET a
+# hash, and one SETRANGE a ring, for up to 1,000 entries (unpack() takes a few thousand values
+# at most, hence the chunks).
 APPEND_SCRIPT = (
     RING_LUA
     + """
 if ARGV[2] ~= '' and redis.call('HGET', KEYS[9], '0') ~= ARGV[2] then
     return redis.error_reply('PHRASES the phrase book changed')
 end
-local count = (#ARGV - 2) / 4
+local RECORD, STATS_END = 107, 42
+local records, bodies, summaries = ARGV[3], ARGV[4], ARGV[5]
+local count = #records / RECORD
 local last = redis.call('INCRBY', KEYS[1], count)
 local first = last - count + 1
 local slots = ring_slots(tonumber(ARGV[1]))
 local stats_slots = sized(KEYS[5], STATS_WIDTH, slots)
 local id_slots = sized(KEYS[6], ID_WIDTH, slots)
-local empty = string.rep(NUL, STATS_WIDTH)
-local function with_id(head, json)
-    if string.sub(json, 1, 1) == '[' then
-        return '[' .. with_id(head, string.sub(json, 2)) .. ']'
+-- The JSON object that starts at `from` in `text` (up to the next SEPARATOR), with `head` as
+-- its first key, inside [] when `packed`; and where the next one starts.
+local function with_id(head, text, from, packed)
+    local stop = (string.find(text, ',\\n,', from, true) or #text + 1) - 1
+    local json = string.sub(text, from + 1, stop)
+    local comma = stop > from + 1 and ',' or ''
+    if packed == 1 then
+        return '[' .. head .. comma .. json .. ']', stop + 4
     end
-    if json == '{}' then
-        return head .. '}'
-    end
-    return head .. ',' .. string.sub(json, 2)
+    return head .. comma .. json, stop + 4
 end
+local at_body, at_summary = 1, 1
 for start = 1, count, 1000 do
-    local order, bodies, fields, stats, ids = {}, {}, {}, {}, {}
+    local order, bodies_, fields, stats, ids = {}, {}, {}, {}, {}
     local n, r = 0, 0
     for i = start, math.min(start + 999, count) do
         local id = first + i - 1
         local member = string.format('%016d', id)
         local head = '{"id":' .. string.format('%d', id)
-        local packed = ARGV[4 * i + 2]
-        local own = string.sub(packed, 1, 33)
+        local off = (i - 1) * RECORD
+        local ms, packed = struct.unpack('<i8B', records, off + 1)
         local binary = struct.pack('<i8', id)
-        order[n + 1], order[n + 2] = ARGV[4 * i - 1], member
-        bodies[n + 1], bodies[n + 2] = member, with_id(head, ARGV[4 * i])
-        fields[n + 1], fields[n + 2] = member, with_id(head, ARGV[4 * i + 1])
+        order[n + 1], order[n + 2] = ms, member
+        bodies_[n + 1], fields[n + 1] = member, member
+        bodies_[n + 2], at_body = with_id(head, bodies, at_body, packed)
+        fields[n + 2], at_summary = with_id(head, summaries, at_summary, 0)
         n = n + 2
         r = r + 1
-        stats[r] = #own == 33 and binary .. own or empty
-        ids[r] = id_record(binary, string.sub(packed, 34))
+        stats[r] = binary .. string.sub(records, off + 10, off + STATS_END)
+        ids[r] = binary .. string.sub(records, off + STATS_END + 1, off + RECORD)
     end
     redis.call('ZADD', KEYS[2], unpack(order))
-    redis.call('HSET', KEYS[3], unpack(bodies))
+    redis.call('HSET', KEYS[3], unpack(bodies_))
     redis.call('HSET', KEYS[4], unpack(fields))
     put(KEYS[5], STATS_WIDTH, stats_slots, first + start - 1, stats)
     put(KEYS[6], ID_WIDTH, id_slots, first + start - 1, ids)
@@ -466,6 +478,61 @@ def packed_request_id(entry: dict) -> bytes:
     return NO_REQUEST_ID if request_id is None else b"\x01" + str(request_id).encode("utf-8", "surrogatepass")
 
 
+#: An entry as APPEND_SCRIPT takes it, beside its body and summary: its epoch ms (0: no usable
+#: timestamp), 1 when its body's wording is phrase numbers, its STATS, and its request id as
+#: the request-id ring keeps it (ID_RECORD less the id). One pack an entry, no Lua per field.
+APPEND_RECORD = struct.Struct("<qBddddBB64s")  # 107 bytes, APPEND_SCRIPT's RECORD
+#: Between two bodies, or two summaries, in APPEND_SCRIPT's arguments.
+SEPARATOR = b",\n,"
+#: summary_fields' keys but the id (the script puts it in) and the drift code (computed).
+_SUMMARY_KEYS = tuple(key for key in SUMMARY_FIELDS if key not in ("id", "drift"))
+_summary_values = operator.itemgetter(*_SUMMARY_KEYS)
+#: What APPEND_RECORD is made of.
+_RECORD_KEYS = ("timestamp", "level", "prediction", "probability", "latency_ms", "request_id")
+_record_values = operator.itemgetter(*_RECORD_KEYS)
+
+
+def _summary(entry: dict) -> dict:
+    """summary_fields(entry) without the id, in the same key order."""
+    try:
+        fields = dict(zip(_SUMMARY_KEYS, _summary_values(entry), strict=True))
+    except KeyError:  # an entry without some of them: those it has
+        fields = {key: entry[key] for key in _SUMMARY_KEYS if key in entry}
+    fields["drift"] = drift_code(entry)
+    return fields
+
+
+#: Put between the values of one orjson call, which writes "," on each side: SEPARATOR.
+_CUT = orjson.Fragment(b"\n")
+
+
+def _joined_json(values: list) -> bytes:
+    """json_bytes of each value joined by SEPARATOR, written by one orjson call (a value that
+    needs json_bytes' second try gets it with the others: the same bytes for every value)."""
+    sequence = [_CUT] * (2 * len(values) - 1)
+    sequence[::2] = values
+    return json_bytes(sequence)[1:-1]
+
+
+def _command(*parts: bytes) -> bytes:
+    """A Redis command of these arguments in the Redis protocol, written in one piece."""
+    pieces = [b"*%d\r\n" % len(parts)]
+    for part in parts:
+        pieces += (b"$%d\r\n" % len(part), part, b"\r\n")
+    return b"".join(pieces)
+
+
+def _id_record(request_id) -> tuple[int, bytes]:
+    """ID_RECORD's length and text for a request id: (0, b"") for none, UNKNOWN_ID for one the
+    ring cannot hold (longer than 64 bytes, not ASCII, or with a NUL)."""
+    if request_id is None:
+        return 0, b""
+    text = request_id if type(request_id) is str else str(request_id)
+    if len(text) <= 64 and text.isascii() and "\x00" not in text:
+        return len(text) + 1, text.encode("ascii")
+    return UNKNOWN_ID, b""
+
+
 def _searched(needle: bytes, length: np.ndarray, lowered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Which ID_RECORDs (their `length`, their text in lower case) hold a request id containing
     `needle` (lower case), and which cannot be told from the ring (UNKNOWN_ID: compared as text
@@ -548,6 +615,13 @@ class RedisLogStore(LogStore):
         self._book: tuple[int, Phrases, bytes | None] | None = None
         self._client: redis.Redis | None = None
         self._script = None
+        #: The connection appends use (the writer's own, see _evalsha), and its lock.
+        self._append_connection = None
+        self._append_lock = threading.Lock()
+        self._append_keys = tuple(key.encode() for key in (*self.keys, self.phrase_keys[0]))
+        #: An entry's timestamp up to its milliseconds -> that second's epoch ms (_ms).
+        self._seconds: dict[str, int] = {}
+        self._last_stamp: tuple[str | None, int] = (None, 0)
         self._pid: int | None = None
         self._migrated_pid: int | None = None
         self._run_id: str | None = None
@@ -589,6 +663,7 @@ class RedisLogStore(LogStore):
             self._migrate_script = client.register_script(MIGRATE_SCRIPT)
             self._trim_script = client.register_script(TRIM_SCRIPT)
             self._phrase_script = client.register_script(PHRASE_SCRIPT)
+            self._append_connection, self._append_lock = None, threading.Lock()
             self._client, self._pid = client, os.getpid()
         if self._migrated_pid != self._pid:
             self._migrate(self._client)
@@ -675,32 +750,94 @@ class RedisLogStore(LogStore):
         token = book[2] if book is not None and book[1] is phrases else None
         if token is None and any(bodies):
             raise PhrasesChanged(f"redis: the phrase book of {self.prefix} changed while packing")
-        args: list = [self.max_entries, token or b""]
-        milliseconds: dict[str, int] = {}  # a batch's entries share their timestamp
-        fields = [summary_fields(entry) for entry in entries]
-        for summary in fields:
-            summary.pop("id", None)  # the script puts the id in
-        for entry, body, summary in zip(entries, bodies, json_each(fields), strict=True):
-            stamp = indexed_timestamp(entry)
-            if stamp not in milliseconds:
-                milliseconds[stamp] = timestamp_ms(stamp)
-            ms = milliseconds[stamp]
-            args += [
-                ms,
-                # bytes, as Redis takes them: no decode here and no encode in the client
-                entry_bytes(entry) if body is None else b"[" + body,
-                summary,
-                packed_stats(entry, ms) + packed_request_id(entry),
-            ]
-        try:
-            return self._call(
-                lambda client: self._script(keys=[*self.keys, self.phrase_keys[0]], args=args, client=client)
+        # One pass over the entries for both (each entry's dict read while it is in the cache).
+        pack, ms_of = APPEND_RECORD.pack, self._ms
+        records, summaries = [], []
+        for entry, body in zip(entries, bodies, strict=True):
+            summaries.append(_summary(entry))
+            try:
+                stamp, level, prediction, probability, latency_ms, request_id = _record_values(entry)
+            except KeyError:  # an entry without some of them
+                stamp, level, prediction, probability, latency_ms, request_id = map(entry.get, _RECORD_KEYS)
+            ms = ms_of(stamp, entry)
+            records.append(
+                pack(
+                    ms,
+                    body is not None,
+                    ms / 1000 if ms else math.nan,
+                    _number(prediction),
+                    _number(probability),
+                    _number(latency_ms),
+                    LEVELS.index(level) if level in LEVELS else OTHER_LEVEL,
+                    *_id_record(request_id),
+                )
             )
+        if None in bodies:  # stored as they are
+            bodies = [
+                entry_bytes(entry) if body is None else body
+                for entry, body in zip(entries, bodies, strict=True)
+            ]
+        args = (
+            b"%d" % self.max_entries,
+            token or b"",
+            b"".join(records),
+            SEPARATOR.join(bodies),  # bytes, as Redis takes them: no decode and no encode
+            _joined_json(summaries),
+        )
+        try:
+            return self._call(lambda client: self._evalsha(client, self._script, self._append_keys, args))
         except StoreUnavailable as exc:
             if isinstance(exc.__cause__, redis.ResponseError) and str(exc.__cause__).startswith("PHRASES"):
                 self._book = None
                 raise PhrasesChanged(str(exc)) from exc
             raise
+
+    def _ms(self, stamp, entry: dict) -> int:
+        """timestamp_ms(indexed_timestamp(entry)), `stamp` being its timestamp, each second's
+        part computed once (1.4 us a parse; single predictions mostly share their second, a
+        batch's rows their timestamp)."""
+        if type(stamp) is str:
+            last = self._last_stamp
+            if stamp == last[0]:
+                return last[1]
+            if stamp.isascii() and TIMESTAMP.fullmatch(stamp):
+                second = self._seconds.get(stamp[:20])
+                if second is None:
+                    if len(self._seconds) >= 1024:
+                        self._seconds.clear()
+                    second = self._seconds[stamp[:20]] = timestamp_ms(stamp[:20] + "000Z")
+                if second > 0:  # else before 1970 (timestamp_ms rounds towards 1970) or no date
+                    ms = second + int(stamp[20:23])
+                    self._last_stamp = (stamp, ms)
+                    return ms
+        return timestamp_ms(indexed_timestamp(entry))
+
+    def _evalsha(self, client: redis.Redis, script, keys: tuple[bytes, ...], args: tuple[bytes, ...]):
+        """The script's reply for the keys and args, on this store's own append connection:
+        redis-py's command path (its connection pool, retry and observability hooks) cost some
+        50 us of the writer's CPU a call, and its packing 1 us an entry of a batch; the command
+        is written in one join instead."""
+        with self._append_lock:
+            connection = self._append_connection
+            if connection is None:
+                pool = client.connection_pool  # a connection of its own, not the pool's
+                connection = self._append_connection = pool.connection_class(**pool.connection_kwargs)
+            # As the pool checks a connection it hands out: one the server closed (it restarted),
+            # or with a reply left unread, is connected again.
+            connection.connect()
+            try:
+                if connection.can_read():
+                    raise redis.ConnectionError("a reply was left unread")
+            except (redis.ConnectionError, redis.TimeoutError, OSError):
+                connection.disconnect()
+                connection.connect()
+            keys_and_args = (b"%d" % len(keys), *keys, *args)
+            try:
+                connection.send_packed_command([_command(b"EVALSHA", script.sha.encode(), *keys_and_args)])
+                return connection.read_response()
+            except redis.exceptions.NoScriptError:  # a Redis that restarted, or was flushed
+                connection.send_packed_command([_command(b"EVAL", script.script.encode(), *keys_and_args)])
+                return connection.read_response()
 
     def _entries(self, client: redis.Redis, raws: list[bytes]) -> list[dict]:
         """Entries from their stored bodies, the wording of packed ones put back (phrases.py)."""
@@ -1169,5 +1306,8 @@ class RedisLogStore(LogStore):
 
     def close(self) -> None:
         client, self._client = self._client, None
+        connection, self._append_connection = self._append_connection, None
         if client is not None and self._pid == os.getpid():
+            if connection is not None:
+                connection.disconnect()
             client.close()
