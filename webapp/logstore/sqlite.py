@@ -44,6 +44,7 @@ from webapp.logstore.base import (
     SummaryColumns,
     as_number,
     drift_code,
+    drift_codes,
     entry_json,
     indexed_timestamp,
     page_from_matches,
@@ -133,32 +134,47 @@ def _use_wal(connection: sqlite3.Connection) -> None:
             time.sleep(0.005)
 
 
-def _row_values(entry: dict, packed: bytes | None = None) -> tuple[Any, ...]:
-    """Indexed columns plus the JSON body (`packed`: the body with its wording as phrase numbers,
-    None: the entry's JSON); ValueError for a prediction that is not a number."""
-    # Straight-line gets, no generator: this runs for every entry on the writer's path.
-    get = entry.get
-    level, request_id, prediction, probability = (
-        get("level"),
-        get("request_id"),
-        get("prediction"),
-        get("probability"),
-    )
-    latency, version = get("latency_ms"), get("model_version")
-    return (
-        indexed_timestamp(entry),
-        level.upper() if isinstance(level, str) else level,
-        get("endpoint"),
-        None if request_id is None else str(request_id),
-        None if prediction is None else int(prediction),
-        None if probability is None else float(probability),
-        entry_json(entry) if packed is None else packed.decode(),
-        # read_columns, inline
-        as_number(latency),
-        version if isinstance(version, str) else None,
-        drift_code(entry),
-        None if packed is None else 1,
-    )
+def _rows(entries: Sequence[dict], packed: Sequence[bytes | None]) -> list[tuple[Any, ...]]:
+    """Each entry's indexed columns plus its JSON body (`packed`: the body with its wording as
+    phrase numbers, None: the entry's JSON); ValueError for a prediction that is not a number.
+
+    A batch at once: the drift codes found together (drift_codes), and the indexed timestamp
+    once for each timestamp text (a batch's entries share theirs)."""
+    stamps: dict[str, str] = {}
+    rows = []
+    for entry, body, drift in zip(entries, packed, drift_codes(entries), strict=True):
+        # Straight-line gets, no generator: this runs for every entry on the writer's path.
+        get = entry.get
+        raw = get("timestamp")
+        stamp = stamps.get(raw) if type(raw) is str else None
+        if stamp is None:
+            stamp = indexed_timestamp(entry)
+            if type(raw) is str:
+                stamps[raw] = stamp
+        level, request_id, prediction, probability = (
+            get("level"),
+            get("request_id"),
+            get("prediction"),
+            get("probability"),
+        )
+        latency, version = get("latency_ms"), get("model_version")
+        rows.append(
+            (
+                stamp,
+                level.upper() if isinstance(level, str) else level,
+                get("endpoint"),
+                None if request_id is None else str(request_id),
+                None if prediction is None else int(prediction),
+                None if probability is None else float(probability),
+                entry_json(entry) if body is None else body.decode(),
+                # read_columns, inline
+                as_number(latency),
+                version if isinstance(version, str) else None,
+                drift,
+                None if body is None else 1,
+            )
+        )
+    return rows
 
 
 def read_columns(entry: dict) -> tuple[Any, ...]:
@@ -389,7 +405,7 @@ class SQLiteLogStore(LogStore):
             return
         try:
             packed = self._phrasebook().pack(entries, self._store_phrases)
-            rows = [_row_values(entry, body) for entry, body in zip(entries, packed, strict=True)]
+            rows = _rows(entries, packed)
             self._run(self._append, rows)
         except StoreUnavailable as exc:
             if _file_at_fault(exc.__cause__):
