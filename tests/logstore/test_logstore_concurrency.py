@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import multiprocessing
-import sqlite3
 import threading
 
-import pytest
-
 from webapp.logstore import LogQuery, LogStore, SQLiteLogStore, StoreUnavailable
-from webapp.logstore import sqlite as sqlite_store
 
 WORKERS = 3
 BATCHES = 40
@@ -79,60 +75,3 @@ def test_connections_opening_a_new_sqlite_file_at_once_all_open_it(tmp_path):
         for store in stores:
             store.close()
     assert failures == []
-
-
-def main_file_rows(path) -> int:
-    """The entries the SQLite file itself holds, without its write-ahead log: what checkpoints
-    have copied into it."""
-    copy = path.with_name("main-file-only.sqlite3")
-    copy.write_bytes(path.read_bytes())
-    connection = sqlite3.connect(copy)
-    try:
-        (count,) = connection.execute("SELECT count(*) FROM prediction_log").fetchone()
-    finally:
-        connection.close()
-    copy.unlink()
-    return count
-
-
-def test_a_process_copies_the_write_ahead_log_into_the_file_every_checkpoint_entries(
-    tmp_path, make_entry, monkeypatch
-):
-    monkeypatch.setattr(sqlite_store, "CHECKPOINT_ENTRIES", 30)
-    made = SQLiteLogStore(tmp_path / "log.sqlite3")
-    made.ping()
-    made.close()  # the last connection to close copies the new file's tables into it
-    store = SQLiteLogStore(tmp_path / "log.sqlite3")
-    try:
-        store.append([make_entry() for _ in range(20)])
-        store.append([make_entry() for _ in range(9)])
-        assert main_file_rows(store.path) == 0
-        store.append([make_entry()])
-        assert main_file_rows(store.path) == 30
-        store.append([make_entry() for _ in range(29)])
-        assert main_file_rows(store.path) == 30
-    finally:
-        store.close()
-
-
-@pytest.mark.parametrize("restart_bytes", [0, sqlite_store.WAL_RESTART_BYTES])
-def test_a_write_ahead_log_longer_than_its_limit_at_a_checkpoint_is_emptied(
-    tmp_path, make_entry, monkeypatch, restart_bytes
-):
-    """Two workers committing in turn never leave SQLite a moment to start its log over on its
-    own (a writer commits while the other's checkpoint waits for its fsyncs): the log is emptied
-    once it is longer than WAL_RESTART_BYTES."""
-    monkeypatch.setattr(sqlite_store, "CHECKPOINT_ENTRIES", 10)
-    monkeypatch.setattr(sqlite_store, "WAL_RESTART_BYTES", restart_bytes)
-    store = SQLiteLogStore(tmp_path / "log.sqlite3")
-    wal = tmp_path / "log.sqlite3-wal"
-    try:
-        store.append([make_entry() for _ in range(9)])
-        assert wal.stat().st_size > 0
-        store.append([make_entry()])
-        assert (wal.stat().st_size == 0) is (restart_bytes == 0)
-        assert main_file_rows(store.path) == 10
-        store.append([make_entry() for _ in range(5)])
-        assert len(store.query(LogQuery()).entries) == 15
-    finally:
-        store.close()

@@ -22,7 +22,7 @@ from webapp.logstore.base import (
     drift_codes,
     entry_json,
 )
-from webapp.logstore.sqlite import INSERT_ROWS, PAGE_SIZE, WAL_RESTART_BYTES
+from webapp.logstore.sqlite import INSERT_ROWS, PAGE_SIZE, WAL_CHECKPOINT_BYTES
 from webapp.monitoring.drift import drift_report
 from webapp.monitoring.reference import load_reference
 from webapp.settings import PROJECT_ROOT
@@ -248,7 +248,7 @@ def test_a_new_sqlite_file_has_pages_that_hold_several_entries(tmp_path, make_en
         store.close()
     assert page_size == PAGE_SIZE
     assert page_size // longest >= 2
-    assert checkpoint * page_size == 2 * WAL_RESTART_BYTES  # a fallback: appends checkpoint themselves
+    assert checkpoint * page_size == WAL_CHECKPOINT_BYTES
 
 
 def test_sqlite_stores_a_long_append_in_order_with_one_id_each(tmp_path, make_entry):

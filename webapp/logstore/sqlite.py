@@ -66,20 +66,9 @@ TRIM_CHUNK = 5000
 #: 31 ms to 16 ms, and 55 to 23 once the oldest are trimmed at every write). A file made with
 #: another page size keeps it (changing it would take a VACUUM).
 PAGE_SIZE = 16384
-#: The write-ahead log is copied into the file (a checkpoint, which waits for two fsyncs) each
-#: time a process has appended CHECKPOINT_ENTRIES, about WAL_CHECKPOINT_BYTES of it (SQLite's
-#: default, 1,000 pages of 4 KB; 1,000 entries at 16 KB pages write 2.2 MB to it). Not SQLite's
-#: own automatic checkpoint: that one runs at every commit once the log holds that many pages
-#: since it last started over, and with two workers writing in turn it seldom starts over (a
-#: writer commits while the other's checkpoint waits for its fsyncs): under sustained batches
-#: nearly every commit checkpointed, on the writer's thread, and the log grew to 40 MB in 10 s.
+#: The write-ahead log is copied into the file when it reaches this size (SQLite's default,
+#: 1,000 pages of 4 KB), whatever the page size.
 WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024
-CHECKPOINT_ENTRIES = 2000
-#: A write-ahead log found longer than this at a checkpoint is emptied (a TRUNCATE checkpoint:
-#: writers wait for it, about as long as a checkpoint), so that it starts over. SQLite's automatic
-#: checkpoint is kept at twice this size, for writes that append does not count (clearing the
-#: log, age retention); appends never let the log grow that far.
-WAL_RESTART_BYTES = 8 * WAL_CHECKPOINT_BYTES
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS prediction_log (
@@ -291,8 +280,6 @@ class SQLiteLogStore(LogStore):
         self._write_failure: str | None = None
         #: The phrase numbers of the file this process opened (a child learns them again).
         self._phrases: tuple[int, Phrases] | None = None
-        #: Entries appended since this store's last checkpoint (CHECKPOINT_ENTRIES).
-        self._uncheckpointed = 0
 
     def __repr__(self) -> str:
         return f"SQLiteLogStore({str(self.path)!r}, max_entries={self.max_entries})"
@@ -395,7 +382,7 @@ class SQLiteLogStore(LogStore):
             _use_wal(connection)
             connection.execute("PRAGMA synchronous = NORMAL")
             (page_size,) = connection.execute("PRAGMA page_size").fetchone()
-            connection.execute(f"PRAGMA wal_autocheckpoint = {max(2 * WAL_RESTART_BYTES // page_size, 1)}")
+            connection.execute(f"PRAGMA wal_autocheckpoint = {max(WAL_CHECKPOINT_BYTES // page_size, 1)}")
             with connection:
                 for statement in SCHEMA:
                     connection.execute(statement)
@@ -425,29 +412,6 @@ class SQLiteLogStore(LogStore):
                 self._write_failure = str(exc)
             raise
         self._write_failure = None
-        self._uncheckpointed += len(entries)
-        if self._uncheckpointed >= CHECKPOINT_ENTRIES:
-            self._uncheckpointed = 0
-            self._checkpoint()
-
-    def _checkpoint(self) -> None:
-        """Copy the write-ahead log into the file, and empty the log when it has grown past
-        WAL_RESTART_BYTES (see CHECKPOINT_ENTRIES). Skipped while another process's checkpoint
-        runs (that one copies these entries). The entries are written already: a checkpoint
-        that fails is only reported, and the next one does its work."""
-
-        def checkpoint(connection: sqlite3.Connection) -> None:
-            # PASSIVE: copies what no reader still needs, waiting for no one.
-            busy, pages, _copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            (page_size,) = connection.execute("PRAGMA page_size").fetchone()
-            if not busy and pages * page_size > WAL_RESTART_BYTES:
-                # Waits for the writers and readers of the moment, then cuts the file to nothing.
-                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-
-        try:
-            self._run(checkpoint)
-        except StoreUnavailable as exc:
-            logger.warning("Prediction log checkpoint failed: %s", exc)
 
     def _append(self, connection: sqlite3.Connection, rows: list[tuple]) -> None:
         # IMMEDIATE takes the write lock up front, so ids are handed out in commit order.
