@@ -387,6 +387,12 @@ class SQLiteLogStore(LogStore):
                 for statement in SCHEMA:
                     connection.execute(statement)
             _migrate(connection)
+            # This connection's inserts remove the entries past max_entries in the same statement
+            # (a TEMP trigger: this connection's only, the file is not changed; see _append).
+            connection.execute(
+                "CREATE TEMP TRIGGER IF NOT EXISTS log_keep_newest AFTER INSERT ON main.prediction_log"
+                f" BEGIN DELETE FROM prediction_log WHERE id <= NEW.id - {int(self.max_entries)}; END"
+            )
         except (sqlite3.Error, OSError) as exc:
             raise StoreUnavailable(f"sqlite {self.path}: {exc}") from exc
         logger.debug("Opened prediction log %s in process %d", self.path, os.getpid())
@@ -414,20 +420,26 @@ class SQLiteLogStore(LogStore):
         self._write_failure = None
 
     def _append(self, connection: sqlite3.Connection, rows: list[tuple]) -> None:
+        """Insert the rows; the trigger made in _connect removes the oldest as they go in (ids are
+        contiguous: only the oldest rows or all rows are ever deleted, so the newest max_entries
+        are the ids above the newest id less max_entries).
+
+        The sqlite3 module lets go of the GIL around each statement and waits for it again after:
+        with the request threads busy, up to a switch interval (5 ms) each time, while this writer
+        held SQLite's write lock. So the rows of one append (the writer hands over up to 500) go
+        in by one statement, its own transaction, rather than BEGIN, INSERT, DELETE and COMMIT."""
+        # Within SQLite's limit on a statement's parameters (32,766 since 3.32, 999 before).
+        step = min(INSERT_ROWS, connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(rows[0]))
+        if len(rows) <= step:
+            # Takes the write lock at its first step, so ids are handed out in commit order.
+            connection.execute(_insert(len(rows)), [value for row in rows for value in row])
+            return
         # IMMEDIATE takes the write lock up front, so ids are handed out in commit order.
         connection.execute("BEGIN IMMEDIATE")
         try:
-            # Within SQLite's limit on a statement's parameters (32,766 since 3.32, 999 before).
-            step = min(INSERT_ROWS, connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(rows[0]))
             for start in range(0, len(rows), step):
                 chunk = rows[start : start + step]
                 connection.execute(_insert(len(chunk)), [value for row in chunk for value in row])
-            # Ids are contiguous (only the oldest rows or all rows are ever deleted), so the
-            # newest max_entries are the ids above max(id) - max_entries: an index lookup.
-            connection.execute(
-                "DELETE FROM prediction_log WHERE id <= (SELECT max(id) FROM prediction_log) - ?",
-                (self.max_entries,),
-            )
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
