@@ -13,7 +13,7 @@ import pytest
 from tests.helpers import patient
 from tests.logstore.test_logstore_reads import write_old_sqlite_file
 from webapp.features import FEATURES
-from webapp.logstore import LogQuery, LogStore, RedisLogStore, SQLiteLogStore
+from webapp.logstore import LogQuery, LogStore, RedisLogStore, SQLiteLogStore, phrases
 from webapp.logstore.base import entry_json, json_bytes, json_each
 
 
@@ -155,6 +155,34 @@ def test_entries_other_than_the_services_predictions_are_kept_whole(store_factor
     store.append(entries)
     same(store_factory().query(LogQuery()).entries, as_written(entries))
     assert packed(store) == [False, True]
+
+
+@pytest.mark.parametrize("messages_kept", [phrases.MESSAGES_KEPT, 2])
+def test_a_writer_packs_shared_factors_and_repeated_messages_as_it_packs_new_ones(
+    store_factory, make_entry, monkeypatch, messages_kept
+):
+    """A batch's factor objects and message texts repeat (the model service builds each once):
+    packed from what the writer kept of them, they read back as given, also once it has had to
+    forget the messages it kept."""
+    monkeypatch.setattr(phrases, "MESSAGES_KEPT", messages_kept)
+    shared = [{"feature": "AGE", "value": 61.0}, {"feature": "SMOKING", "value": 1.0}]
+    messages = [f"Score {number}%. Please see a doctor." for number in range(4)]
+    batches = [
+        [
+            make_entry(factors=[shared[number % 2], shared[0]], message=messages[number % 4])
+            for number in range(12)
+        ]
+        for _ in range(3)
+    ]
+    batches[1][3]["id"] = 999  # an entry read back and given again: stored without it
+    batches[2][5]["factors"] = [shared[1], {"feature": "new", "value": 2.0}]
+    batches[2][6]["message"] = messages[1] + " New sentence"
+    store = store_factory()
+    for batch in batches:
+        store.append(batch)
+
+    same(store_factory().query(LogQuery(limit=100)).entries, as_written([e for b in batches for e in b]))
+    assert packed(store) == [True] * 36
 
 
 def test_two_writers_share_the_phrases_of_one_log(store_factory, make_entry):

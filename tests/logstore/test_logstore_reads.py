@@ -19,6 +19,7 @@ from webapp.logstore.base import (
     DriftWindow,
     SummaryColumns,
     drift_code,
+    drift_codes,
     entry_json,
 )
 from webapp.logstore.sqlite import INSERT_ROWS, PAGE_SIZE, WAL_CHECKPOINT_BYTES
@@ -102,6 +103,54 @@ def test_drift_code_sets_a_bit_for_each_answer_equal_to_one(make_entry, answers)
     entry = make_entry(inputs=dict(zip(FEATURES, [63, *answers], strict=True)))
     bits = sum(1 << (13 - index) for index, answer in enumerate(answers) if answer == 1)
     assert drift_code(entry) == (63 << 14) + bits
+
+
+def odd_inputs(**changes) -> dict:
+    return {**dict.fromkeys(FEATURES, 1), "AGE": 52, **changes}
+
+
+class Inputs(dict):
+    """A mapping that is not a plain dict: coded one by one."""
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        [],
+        [{}],
+        [{"prediction": 1, "inputs": odd_inputs(AGE=age)} for age in (0, 1, 70, 1 << 40, (1 << 40) - 1, -1)],
+        [{"prediction": 0, "inputs": odd_inputs(AGE=1 << 70)}, {"prediction": 1, "inputs": odd_inputs()}],
+        [
+            {"prediction": 1, "inputs": odd_inputs(AGE=True, SMOKING=False)},
+            {"prediction": 0, "inputs": odd_inputs()},
+        ],
+        [{"prediction": 1, "inputs": odd_inputs(AGE=np.int64(40), SMOKING=np.int32(0))}],
+        [
+            {"prediction": 1, "inputs": odd_inputs(SMOKING=2, ANXIETY=-1)},
+            {"prediction": 1, "inputs": odd_inputs()},
+        ],
+        [
+            {"prediction": 1, "inputs": odd_inputs(AGE=44.5)},
+            {"prediction": 1, "inputs": odd_inputs(AGE=44.0)},
+        ],
+        [{"prediction": 1, "inputs": odd_inputs(SMOKING=1.0)}, {"prediction": 1, "inputs": odd_inputs()}],
+        [{"prediction": 1, "inputs": odd_inputs(SMOKING="1")}, {"prediction": 1, "inputs": odd_inputs()}],
+        [{"prediction": 1, "inputs": odd_inputs(SMOKING=None)}, {"prediction": 0, "inputs": odd_inputs()}],
+        [{"prediction": 1, "inputs": odd_inputs(SMOKING=[1])}, {"prediction": 0, "inputs": odd_inputs()}],
+        [{"prediction": 1, "inputs": {"AGE": 40}}, {"prediction": 1, "inputs": odd_inputs()}],
+        [{"prediction": pred, "inputs": odd_inputs()} for pred in (None, 2, True, 0.0, "1", np.int64(1))],
+        [{"prediction": 1, "inputs": Inputs(odd_inputs())}, {"prediction": 1, "inputs": None}],
+        [{"prediction": 1, "inputs": [1] * len(FEATURES)}, {"level": "WARNING", "inputs": "text"}],
+    ],
+)
+def test_drift_codes_of_a_batch_are_each_entrys_drift_code(entries):
+    assert drift_codes(entries) == [drift_code(entry) for entry in entries]
+
+
+def test_drift_codes_of_a_batch_of_predictions_are_each_entrys_drift_code(make_entry):
+    entries = mixed_entries(make_entry)
+
+    assert drift_codes(entries) == [drift_code(entry) for entry in entries]
 
 
 @pytest.mark.parametrize(

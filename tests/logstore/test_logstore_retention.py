@@ -120,3 +120,39 @@ def test_the_app_log_takes_its_age_limit_from_the_settings(tmp_path):
     log = create_prediction_log(settings)
     assert log.max_age_days == 7.5
     assert create_prediction_log(Settings(log_db_path=str(tmp_path / "b.sqlite3"))).max_age_days == 30
+
+
+def test_each_sqlite_store_keeps_its_own_capacity_and_leaves_the_file_without_a_trigger(
+    sqlite_path, make_entry
+):
+    """The oldest entries go within each insert (a trigger of the writing connection only): two
+    stores with other capacities share one file, and the file itself holds no trigger, so other
+    versions of the service read and write it as before."""
+    large, small = SQLiteLogStore(sqlite_path, max_entries=20), SQLiteLogStore(sqlite_path, max_entries=5)
+    try:
+        large.append([make_entry(request_id=f"a{number}") for number in range(15)])
+        assert large.query(LogQuery(limit=100)).total == 15
+        small.append([make_entry(request_id="b")])
+        assert [entry["request_id"] for entry in small.query(LogQuery()).entries] == [
+            "b",
+            "a14",
+            "a13",
+            "a12",
+            "a11",
+        ]
+        large.append([make_entry(request_id=f"c{number}") for number in range(3)])
+        assert large.query(LogQuery(limit=100)).total == 8
+    finally:
+        large.close()
+        small.close()
+    connection = sqlite3.connect(sqlite_path)
+    try:
+        triggers = connection.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()
+        connection.execute(
+            "INSERT INTO prediction_log (timestamp, body) VALUES ('2026-11-26T00:00:00.000Z', '{}')"
+        )
+        (count,) = connection.execute("SELECT count(*) FROM prediction_log").fetchone()
+    finally:
+        connection.close()
+    assert triggers == []
+    assert count == 9  # a plain connection removes nothing

@@ -54,6 +54,14 @@ def test_changing_an_entry_after_recording_does_not_change_the_log(sqlite_log, m
     assert stored_request_ids(sqlite_log) == ["original"]
 
 
+def test_entries_handed_over_are_written_as_they_are(sqlite_log, make_entry):
+    entries = [make_entry(request_id="a"), make_entry(request_id="b")]
+    sqlite_log.record(entries, owned=True)  # as the predict view hands over for_predictions'
+
+    assert sqlite_log.flush() is True
+    assert stored_request_ids(sqlite_log) == ["a", "b"]
+
+
 def test_status_of_a_working_store_is_healthy(sqlite_log, make_entry):
     sqlite_log.record([make_entry()])
     sqlite_log.flush()
@@ -156,6 +164,25 @@ def test_full_buffer_during_an_outage_drops_the_oldest_entries_and_counts_them(
     outage_server.start()
     assert log.flush(timeout=5) is True
     assert stored_request_ids(log) == ["r5", "r6", "r7"]
+    log.close()
+
+
+@pytest.mark.parametrize("owned", [False, True])
+def test_a_batch_larger_than_the_free_buffer_drops_the_oldest_entries_and_counts_them(
+    outage_server, redis_prefix, make_entry, owned
+):
+    log = PredictionLog(
+        RedisLogStore(outage_server.url, prefix=redis_prefix), buffer_size=3, retry_interval=0.1
+    )
+    outage_server.stop()
+
+    log.record([make_entry(request_id=f"r{number}") for number in range(6)], owned=owned)
+
+    assert log.status()["dropped"] == 3
+    assert log.status()["pending"] == 3
+    outage_server.start()
+    assert log.flush(timeout=5) is True
+    assert stored_request_ids(log) == ["r3", "r4", "r5"]
     log.close()
 
 

@@ -389,6 +389,45 @@ _LOW_BITS = {
 }
 
 
+def drift_codes(entries: Sequence[Mapping]) -> list[int | None]:
+    """drift_code of each entry, a batch at once: the same codes. The entries whose inputs are
+    all whole numbers (as validated records are) are coded by NumPy together; any other entry
+    by drift_code."""
+    codes: list[int | None] = [NOT_COMPARED] * len(entries)
+    compared, values = [], []
+    for index, entry in enumerate(entries):
+        inputs = entry.get("inputs")
+        if type(inputs) is not dict or entry.get("prediction") not in (0, 1):
+            if isinstance(inputs, Mapping):  # another mapping, or a prediction drift_code judges
+                codes[index] = drift_code(entry)
+            continue
+        try:
+            values.append(_GET_INPUTS(inputs))
+        except KeyError:
+            continue  # an input missing: NOT_COMPARED
+        compared.append(index)
+    if not compared:
+        return codes
+    try:
+        matrix = np.array(values)
+    except (ValueError, TypeError, OverflowError):
+        matrix = None
+    # Only Python's and NumPy's integers (and bools among them) make an integer matrix: exact.
+    if matrix is None or matrix.dtype.kind != "i" or matrix.shape != (len(compared), len(DRIFT_INPUTS)):
+        for index in compared:
+            codes[index] = drift_code(entries[index])
+        return codes
+    age = matrix[:, 0]
+    found = ((age << len(_YES_NO)) + (matrix[:, 1:] == 1) @ _WEIGHT_COLUMN).tolist()
+    in_range = ((age >= 0) & (age < _AGE_LIMIT)).tolist()
+    for index, code, whole in zip(compared, found, in_range, strict=True):
+        codes[index] = code if whole else None
+    return codes
+
+
+_WEIGHT_COLUMN = np.array(_WEIGHTS, dtype=np.int64)
+
+
 def drift_inputs(codes: np.ndarray) -> np.ndarray:
     """The (entries x DRIFT_INPUTS) matrix of drift codes: AGE, then 1.0 for yes, 0.0 for no."""
     codes = np.asarray(codes, dtype=np.int64)

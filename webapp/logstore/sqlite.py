@@ -44,6 +44,7 @@ from webapp.logstore.base import (
     SummaryColumns,
     as_number,
     drift_code,
+    drift_codes,
     entry_json,
     indexed_timestamp,
     page_from_matches,
@@ -133,32 +134,47 @@ def _use_wal(connection: sqlite3.Connection) -> None:
             time.sleep(0.005)
 
 
-def _row_values(entry: dict, packed: bytes | None = None) -> tuple[Any, ...]:
-    """Indexed columns plus the JSON body (`packed`: the body with its wording as phrase numbers,
-    None: the entry's JSON); ValueError for a prediction that is not a number."""
-    # Straight-line gets, no generator: this runs for every entry on the writer's path.
-    get = entry.get
-    level, request_id, prediction, probability = (
-        get("level"),
-        get("request_id"),
-        get("prediction"),
-        get("probability"),
-    )
-    latency, version = get("latency_ms"), get("model_version")
-    return (
-        indexed_timestamp(entry),
-        level.upper() if isinstance(level, str) else level,
-        get("endpoint"),
-        None if request_id is None else str(request_id),
-        None if prediction is None else int(prediction),
-        None if probability is None else float(probability),
-        entry_json(entry) if packed is None else packed.decode(),
-        # read_columns, inline
-        as_number(latency),
-        version if isinstance(version, str) else None,
-        drift_code(entry),
-        None if packed is None else 1,
-    )
+def _rows(entries: Sequence[dict], packed: Sequence[bytes | None]) -> list[tuple[Any, ...]]:
+    """Each entry's indexed columns plus its JSON body (`packed`: the body with its wording as
+    phrase numbers, None: the entry's JSON); ValueError for a prediction that is not a number.
+
+    A batch at once: the drift codes found together (drift_codes), and the indexed timestamp
+    once for each timestamp text (a batch's entries share theirs)."""
+    stamps: dict[str, str] = {}
+    rows = []
+    for entry, body, drift in zip(entries, packed, drift_codes(entries), strict=True):
+        # Straight-line gets, no generator: this runs for every entry on the writer's path.
+        get = entry.get
+        raw = get("timestamp")
+        stamp = stamps.get(raw) if type(raw) is str else None
+        if stamp is None:
+            stamp = indexed_timestamp(entry)
+            if type(raw) is str:
+                stamps[raw] = stamp
+        level, request_id, prediction, probability = (
+            get("level"),
+            get("request_id"),
+            get("prediction"),
+            get("probability"),
+        )
+        latency, version = get("latency_ms"), get("model_version")
+        rows.append(
+            (
+                stamp,
+                level.upper() if isinstance(level, str) else level,
+                get("endpoint"),
+                None if request_id is None else str(request_id),
+                None if prediction is None else int(prediction),
+                None if probability is None else float(probability),
+                entry_json(entry) if body is None else body.decode(),
+                # read_columns, inline
+                as_number(latency),
+                version if isinstance(version, str) else None,
+                drift,
+                None if body is None else 1,
+            )
+        )
+    return rows
 
 
 def read_columns(entry: dict) -> tuple[Any, ...]:
@@ -371,6 +387,12 @@ class SQLiteLogStore(LogStore):
                 for statement in SCHEMA:
                     connection.execute(statement)
             _migrate(connection)
+            # This connection's inserts remove the entries past max_entries in the same statement
+            # (a TEMP trigger: this connection's only, the file is not changed; see _append).
+            connection.execute(
+                "CREATE TEMP TRIGGER IF NOT EXISTS log_keep_newest AFTER INSERT ON main.prediction_log"
+                f" BEGIN DELETE FROM prediction_log WHERE id <= NEW.id - {int(self.max_entries)}; END"
+            )
         except (sqlite3.Error, OSError) as exc:
             raise StoreUnavailable(f"sqlite {self.path}: {exc}") from exc
         logger.debug("Opened prediction log %s in process %d", self.path, os.getpid())
@@ -389,7 +411,7 @@ class SQLiteLogStore(LogStore):
             return
         try:
             packed = self._phrasebook().pack(entries, self._store_phrases)
-            rows = [_row_values(entry, body) for entry, body in zip(entries, packed, strict=True)]
+            rows = _rows(entries, packed)
             self._run(self._append, rows)
         except StoreUnavailable as exc:
             if _file_at_fault(exc.__cause__):
@@ -398,20 +420,26 @@ class SQLiteLogStore(LogStore):
         self._write_failure = None
 
     def _append(self, connection: sqlite3.Connection, rows: list[tuple]) -> None:
+        """Insert the rows; the trigger made in _connect removes the oldest as they go in (ids are
+        contiguous: only the oldest rows or all rows are ever deleted, so the newest max_entries
+        are the ids above the newest id less max_entries).
+
+        The sqlite3 module lets go of the GIL around each statement and waits for it again after:
+        with the request threads busy, up to a switch interval (5 ms) each time, while this writer
+        held SQLite's write lock. So the rows of one append (the writer hands over up to 500) go
+        in by one statement, its own transaction, rather than BEGIN, INSERT, DELETE and COMMIT."""
+        # Within SQLite's limit on a statement's parameters (32,766 since 3.32, 999 before).
+        step = min(INSERT_ROWS, connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(rows[0]))
+        if len(rows) <= step:
+            # Takes the write lock at its first step, so ids are handed out in commit order.
+            connection.execute(_insert(len(rows)), [value for row in rows for value in row])
+            return
         # IMMEDIATE takes the write lock up front, so ids are handed out in commit order.
         connection.execute("BEGIN IMMEDIATE")
         try:
-            # Within SQLite's limit on a statement's parameters (32,766 since 3.32, 999 before).
-            step = min(INSERT_ROWS, connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(rows[0]))
             for start in range(0, len(rows), step):
                 chunk = rows[start : start + step]
                 connection.execute(_insert(len(chunk)), [value for row in chunk for value in row])
-            # Ids are contiguous (only the oldest rows or all rows are ever deleted), so the
-            # newest max_entries are the ids above max(id) - max_entries: an index lookup.
-            connection.execute(
-                "DELETE FROM prediction_log WHERE id <= (SELECT max(id) FROM prediction_log) - ?",
-                (self.max_entries,),
-            )
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
