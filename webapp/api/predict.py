@@ -78,7 +78,8 @@ def _log_predictions(records, results, model_version: str) -> None:
             model_version=model_version,
             latency_ms=latency,
             timestamp=timestamp,
-        )
+        ),
+        owned=True,  # fresh dicts nothing else holds: the log keeps them without copying
     )
 
 
