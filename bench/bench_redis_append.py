@@ -55,7 +55,7 @@ def capture_entries(count: int, batch: int = 1) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="bench-append-") as workdir:
         app = create_app({"LOG_DB_PATH": f"{workdir}/log.sqlite3", "REDIS_URL": None, "LOG_LEVEL": "WARNING"})
         log = app.extensions["prediction_log"]
-        log.record = lambda entries: captured.extend(dict(entry) for entry in entries)
+        log.record = lambda entries, **_options: captured.extend(dict(entry) for entry in entries)
         client = app.test_client()
         for index in range(0, count, batch):
             language = "fr" if index // batch % 4 == 3 else "en"
