@@ -393,11 +393,12 @@ class ModelService:
             # Without interactions an answer's contribution depends on that answer alone, so a
             # factor is the same wherever the same answer is: each is built once, then shared.
             codes = ranked * 1024 + values.astype(np.intp)
-            if not book.whole_known[codes].all():
-                for code, change in zip(codes.tolist(), changes.tolist(), strict=True):
-                    book.whole_factor(*divmod(code, 1024), change)
             # Looked up in object arrays: a take and a tolist, not a dict look-up a factor.
             flat = book.whole_factor_table[codes].tolist()
+            if None in flat:  # factors not built yet
+                for code, change in zip(codes.tolist(), changes.tolist(), strict=True):
+                    book.whole_factor(*divmod(code, 1024), change)
+                flat = book.whole_factor_table[codes].tolist()
             flat_json = book.whole_json_table[codes].tolist()
         else:
             templates = book.factors
@@ -705,14 +706,12 @@ class _Phrasebook:
         #: (feature position, value, raises, value's sign bit) -> the factor as the API shows it,
         #: contribution aside.
         self.factors: dict[tuple[int, float, bool, bool], dict[str, Any]] = {}
-        #: position * 1024 + whole value -> the whole factor, for models without interactions.
-        self.whole_factors: dict[int, dict[str, Any]] = {}
-        #: The same factors as object arrays indexed by that code, with their JSON
-        #: (Predictions.factors_json), and which codes they hold, for a batch's look-ups.
+        #: position * 1024 + whole value -> the whole factor (None until built), for models
+        #: without interactions, and its JSON (Predictions.factors_json): object arrays, so a
+        #: batch takes its rows' factors in one look-up.
         codes = len(service._names) * 1024
         self.whole_factor_table = np.full(codes, None, dtype=object)
         self.whole_json_table = np.full(codes, None, dtype=object)
-        self.whole_known = np.zeros(codes, dtype=bool)
         #: position * 1024 + whole value -> what _whole_move says of it (models without interactions).
         self.whole_moves: dict[int, tuple[float, int, dict[str, Any]] | None] = {}
 
@@ -726,17 +725,15 @@ class _Phrasebook:
     def whole_factor(self, position: int, value: int, change: float) -> dict[str, Any]:
         """The factor of a whole answer from 0 to 1023 whose contribution differs from the
         reference person's by `change`, in a model without interactions: the same wherever the
-        same answer is, so built once and shared (`whole_factors`)."""
+        same answer is, so built once and shared (`whole_factor_table`)."""
         code = position * 1024 + value
-        factor = self.whole_factors.get(code)
+        factor = self.whole_factor_table[code]
         if factor is None:
-            factor = self.whole_factors[code] = {
+            factor = self.whole_factor_table[code] = {
                 **self.factor(position, float(value), change > 0),
                 "contribution": round(change, 4),
             }
-            self.whole_factor_table[code] = factor
             self.whole_json_table[code] = orjson.Fragment(orjson.dumps(factor))
-            self.whole_known[code] = True
         return factor
 
     def factor(self, position: int, value: float, raises: bool, negative: bool = False) -> dict[str, Any]:
