@@ -96,10 +96,10 @@ class Phrases:
         number_of = by_object.get
         bodies: list[dict | bytes | None] = []
         for entry in entries:
-            factors, message = entry.get("factors"), entry.get("message")
-            if not (entry.get("level") == "INFO" and type(factors) is list and type(message) is str):
-                bodies.append(b"")  # not _packable
+            if not _packable(entry):
+                bodies.append(b"")
                 continue
+            factors, message = entry["factors"], entry["message"]
             factor_numbers = [*map(number_of, map(id, factors))]
             if None in factor_numbers:  # a factor not met yet in this batch
                 for factor in factors:
