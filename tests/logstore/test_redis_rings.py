@@ -27,6 +27,13 @@ QUERIES = [
 ]
 
 
+def old_request_id(entry: dict) -> bytes:
+    """An entry's request id as the previous version's hash kept it (and the migration reads
+    it): a NUL byte for none, else a byte 1 and the id as UTF-8."""
+    request_id = entry.get("request_id")
+    return b"\x00" if request_id is None else b"\x01" + str(request_id).encode("utf-8", "surrogatepass")
+
+
 @pytest.fixture
 def make_store(redis_server, redis_prefix):
     made: list[RedisLogStore] = []
@@ -125,10 +132,7 @@ def test_a_log_of_the_previous_version_is_moved_into_the_rings_when_a_process_co
     client.hset(store.old_stats_key, mapping=stats)
     client.hset(
         store.old_request_ids_key,
-        mapping={
-            member: redis_store.packed_request_id(entry)
-            for member, entry in zip(members, entries, strict=True)
-        },
+        mapping={member: old_request_id(entry) for member, entry in zip(members, entries, strict=True)},
     )
     client.hset(store.old_stats_key, b"%016d" % 999, stats[members[0]])  # trimmed meantime: not moved
     client.delete(store.stats_ring_key, store.id_ring_key)

@@ -431,8 +431,7 @@ return {#members, kept, table.concat(flags), table.concat(stats)}
 #: An entry's stats: what the summary, charts and the common filters read, as fixed-size bytes
 #: that NumPy reads for thousands of entries at once (no JSON parsed per entry). NaN where the
 #: entry has no such number; level: LEVELS' index, OTHER_LEVEL for any other text, GONE for an
-#: entry trimmed while it was read. The writer packs the request id beside them
-#: (NO_REQUEST_ID when the entry has none, else a byte 1 and the id as UTF-8).
+#: entry trimmed while it was read. The writer sends them in APPEND_RECORD.
 STATS = np.dtype(
     [
         ("seconds", "<f8"),
@@ -442,10 +441,9 @@ STATS = np.dtype(
         ("level", "u1"),
     ]
 )
-_STATS = struct.Struct("<ddddB")  # 33 bytes: APPEND_SCRIPT splits an argument there
+_STATS = struct.Struct("<ddddB")  # 33 bytes
 LEVELS = ("INFO", "WARNING")
 OTHER_LEVEL, GONE = 2, 255
-NO_REQUEST_ID = b"\x00"
 #: A slot of the stats ring: the entry's id (0: empty slot) and its STATS.
 STATS_RECORD = np.dtype([("id", "<i8"), ("stats", STATS)])
 #: A slot of the request-id ring: the entry's id, its request id's length plus one (0: none;
@@ -461,21 +459,24 @@ def _number(value) -> float:
     return math.nan if number is None else number
 
 
-def packed_stats(entry: dict, ms: int) -> bytes:
-    """The entry's STATS; `ms` is its position's epoch milliseconds (0: no usable timestamp)."""
-    level = entry.get("level")
-    return _STATS.pack(
+def _stats_values(ms: int, level, prediction, probability, latency_ms) -> tuple:
+    """STATS' values of an entry of these fields; `ms` is its position's epoch milliseconds (0: no
+    usable timestamp)."""
+    return (
         ms / 1000 if ms else math.nan,
-        _number(entry.get("prediction")),
-        _number(entry.get("probability")),
-        _number(entry.get("latency_ms")),
+        _number(prediction),
+        _number(probability),
+        _number(latency_ms),
         LEVELS.index(level) if level in LEVELS else OTHER_LEVEL,
     )
 
 
-def packed_request_id(entry: dict) -> bytes:
-    request_id = entry.get("request_id")
-    return NO_REQUEST_ID if request_id is None else b"\x01" + str(request_id).encode("utf-8", "surrogatepass")
+def packed_stats(entry: dict, ms: int) -> bytes:
+    """The entry's STATS; `ms` is its position's epoch milliseconds (0: no usable timestamp)."""
+    get = entry.get
+    return _STATS.pack(
+        *_stats_values(ms, get("level"), get("prediction"), get("probability"), get("latency_ms"))
+    )
 
 
 #: An entry as APPEND_SCRIPT takes it, beside its body and summary: its epoch ms (0: no usable
@@ -765,11 +766,7 @@ class RedisLogStore(LogStore):
                 pack(
                     ms,
                     body is not None,
-                    ms / 1000 if ms else math.nan,
-                    _number(prediction),
-                    _number(probability),
-                    _number(latency_ms),
-                    LEVELS.index(level) if level in LEVELS else OTHER_LEVEL,
+                    *_stats_values(ms, level, prediction, probability, latency_ms),
                     *_id_record(request_id),
                 )
             )
