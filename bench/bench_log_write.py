@@ -58,6 +58,16 @@ def load_module(name: str, path: Path):
     return module
 
 
+def worker_gc_thresholds() -> tuple[int, ...]:
+    """The garbage-collector thresholds of the measured checkout's workers (Python's own before
+    they were set)."""
+    try:
+        from webapp.gunicorn_worker import GC_THRESHOLDS
+    except ImportError:
+        return gc.get_threshold()
+    return GC_THRESHOLDS
+
+
 def measure(rounds: int, capacity: int, against: Path | None = None) -> dict[str, list[float]]:
     from bench.bench_predict import batch_body
     from webapp.api import create_app
@@ -82,12 +92,16 @@ def measure(rounds: int, capacity: int, against: Path | None = None) -> dict[str
         phrases = store._phrasebook()
         idle = PredictionLog(store, buffer_size=len(entries) * 2)
         idle._thread = object()  # stands for its writer thread, so that none starts: record() alone
-        gc.freeze()  # as Gunicorn's master does before forking
+        # As Gunicorn's master does before forking, and the thresholds the workers inherit.
+        gc.freeze()
+        thresholds = gc.get_threshold()
+        gc.set_threshold(*worker_gc_thresholds())
         if against is not None:
             try:
                 return compare(store, entries, sqlite_module, against, rounds)
             finally:
                 gc.unfreeze()
+                gc.set_threshold(*thresholds)
                 log.close()
         times: dict[str, list[float]] = {"append": [], "pack": [], "rows": [], "record": []}
         half = len(entries) // 2
@@ -108,6 +122,7 @@ def measure(rounds: int, capacity: int, against: Path | None = None) -> dict[str
             times["record"].append(time.thread_time() - start)
             idle._buffer.clear()
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
         log.close()
     return times
 

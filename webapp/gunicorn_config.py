@@ -16,6 +16,7 @@ import sys
 import tempfile
 
 from webapp import gunicorn_errors
+from webapp.gunicorn_worker import GC_THRESHOLDS
 
 # Prometheus multiprocess mode: every worker writes its metrics to files in this folder and a
 # scrape of /metrics sums them. prometheus_client reads the variable when it is first imported,
@@ -64,14 +65,6 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 # Gunicorn's logger, but an access-log line builds only the atoms the format above names.
 logger_class = "webapp.gunicorn_worker.AccessLogger"
-
-
-#: The workers' garbage-collector thresholds: the youngest generation is collected after this
-#: many more allocations than frees instead of 700. A batch of 1,000 keeps some 40,000 objects
-#: alive until it is answered and logged, and every 700 of them set off a collection that found
-#: nothing to free (a dozen a batch, with one of the middle generation: 2 ms of a request's 19).
-#: Reference counting frees nearly everything; cycles are collected as before, less often.
-GC_THRESHOLDS = (20_000, 10, 10)
 
 
 def pre_fork(server, worker):

@@ -40,6 +40,13 @@ from gunicorn.http import wsgi
 from gunicorn.http.body import LengthReader
 from gunicorn.workers import gthread
 
+#: The workers' garbage-collector thresholds: the youngest generation is collected after this
+#: many more allocations than frees instead of 700. A batch of 1,000 keeps some 40,000 objects
+#: alive until it is answered and logged, and every 700 of them set off a collection that found
+#: nothing to free (a dozen a batch, with one of the middle generation: 2 ms of a request's 19).
+#: Reference counting frees nearly everything; cycles are collected as before, less often.
+GC_THRESHOLDS = (20_000, 10, 10)
+
 #: Seconds a client has to send a whole request head, from its first byte.
 HEAD_TIMEOUT = 10.0
 #: Past this many bytes without the end of the head, stop collecting and let Gunicorn's parser
