@@ -144,6 +144,8 @@ def print_predict(runs: dict[str, list[dict]], duration: int) -> None:
         memory = next(row for row in results if row["name"] == "memory")
         p99 = span([row["p99_ms"] for row in cells(results, "predict", 8)], "{:.1f}")
         batch_cpu = cpu_ms_per_request(batch, duration)
+        unlogged = next(row for row in results if row["name"] == "unlogged")
+        unlogged_cpu = cpu_ms_per_request(unlogged, duration)
         dropped = batch["rows_answered"] - batch["rows_logged"]
         stored = (
             f"{dropped:,} dropped by the full log buffers: the writers fell behind"
@@ -156,7 +158,10 @@ def print_predict(runs: dict[str, list[dict]], duration: int) -> None:
             f"{batch['logged_rows_per_s']:,.0f} rows/s logged ({batch['rows_logged']:,} rows stored for "
             f"{batch['rows_answered']:,} answered: {stored}), {batch_cpu:.0f} ms of worker CPU a batch "
             f"({2 * 1000 * 1000 / batch_cpu:,.0f} rows/s if both cores were the workers' alone; the "
-            f"in-process table below splits a batch's cost by stage); "
+            f"in-process table below splits a batch's cost by stage); the same batches with the log "
+            f"write skipped (bench/unlogged_app.py): {unlogged['rows_per_s']:,.0f} rows/s, "
+            f"{unlogged_cpu:.0f} ms of worker CPU a batch, so the log write takes "
+            f"{batch_cpu - unlogged_cpu:.0f} of the {batch_cpu:.0f} ms; "
             f"p99 at c=8 {p99} ms (target under {TARGET_P99_MS:.0f}); "
             f"PSS of the API's master and 2 workers {memory['pss_mib']:.0f} MiB after the batches, "
             f"{memory['pss_mib_before_batches']:.0f} MiB before them "

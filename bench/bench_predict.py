@@ -5,7 +5,9 @@ on; the echo (bench/echo_app.py: a bare Flask app parsing the same body) under G
 defaults with gthread, 2 workers x 4 threads, the fastest configuration found for it
 (bench/echo_gunicorn.conf.py: no access log), in the same run. A third server, the API's floor
 (bench/floor_app.py: the whole API app around a view that only echoes, under the API's own
-settings), shows what any request to this API costs before a prediction's own work. wrk keeps
+settings), shows what any request to this API costs before a prediction's own work; a fourth
+(bench/unlogged_app.py: the API with its log writes skipped) takes the same batches as the API
+after it, so a batch's cost splits into the request's and the log write's. wrk keeps
 its connections alive. Per-worker CPU time shows whether both Gunicorn workers did the work.
 
 Every cell is measured --rounds times (2 by default, as the issue's first measure was), one
@@ -224,11 +226,14 @@ def main() -> None:
     batch_script = workdir / "batch.lua"
     batch_script.write_text(LUA % batch_body())
 
-    ports = {"predict": free_port(), "echo": free_port(), "floor": free_port()}
+    ports = {"predict": free_port(), "echo": free_port(), "floor": free_port(), "unlogged": free_port()}
     servers = {
         "predict": start_gunicorn("wsgi:app", ports["predict"], env, workdir / "predict.log"),
         "echo": start_gunicorn("bench.echo_app:app", ports["echo"], env, workdir / "echo.log", ECHO_CONFIG),
         "floor": start_gunicorn("bench.floor_app:app", ports["floor"], env, workdir / "floor.log"),
+        "unlogged": start_gunicorn(
+            "bench.unlogged_app:app", ports["unlogged"], env, workdir / "unlogged.log"
+        ),
     }
     results = []
     try:
@@ -251,6 +256,14 @@ def main() -> None:
         batch["rows_answered"] = batch["requests"] * BATCH_SIZE
         batch["logged_rows_per_s"] = batch["rows_logged"] / args.duration
         results.append(batch)
+        # The same batches with the log write skipped (bench/unlogged_app.py): the request's share.
+        url = f"http://127.0.0.1:{ports['unlogged']}/predict"
+        run_wrk(url, batch_script, BATCH_CONCURRENCY, 1)
+        unlogged = measure(
+            "unlogged", url, batch_script, servers["unlogged"].pid, BATCH_CONCURRENCY, args.duration
+        )
+        unlogged["rows_per_s"] = unlogged["rps"] * BATCH_SIZE
+        results.append(unlogged)
         results.append(
             {
                 "name": "memory",
@@ -306,6 +319,11 @@ def main() -> None:
             else "; requests in flight at the end count too"
         )
         + f"), {batch['cpu_ms_per_request']:.1f} ms of worker CPU a batch"
+    )
+    unlogged = next(r for r in results if r["name"] == "unlogged")
+    print(
+        f"the same batches with the log write skipped (bench/unlogged_app.py): {unlogged['rows_per_s']:.0f} "
+        f"rows/s, {unlogged['cpu_ms_per_request']:.1f} ms of worker CPU a batch"
     )
     print(
         f"PSS, master + workers: API {memory['pss_mib']:.0f} MiB after the batches "
