@@ -197,8 +197,8 @@ def _values_in_files() -> bool:
     return values.ValueClass.__name__ != "MutexValue"
 
 
-def metrics() -> Metrics:
-    return current_app.extensions["metrics"]
+def metrics(app: Flask | None = None) -> Metrics:
+    return (app or current_app).extensions["metrics"]
 
 
 def init_app(app: Flask, multiprocess_dir: str | None) -> None:

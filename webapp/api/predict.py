@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from webapp import i18n
@@ -15,7 +15,7 @@ from webapp.logstore import entry
 from webapp.web.errors import APIError
 from webapp.web.extensions import model_service, prediction_log
 from webapp.web.json_keys import loads as load_json
-from webapp.web.language import request_language
+from webapp.web.language import language_of
 from webapp.web.limits import spend
 from webapp.web.request_context import elapsed_ms
 
@@ -33,32 +33,40 @@ def predict_probabilities():
 
 
 def _serve(with_probabilities: bool):
+    # The app, request and g once: each use of Flask's proxies looks the context up again (about
+    # a microsecond), and a prediction made sixteen of those.
+    app, req, state = (
+        current_app._get_current_object(),
+        request._get_current_object(),
+        g._get_current_object(),
+    )
+    environ = req.environ
     # Refused before anything is logged: a flood of requests must not fill the log with refusals.
-    spend("PREDICT_RATE_LIMIT", 1, "prediction requests")
+    spend(app, environ, "PREDICT_RATE_LIMIT", 1, "prediction requests")
     payload: Any = None
     try:
-        payload = _read_json()
-        records, is_batch = load_records(payload, current_app.config["MAX_BATCH_SIZE"])
+        payload = _read_json(req)
+        records, is_batch = load_records(payload, app.config["MAX_BATCH_SIZE"])
     except (APIError, HTTPException) as error:
         _log_rejection(error, payload)
         raise
-    spend("PREDICT_ROWS_RATE_LIMIT", len(records), "predicted rows")
-    model = model_service()
-    lang = request_language()  # the sentences people read; codes and field names stay English
+    spend(app, environ, "PREDICT_ROWS_RATE_LIMIT", len(records), "predicted rows")
+    model = model_service(app)
+    lang = language_of(environ)  # the sentences people read; codes and field names stay English
     results = model.predict_records(records, language=lang, matrix=getattr(records, "matrix", None))
-    metrics().observe_predictions(results)
+    metrics(app).observe_predictions(results)
     items = responses.items(results, with_probabilities, model.reference(lang))
     for record, item in zip(records, items, strict=True):
         if getattr(record, "ignored", ()):  # a new list: the log entry keeps the model's warnings only
             item["warnings"] = item["warnings"] + i18n.localize(ignored_key_warnings(record), lang)
-    _log_predictions(records, results, model.version)
-    return jsonify(responses.body(items, is_batch, model.version, g.request_id))
+    _log_predictions(app, req, state, records, results, model.version)
+    return app.json.response(responses.body(items, is_batch, model.version, state.request_id))  # jsonify's
 
 
-def _read_json() -> Any:
-    if not request.is_json:
-        raise APIError(415, i18n.text("en", "api.content_type"), {"content_type": request.mimetype or None})
-    raw = request.get_data()  # kept: a rejection logs it as bounded text
+def _read_json(req) -> Any:
+    if not req.is_json:
+        raise APIError(415, i18n.text("en", "api.content_type"), {"content_type": req.mimetype or None})
+    raw = req.get_data()  # kept: a rejection logs it as bounded text
     if not raw.strip():
         raise APIError(400, i18n.text("en", "api.empty_body"))
     try:
@@ -67,14 +75,14 @@ def _read_json() -> Any:
         raise APIError(400, i18n.text("en", "api.malformed_json", reason=exc)) from exc
 
 
-def _log_predictions(records, results, model_version: str) -> None:
-    timestamp, latency = entry.now(), elapsed_ms()
-    prediction_log().record(
+def _log_predictions(app, req, state, records, results, model_version: str) -> None:
+    timestamp, latency = entry.now(), elapsed_ms(state.started)
+    prediction_log(app).record(
         entry.for_predictions(
             results,
             records,
-            endpoint=request.path,
-            request_id=g.request_id,
+            endpoint=req.path,
+            request_id=state.request_id,
             model_version=model_version,
             latency_ms=latency,
             timestamp=timestamp,
@@ -99,7 +107,7 @@ def _log_rejection(error: Exception, payload: Any) -> None:
                 endpoint=request.path,
                 request_id=g.request_id,
                 model_version=model_service().version,
-                latency_ms=elapsed_ms(),
+                latency_ms=elapsed_ms(g.started),
             )
         ]
     )

@@ -29,9 +29,11 @@ def init_app(app: Flask, settings: Settings) -> None:
     )
 
 
-def model_service() -> ModelService:
-    return current_app.extensions["model_service"]
+def model_service(app: Flask | None = None) -> ModelService:
+    """The app's model service; `app` defaults to the current one (a caller that holds it saves
+    a context look-up)."""
+    return (app or current_app).extensions["model_service"]
 
 
-def prediction_log() -> PredictionLog:
-    return current_app.extensions["prediction_log"]
+def prediction_log(app: Flask | None = None) -> PredictionLog:
+    return (app or current_app).extensions["prediction_log"]

@@ -17,8 +17,12 @@ _ENVIRON_KEY = "lungrisk.language"
 
 def request_language() -> str:
     """`en` or `fr`: the supported language this request prefers (English by default)."""
+    return language_of(request.environ)
+
+
+def language_of(environ) -> str:
+    """request_language, for a caller that holds the request's WSGI environ."""
     # Kept on the request itself: `g` outlives the request when an app context was already pushed.
-    environ = request.environ
     lang = environ.get(_ENVIRON_KEY)
     if lang is None:
         # The environ, not request.headers.get: that raises and catches a KeyError when the header

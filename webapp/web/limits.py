@@ -65,20 +65,23 @@ def init_app(app: Flask) -> None:
 
 def client_address() -> str:
     """The address limits count: the peer's, or the one an exempt peer forwards for."""
+    return _address_in(request.environ, current_app.config)
+
+
+def _address_in(environ, config) -> str:
     # Found once a request and kept on it (a prediction spends two allowances), from the environ:
     # request.headers.get raises and catches a KeyError when the header is absent (most calls).
     # The two calls of a prediction: 7.5 -> 2.9 us.
-    environ = request.environ
     client = environ.get(_ENVIRON_KEY)
     if client is None:
-        client = environ[_ENVIRON_KEY] = _client_address(environ)
+        client = environ[_ENVIRON_KEY] = _client_address(environ, config)
     return client
 
 
-def _client_address(environ) -> str:
+def _client_address(environ, config) -> str:
     peer = environ.get("REMOTE_ADDR") or "127.0.0.1"  # request.remote_addr (ProxyFix rewrites it)
     forwarded = environ.get("HTTP_X_FORWARDED_FOR")
-    if forwarded and peer in current_app.config.get("RATE_LIMIT_EXEMPT", ()):
+    if forwarded and peer in config.get("RATE_LIMIT_EXEMPT", ()):
         visitor = forwarded.rsplit(",", 1)[-1].strip()
         try:
             return str(ipaddress.ip_address(visitor))
@@ -108,19 +111,20 @@ def _parsed(limits: str) -> tuple:
     return tuple(parse_many(limits))
 
 
-def spend(setting: str, cost: int, what: str) -> None:
-    """Take ``cost`` from this client's allowance under the limits in ``config[setting]``.
+def spend(app: Flask, environ, setting: str, cost: int, what: str) -> None:
+    """Take ``cost`` from this client's allowance under the limits in ``config[setting]``;
+    ``app`` and ``environ`` are the request's app and WSGI environ.
 
     Raises a 429 APIError (with Retry-After) when the allowance is spent. Addresses listed in
     RATE_LIMIT_EXEMPT (loopback by default: the UI's own calls, local tools, the benchmark) are
     not counted. A limits backend that fails lets the request through: limits protect the log,
     they must not take predictions down with Redis.
     """
-    config = current_app.config
-    client = client_address()
+    config = app.config
+    client = _address_in(environ, config)
     if not config.get(setting) or client in config.get("RATE_LIMIT_EXEMPT", ()):
         return
-    limiter = rate_limiter(current_app)
+    limiter = rate_limiter(app)
     if not limiter.enabled:
         return
     prefix = config.get("REDIS_KEY_PREFIX") or "lungrisk"
