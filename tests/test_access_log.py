@@ -15,15 +15,14 @@ from gunicorn import glogging, util
 from gunicorn.config import Config
 
 from tests.helpers import wait_until
-from webapp.gunicorn_worker import (
+from webapp.gunicorn_access import (
     ACCESS_LOG_FLUSH_LINES,
     ACCESS_LOG_FLUSH_SECONDS,
     AccessLogger,
     BatchedFileHandler,
     BatchedStreamHandler,
-    _http_date,
-    _http_date_this_second,
 )
+from webapp.gunicorn_worker import _http_date, _http_date_this_second
 
 
 def _config_value(name: str):
@@ -97,7 +96,7 @@ def test_access_lines_are_gunicorns(fmt, response):
 
 
 def test_the_project_uses_it():
-    assert _config_value("logger_class") == "webapp.gunicorn_worker.AccessLogger"
+    assert _config_value("logger_class") == "webapp.gunicorn_access.AccessLogger"
 
 
 def test_date_header_is_gunicorns_within_the_second():

@@ -14,7 +14,7 @@ import requests
 
 from tests.helpers import REPO_ROOT, patient
 from tests.processes import ServerProcess
-from webapp.gunicorn_worker import ACCESS_LOG_FLUSH_SECONDS
+from webapp.gunicorn_access import ACCESS_LOG_FLUSH_SECONDS
 from webapp.logstore import LogQuery, SQLiteLogStore
 
 pytestmark = pytest.mark.e2e

@@ -64,7 +64,7 @@ errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 # Gunicorn's logger, but an access-log line builds only the atoms the format above names.
-logger_class = "webapp.gunicorn_worker.AccessLogger"
+logger_class = "webapp.gunicorn_access.AccessLogger"
 
 
 def pre_fork(server, worker):
