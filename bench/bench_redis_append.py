@@ -8,8 +8,10 @@ to `--capacity` so that every append also trims, as in a deployment that has run
 Redis server is started here (or `--redis-url`) and its CPU read from INFO around blocks of
 appends. `--against FILE` also measures another version of `webapp/logstore/redis.py` (e.g.
 /work/main's), loaded beside this one in the same process (it must work with this checkout's
-base.py and phrases.py): their appends alternate one by one, and their blocks, so both see the
-same load on a shared machine, and the median of the paired differences is printed.
+base.py and phrases.py, and a version split like this one's takes this checkout's redis_scripts.py,
+redis_records.py and redis_reads.py: only its redis.py differs): their appends alternate one by
+one, and their blocks, so both see the same load on a shared machine, and the median of the
+paired differences is printed.
 
     python bench/bench_redis_append.py [--against /work/main/webapp/logstore/redis.py]
                                        [--rounds 10] [--batch 40 500] [--capacity 5000]

@@ -12,8 +12,7 @@ import orjson
 import pytest
 
 from webapp.features import FEATURES
-from webapp.logstore import LogQuery, RedisLogStore, SQLiteLogStore
-from webapp.logstore import redis as redis_store
+from webapp.logstore import LogQuery, RedisLogStore, SQLiteLogStore, redis_reads, redis_records
 from webapp.logstore.base import (
     NOT_COMPARED,
     DriftWindow,
@@ -60,10 +59,10 @@ def emptied_slots(client, key: str, record: np.dtype, members: list[bytes]) -> N
 def unknown_ids(client, key: str, members: list[bytes]) -> None:
     """Mark the members' request ids as kept in the fields only (too long for the ring)."""
     ring = bytearray(client.get(key))
-    width = redis_store.ID_RECORD.itemsize
+    width = redis_records.ID_RECORD.itemsize
     for member in members:
         start = int(member) % (len(ring) // width) * width
-        ring[start + 8 : start + width] = bytes([redis_store.UNKNOWN_ID]) + bytes(width - 9)
+        ring[start + 8 : start + width] = bytes([redis_records.UNKNOWN_ID]) + bytes(width - 9)
     client.set(key, bytes(ring))
 
 
@@ -316,7 +315,7 @@ def test_redis_reads_a_window_in_chunks_with_the_same_result(
         store.append(mixed_entries(make_entry))
         queries = [LogQuery(min_probability=0.25), LogQuery(request_id="req-000"), LogQuery()]
         expected = [(store.query(query), store.summary_columns(query, 50)) for query in queries]
-        monkeypatch.setattr(redis_store, "WINDOW_CHUNK", 7)
+        monkeypatch.setattr(redis_reads, "WINDOW_CHUNK", 7)
 
         for query, (page, columns) in zip(queries, expected, strict=True):
             assert store.query(query) == page
@@ -358,8 +357,8 @@ def test_redis_filters_inside_redis_as_logquery_matches(
         members = client.zrange(store.order_key, 0, -1)
         expected = [entry for entry in store.iter_entries(LogQuery()) if query.matches(entry)]
         if path == "script":  # entries without records, as of a previous version
-            emptied_slots(client, store.stats_ring_key, redis_store.STATS_RECORD, members[::4])
-            emptied_slots(client, store.id_ring_key, redis_store.ID_RECORD, members[1::4])
+            emptied_slots(client, store.stats_ring_key, redis_records.STATS_RECORD, members[::4])
+            emptied_slots(client, store.id_ring_key, redis_records.ID_RECORD, members[1::4])
             monkeypatch.setattr(store, "_whole_matching", lambda client, query: None)
         else:  # every entry has its records: the whole rings are read; some ids only in the fields
             unknown_ids(client, store.id_ring_key, members[1::4])

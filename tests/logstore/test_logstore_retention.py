@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 
 from tests.helpers import wait_until
-from webapp.logstore import LogQuery, PredictionLog, RedisLogStore, SQLiteLogStore, create_prediction_log
+from webapp.logstore import (
+    LogQuery,
+    PredictionLog,
+    RedisLogStore,
+    SQLiteLogStore,
+    create_prediction_log,
+    redis_records,
+)
 from webapp.logstore import redis as redis_store
 from webapp.logstore import sqlite as sqlite_store
 from webapp.logstore.entry import format_timestamp
@@ -55,8 +62,8 @@ def test_redis_retention_removes_each_entry_from_every_key(redis_server, make_en
             for key in (store.entries_key, store.fields_key):
                 assert set(client.hkeys(key)) == kept, key
             for key, record in (
-                (store.stats_ring_key, redis_store.STATS_RECORD),
-                (store.id_ring_key, redis_store.ID_RECORD),
+                (store.stats_ring_key, redis_records.STATS_RECORD),
+                (store.id_ring_key, redis_records.ID_RECORD),
             ):  # the removed entries' slots are emptied
                 ids = np.frombuffer(client.get(key), dtype=record)["id"]
                 assert sorted(ids[ids > 0].tolist()) == sorted(int(member) for member in kept), key

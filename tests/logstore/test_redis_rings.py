@@ -8,8 +8,7 @@ import numpy as np
 import orjson
 import pytest
 
-from webapp.logstore import LogQuery, RedisLogStore
-from webapp.logstore import redis as redis_store
+from webapp.logstore import LogQuery, RedisLogStore, redis_reads, redis_records
 from webapp.logstore.base import (
     Position,
     SummaryColumns,
@@ -102,8 +101,8 @@ def test_every_entry_written_has_its_records_and_evicted_ones_lose_theirs(make_s
     client = store._redis()
 
     assert len(log_ids(client, store)) == 5
-    assert ring_ids(client, store.stats_ring_key, redis_store.STATS_RECORD) == log_ids(client, store)
-    assert ring_ids(client, store.id_ring_key, redis_store.ID_RECORD) == log_ids(client, store)
+    assert ring_ids(client, store.stats_ring_key, redis_records.STATS_RECORD) == log_ids(client, store)
+    assert ring_ids(client, store.id_ring_key, redis_records.ID_RECORD) == log_ids(client, store)
     assert store.clear() == 5
     assert not client.exists(*store.keys[1:])
 
@@ -127,7 +126,7 @@ def test_a_log_of_the_previous_version_is_moved_into_the_rings_when_a_process_co
     client = store._redis()
     # The previous layout: one hash of packed stats and one of packed request ids, no rings.
     members = client.zrange(store.order_key, 0, -1)
-    records = np.frombuffer(client.get(store.stats_ring_key), dtype=redis_store.STATS_RECORD)
+    records = np.frombuffer(client.get(store.stats_ring_key), dtype=redis_records.STATS_RECORD)
     stats = {b"%016d" % record["id"]: record["stats"].tobytes() for record in records if record["id"]}
     client.hset(store.old_stats_key, mapping=stats)
     client.hset(
@@ -142,8 +141,8 @@ def test_a_log_of_the_previous_version_is_moved_into_the_rings_when_a_process_co
 
     assert client.hkeys(store.old_stats_key) == [b"%016d" % 999]
     assert not client.exists(store.old_request_ids_key)
-    assert ring_ids(client, store.stats_ring_key, redis_store.STATS_RECORD) == log_ids(client, store)
-    assert ring_ids(client, store.id_ring_key, redis_store.ID_RECORD) == log_ids(client, store)
+    assert ring_ids(client, store.stats_ring_key, redis_records.STATS_RECORD) == log_ids(client, store)
+    assert ring_ids(client, store.id_ring_key, redis_records.ID_RECORD) == log_ids(client, store)
     assert reopened._whole_matching(client, LogQuery(request_id="req")) is not None
     assert views(reopened) == expected
 
@@ -155,7 +154,7 @@ def test_an_entry_whose_slot_a_later_entry_took_is_read_from_its_fields(make_sto
         store.append([make_entry(probability=(start + n) % 7 / 7) for n in range(min(200, 1030 - start))])
     client = store._redis()
     assert 1 in log_ids(client, store)  # the future entry stays, its slot taken by entry 1025
-    assert 1 not in ring_ids(client, store.stats_ring_key, redis_store.STATS_RECORD)
+    assert 1 not in ring_ids(client, store.stats_ring_key, redis_records.STATS_RECORD)
 
     assert store._whole_matching(client, LogQuery()) is None
     assert views(store) == expected_views(store)
@@ -168,9 +167,9 @@ def test_a_larger_capacity_grows_the_rings_and_keeps_every_record(make_store, ma
     large.append([make_entry()])
     client = large._redis()
 
-    assert client.strlen(large.stats_ring_key) == 4096 * redis_store.STATS_RECORD.itemsize
-    assert ring_ids(client, large.stats_ring_key, redis_store.STATS_RECORD) == log_ids(client, large)
-    assert ring_ids(client, large.id_ring_key, redis_store.ID_RECORD) == log_ids(client, large)
+    assert client.strlen(large.stats_ring_key) == 4096 * redis_records.STATS_RECORD.itemsize
+    assert ring_ids(client, large.stats_ring_key, redis_records.STATS_RECORD) == log_ids(client, large)
+    assert ring_ids(client, large.id_ring_key, redis_records.ID_RECORD) == log_ids(client, large)
     assert views(large) == expected_views(large)
 
 
@@ -194,22 +193,22 @@ def test_a_young_log_reads_only_the_slots_its_ids_take(make_store, make_entry):
     store.append([make_entry(probability=n / 50) for n in range(50)])
     records, id_ring = store._read_rings(store._redis(), search=True)
 
-    assert len(records) == 50 + 2 * redis_store.RING_MARGIN
-    assert len(id_ring) == len(records) * redis_store.ID_RECORD.itemsize
+    assert len(records) == 50 + 2 * redis_reads.RING_MARGIN
+    assert len(id_ring) == len(records) * redis_records.ID_RECORD.itemsize
     assert views(store) == expected_views(store)
 
 
 def test_an_entry_outside_the_slots_read_sends_the_read_to_the_whole_rings(
     make_store, make_entry, monkeypatch
 ):
-    monkeypatch.setattr(redis_store, "RING_MARGIN", 8)
+    monkeypatch.setattr(redis_reads, "RING_MARGIN", 8)
     store = make_store(max_entries=100)  # 1,024 slots
     store.append([make_entry() for _ in range(300)])
     store.append([make_entry(timestamp="2100-01-01T00:00:00.000Z", request_id="REQ-00017-future")])  # id 301
     store.append([make_entry(probability=n % 9 / 9) for n in range(400)])  # 100 kept: 301 and 603-701
     client = store._redis()
     assert 301 in log_ids(client, store)
-    assert 301 in ring_ids(client, store.stats_ring_key, redis_store.STATS_RECORD)
+    assert 301 in ring_ids(client, store.stats_ring_key, redis_records.STATS_RECORD)
 
     records, _ = store._read_rings(client, search=False)
     assert len(records) == 1024  # slots 594-709 lacked entry 301
@@ -245,7 +244,7 @@ def id_ring_record(request_id) -> tuple[int, bytes]:
     text = str(request_id).encode("utf-8", "surrogatepass")
     if len(text) <= 64 and all(0 < byte < 128 for byte in text):
         return len(text) + 1, text
-    return redis_store.UNKNOWN_ID, b""
+    return redis_records.UNKNOWN_ID, b""
 
 
 def test_an_append_writes_each_entrys_score_records_and_fields_as_the_readers_define_them(
@@ -256,8 +255,8 @@ def test_an_append_writes_each_entrys_score_records_and_fields_as_the_readers_de
     entries += [{"level": "INFO"}, {}, make_entry()]
     store.append(entries)
     client = store._redis()
-    stats = np.frombuffer(client.get(store.stats_ring_key), dtype=redis_store.STATS_RECORD)
-    ids = np.frombuffer(client.get(store.id_ring_key), dtype=redis_store.ID_RECORD)
+    stats = np.frombuffer(client.get(store.stats_ring_key), dtype=redis_records.STATS_RECORD)
+    ids = np.frombuffer(client.get(store.id_ring_key), dtype=redis_records.ID_RECORD)
 
     for entry_id, entry in enumerate(entries, start=1):
         member = b"%016d" % entry_id
@@ -265,7 +264,7 @@ def test_an_append_writes_each_entrys_score_records_and_fields_as_the_readers_de
         fields = {key: value for key, value in summary_fields(entry).items() if key != "id"}
         assert client.zscore(store.order_key, member) == ms
         assert stats[entry_id]["id"] == ids[entry_id]["id"] == entry_id
-        assert stats[entry_id]["stats"].tobytes() == redis_store.packed_stats(entry, ms)
+        assert stats[entry_id]["stats"].tobytes() == redis_records.packed_stats(entry, ms)
         assert (int(ids[entry_id]["length"]), ids[entry_id]["text"]) == id_ring_record(
             entry.get("request_id")
         )
