@@ -29,16 +29,16 @@ from webapp.logstore.base import (
     timestamp_ms,
 )
 from webapp.logstore.redis_records import (
-    _STATS,
     GONE,
     ID_RECORD,
     LEVELS,
     OTHER_LEVEL,
     STATS,
     STATS_RECORD,
-    _milliseconds,
-    _searched,
+    STATS_STRUCT,
     packed_stats,
+    search_ids,
+    stats_milliseconds,
 )
 
 #: Bodies fetched per HMGET when reading many entries.
@@ -118,7 +118,7 @@ class RedisReads(LogStore):
             if query.endpoint is None:
                 ids, stats = self._matching(client, query)
                 if query.after is not None:
-                    ms, after = _milliseconds(stats), query.after
+                    ms, after = stats_milliseconds(stats), query.after
                     ids = ids[(ms < after.ms) | ((ms == after.ms) & (ids < after.id))]
                 page = [
                     b"%016d" % entry_id
@@ -281,7 +281,7 @@ class RedisReads(LogStore):
         records, id_ring = read
         ids, stats = records["id"], records["stats"]
         keep = ids > 0
-        ms = _milliseconds(stats)
+        ms = stats_milliseconds(stats)
         if query.until is not None:
             keep &= ms <= timestamp_ms(query.until)
         if query.since is not None:
@@ -309,7 +309,7 @@ class RedisReads(LogStore):
                 id_ring = id_ring.lower()
             # else no letter to fold: an id holds the needle exactly when its lower case does
             lowered = np.frombuffer(id_ring, dtype=ID_RECORD)["text"]
-            matched, unknown = _searched(needle, id_records["length"], lowered)
+            matched, unknown = search_ids(needle, id_records["length"], lowered)
             keep &= matched | unknown
             undecided |= unknown  # compared on the fields
         order = np.lexsort((ids, ms))[::-1]  # newest first, as the sorted set lists them
@@ -360,7 +360,7 @@ class RedisReads(LogStore):
             kept = sorted(first.values())
             members = [members[i] for i in kept]
             flags = bytes(flags[i] for i in kept)
-            found = b"".join(found[i * _STATS.size : (i + 1) * _STATS.size] for i in kept)
+            found = b"".join(found[i * STATS_STRUCT.size : (i + 1) * STATS_STRUCT.size] for i in kept)
         stats = np.frombuffer(found, dtype=STATS).copy() if members else np.zeros(0, dtype=STATS)
         undecided = [index for index, flag in enumerate(flags) if flag != ord("1")]
         if undecided:
@@ -408,7 +408,7 @@ class RedisReads(LogStore):
             fields = self._fields(client, [members[index] for index in missing])
             for index, entry in zip(missing, fields, strict=True):
                 if entry is None:
-                    found[index] = _STATS.pack(math.nan, math.nan, math.nan, math.nan, GONE)
+                    found[index] = STATS_STRUCT.pack(math.nan, math.nan, math.nan, math.nan, GONE)
                 else:
                     found[index] = packed_stats(entry, timestamp_ms(indexed_timestamp(entry)))
         return members, np.frombuffer(b"".join(found), dtype=STATS)

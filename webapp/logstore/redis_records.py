@@ -28,7 +28,7 @@ STATS = np.dtype(
         ("level", "u1"),
     ]
 )
-_STATS = struct.Struct("<ddddB")  # 33 bytes
+STATS_STRUCT = struct.Struct("<ddddB")  # 33 bytes
 LEVELS = ("INFO", "WARNING")
 OTHER_LEVEL, GONE = 2, 255
 #: A slot of the stats ring: the entry's id (0: empty slot) and its STATS.
@@ -46,7 +46,7 @@ def _number(value) -> float:
     return math.nan if number is None else number
 
 
-def _stats_values(ms: int, level, prediction, probability, latency_ms) -> tuple:
+def stats_values(ms: int, level, prediction, probability, latency_ms) -> tuple:
     """STATS' values of an entry of these fields; `ms` is its position's epoch milliseconds (0: no
     usable timestamp)."""
     return (
@@ -61,8 +61,8 @@ def _stats_values(ms: int, level, prediction, probability, latency_ms) -> tuple:
 def packed_stats(entry: dict, ms: int) -> bytes:
     """The entry's STATS; `ms` is its position's epoch milliseconds (0: no usable timestamp)."""
     get = entry.get
-    return _STATS.pack(
-        *_stats_values(ms, get("level"), get("prediction"), get("probability"), get("latency_ms"))
+    return STATS_STRUCT.pack(
+        *stats_values(ms, get("level"), get("prediction"), get("probability"), get("latency_ms"))
     )
 
 
@@ -76,11 +76,11 @@ SEPARATOR = b",\n,"
 _SUMMARY_KEYS = tuple(key for key in SUMMARY_FIELDS if key not in ("id", "drift"))
 _summary_values = operator.itemgetter(*_SUMMARY_KEYS)
 #: What APPEND_RECORD is made of.
-_RECORD_KEYS = ("timestamp", "level", "prediction", "probability", "latency_ms", "request_id")
-_record_values = operator.itemgetter(*_RECORD_KEYS)
+RECORD_KEYS = ("timestamp", "level", "prediction", "probability", "latency_ms", "request_id")
+record_values = operator.itemgetter(*RECORD_KEYS)
 
 
-def _summary(entry: dict, drift: int | None) -> dict:
+def summary_of(entry: dict, drift: int | None) -> dict:
     """summary_fields(entry) without the id, in the same key order; `drift` is its drift_code."""
     try:
         fields = dict(zip(_SUMMARY_KEYS, _summary_values(entry), strict=True))
@@ -94,7 +94,7 @@ def _summary(entry: dict, drift: int | None) -> dict:
 _CUT = orjson.Fragment(b"\n")
 
 
-def _joined_json(values: list) -> bytes:
+def joined_json(values: list) -> bytes:
     """json_bytes of each value joined by SEPARATOR, written by one orjson call (a value that
     needs json_bytes' second try gets it with the others: the same bytes for every value)."""
     sequence = [_CUT] * (2 * len(values) - 1)
@@ -102,7 +102,7 @@ def _joined_json(values: list) -> bytes:
     return json_bytes(sequence)[1:-1]
 
 
-def _id_record(request_id) -> tuple[int, bytes]:
+def id_record(request_id) -> tuple[int, bytes]:
     """ID_RECORD's length and text for a request id: (0, b"") for none, UNKNOWN_ID for one the
     ring cannot hold (longer than 64 bytes, not ASCII, or with a NUL)."""
     if request_id is None:
@@ -113,7 +113,7 @@ def _id_record(request_id) -> tuple[int, bytes]:
     return UNKNOWN_ID, b""
 
 
-def _searched(needle: bytes, length: np.ndarray, lowered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def search_ids(needle: bytes, length: np.ndarray, lowered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Which ID_RECORDs (their `length`, their text in lower case) hold a request id containing
     `needle` (lower case), and which cannot be told from the ring (UNKNOWN_ID: compared as text
     by LogQuery.matches): one C loop of NumPy's over every id."""
@@ -125,6 +125,6 @@ def _searched(needle: bytes, length: np.ndarray, lowered: np.ndarray) -> tuple[n
     return found & present, unknown
 
 
-def _milliseconds(stats: np.ndarray) -> np.ndarray:
+def stats_milliseconds(stats: np.ndarray) -> np.ndarray:
     """Each STATS' timestamp as the sorted set scores it: epoch milliseconds, 0 for none."""
     return np.where(np.isnan(stats["seconds"]), 0, np.rint(stats["seconds"] * 1000)).astype(np.int64)
