@@ -16,7 +16,8 @@ from tests.helpers import REPO_ROOT, patient
 from webapp import features
 from webapp.api import responses
 from webapp.logstore import entry
-from webapp.model_service import FEW_ROWS, ModelService, _numpy_sum, _rounded
+from webapp.model_service import FEW_ROWS, ModelService
+from webapp.model_service.results import _numpy_sum, _rounded
 
 LANGUAGES = ("en", "fr")
 #: Ages at and around every edge: the API's limits, the training range, the reference person's.

@@ -1,10 +1,5 @@
-"""Load the trained model once, check it, and serve predictions with plain NumPy.
-
-Knows nothing about the web framework, nor about scikit-learn: it serves the artifact's numbers
-from `serving.json` (written beside `model.joblib` by training, tied to it by its sha256), so no
-request worker imports scikit-learn, SciPy or pandas. That the NumPy path reproduces the fitted
-estimator is proved by the tests (`tests/test_model.py`), which unpickle it.
-"""
+"""ModelService: the trained model loaded once and checked, its predictions computed with NumPy
+(a batch) or plain Python floats (a few rows), and what it says of itself (metadata)."""
 
 from __future__ import annotations
 
@@ -13,7 +8,6 @@ import json
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,107 +17,17 @@ import orjson
 from webapp import i18n, wording
 from webapp.artifacts import ARTIFACT_FILE, CARD_FILE, SERVING_FILE, sha256_of
 from webapp.features import AGE, FEATURES, REFERENCE, WARNING_SYMPTOMS, to_matrix
+from webapp.model_service.phrasebook import LEVEL_NAMES, _Phrasebook
+from webapp.model_service.results import FEW_ROWS, Factor, Prediction, Predictions, _numpy_sum, _rounded
 
 logger = logging.getLogger(__name__)
 
 # Contributions smaller than this show as 0.0000 in the API: not a reason worth naming.
 NEGLIGIBLE = 5e-5
-#: The bands' machine codes, lowest first.
-LEVEL_NAMES = ("low", "moderate", "high")
-#: Batches from this size are computed with NumPy; fewer rows (one /predict) row by row in Python.
-FEW_ROWS = 16
-#: Factor texts kept per language: every answer the API accepts, with room to spare.
-FACTOR_TEXTS_KEPT = 4096
-
-
-def _rounded(values: np.ndarray, decimals: int) -> list[float]:
-    """round(value, decimals) of each value, exactly as Python rounds it.
-
-    Python rounds the exact binary value half to even; NumPy's rint of the scaled value agrees
-    except when scaling lands too near a half to tell, and those few are left to Python.
-    """
-    if values.size < FEW_ROWS:  # a few values: Python's own round is the cheaper
-        return [round(value, decimals) for value in values.tolist()]
-    scale = 10.0**decimals
-    scaled = values * scale
-    result = (np.rint(scaled) / scale).tolist()
-    doubtful = (np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6) | (np.abs(scaled) >= 2.0**52)
-    for index in np.flatnonzero(doubtful).tolist():
-        result[index] = round(float(values.flat[index]), decimals)
-    return result
-
-
-def _numpy_sum(values: list[float]) -> float:
-    """The sum of 8 to 128 floats in the order NumPy adds a row of that many (pairwise summation:
-    eight running sums, added as a tree, then the rest one by one), so that a row scored in plain
-    Python gets NumPy's score to the last bit. tests/test_batch_path.py holds NumPy to it."""
-    n = len(values)
-    if not 8 <= n <= 128:
-        raise ValueError(f"NumPy's order is written here for 8 to 128 values, not {n}")
-    sums = values[:8]
-    end = n - n % 8
-    for start in range(8, end, 8):
-        sums = [total + value for total, value in zip(sums, values[start : start + 8], strict=True)]
-    total = ((sums[0] + sums[1]) + (sums[2] + sums[3])) + ((sums[4] + sums[5]) + (sums[6] + sums[7]))
-    for value in values[end:]:
-        total += value
-    return total
 
 
 class ModelLoadError(RuntimeError):
     """The model artifact is missing, altered or incompatible; the service must not start."""
-
-
-@dataclass(frozen=True)
-class Factor:
-    """One of the person's own answers that moved the score away from the reference person's."""
-
-    feature: str
-    label: str  # the answer in plain words: "Coughing", "Age 62"
-    value: float
-    contribution: float  # log-odds, signed: this answer's term minus the reference person's
-    direction: str  # "raises" or "lowers"
-    text: str  # "Coughing: raises the score"
-
-
-@dataclass(frozen=True)
-class Prediction:
-    prediction: int
-    probability: float
-    risk_level: str
-    message: str
-    factors: tuple[Factor, ...]
-    warnings: tuple[str, ...]
-    score_display: str  # whole percent kept inside its band, never "0%" or "100%"
-    see_a_doctor_about: tuple[str, ...]  # warning symptoms reported: a rule outside the model
-
-
-@dataclass(frozen=True)
-class Predictions:
-    """The predictions of a batch, column by column, as the API answers and logs them.
-
-    Row for row what `ModelService.predict` gives, with the API's rounding already applied
-    (probabilities to 6 places, factor contributions to 4) and factors as the API shows them.
-    A factor dict is shared by every row and request with the same answer: read, never change.
-    """
-
-    prediction: list[int]
-    probability: list[float]  # the score, rounded to 6 places
-    complement: list[float]  # 1 - the score, rounded to 6 places (/predict_proba's class 0)
-    risk_level: list[str]
-    score_display: list[str]
-    message: list[str]
-    factors: list[list[dict[str, Any]]]  # feature, label, value, contribution, direction, text
-    warnings: list[list[str]]
-    see_a_doctor_about: list[list[str]]
-    scores: Sequence[float]  # the unrounded probabilities, for the metrics (an array for a batch)
-    #: `factors` as JSON, each factor serialised once per process (orjson fragments of the same
-    #: bytes), for a batch's answer: orjson then copies each factor's bytes instead of writing its
-    #: six fields again (1,000 rows: 3.4 -> 0.9 ms). None when not computed (a few rows).
-    factors_json: list[list[orjson.Fragment]] | None = None
-
-    def __len__(self) -> int:
-        return len(self.prediction)
 
 
 class ModelService:
@@ -541,7 +445,9 @@ class ModelService:
     def _phrasebook(self, language: str) -> _Phrasebook:
         book = self._phrasebooks.get(language)
         if book is None:
-            book = self._phrasebooks[language] = _Phrasebook(self, language)
+            book = self._phrasebooks[language] = _Phrasebook(
+                language, self._names, self._survey_share, self._symptoms_by_mask
+            )
         return book
 
     def _factors(
@@ -687,77 +593,3 @@ class ModelService:
         if language not in self._metadata_by_language:
             self._metadata_by_language[language] = self._build_metadata(language)
         return dict(self._metadata_by_language[language])
-
-
-class _Phrasebook:
-    """The sentences of one language that results are made of, each built once: the score as
-    shown by band and percent, the message by band, percent and symptoms, factors by answer."""
-
-    def __init__(self, service: ModelService, language: str) -> None:
-        self.language = language
-        self._names = service._names
-        self._survey_share = service._survey_share
-        self._symptoms_by_mask = service._symptoms_by_mask
-        # Indexed by band * 101 + whole percent (already kept inside the band).
-        self.scores = [
-            wording.percent_text(value, language) for _level in LEVEL_NAMES for value in range(101)
-        ]
-        self.messages = _Messages(self)
-        #: (feature position, value, raises, value's sign bit) -> the factor as the API shows it,
-        #: contribution aside.
-        self.factors: dict[tuple[int, float, bool, bool], dict[str, Any]] = {}
-        #: position * 1024 + whole value -> the whole factor (None until built), for models
-        #: without interactions, and its JSON (Predictions.factors_json): object arrays, so a
-        #: batch takes its rows' factors in one look-up.
-        codes = len(service._names) * 1024
-        self.whole_factor_table = np.full(codes, None, dtype=object)
-        self.whole_json_table = np.full(codes, None, dtype=object)
-        #: position * 1024 + whole value -> what _whole_move says of it (models without interactions).
-        self.whole_moves: dict[int, tuple[float, int, dict[str, Any]] | None] = {}
-
-    def message(self, code: int) -> str:
-        """The message of band * 101 + percent, times 32, plus the symptoms' bits."""
-        score_code, mask = divmod(code, 32)
-        level = LEVEL_NAMES[score_code // 101]
-        symptoms = self._symptoms_by_mask[mask]
-        return wording.message(level, self.scores[score_code], symptoms, self._survey_share, self.language)
-
-    def whole_factor(self, position: int, value: int, change: float) -> dict[str, Any]:
-        """The factor of a whole answer from 0 to 1023 whose contribution differs from the
-        reference person's by `change`, in a model without interactions: the same wherever the
-        same answer is, so built once and shared (`whole_factor_table`)."""
-        code = position * 1024 + value
-        factor = self.whole_factor_table[code]
-        if factor is None:
-            factor = self.whole_factor_table[code] = {
-                **self.factor(position, float(value), change > 0),
-                "contribution": round(change, 4),
-            }
-            self.whole_json_table[code] = orjson.Fragment(orjson.dumps(factor))
-        return factor
-
-    def factor(self, position: int, value: float, raises: bool, negative: bool = False) -> dict[str, Any]:
-        name, direction = self._names[position], "raises" if raises else "lowers"
-        template = {
-            "feature": name,
-            "label": wording.answer(name, value, self.language),
-            "value": value,
-            "contribution": None,
-            "direction": direction,
-            "text": wording.factor_text(name, value, direction, self.language),
-        }
-        if len(self.factors) < FACTOR_TEXTS_KEPT:
-            self.factors[position, value, raises, negative] = template
-        return template
-
-
-class _Messages(dict):
-    """Messages by code, each written the first time it is asked for (at most 3 x 101 x 32)."""
-
-    def __init__(self, book: _Phrasebook) -> None:
-        super().__init__()
-        self._book = book
-
-    def __missing__(self, code: int) -> str:
-        message = self[code] = self._book.message(code)
-        return message
