@@ -60,28 +60,72 @@ class Phrases:
         as it is. `store` is given the phrases not seen before (their JSON) and returns their
         numbers, once they are committed."""
         bodies = self._bodies(entries)
-        if None in bodies:  # an entry to store as it is, or phrases not seen before
-            new: dict[bytes, str | None] = {}  # JSON -> the sentence it is (None: a factor)
-            for entry in entries:
-                if _packable(entry):
-                    new.update(
-                        (text, None)
-                        for text in map(json_bytes, entry["factors"])
-                        if text not in self._numbers
-                    )
-                    new.update(
-                        (json_bytes(sentence), sentence)
-                        for sentence in entry["message"].split(SEPARATOR)
-                        if sentence not in self._sentence_numbers
-                    )
-            if new:
-                stored = store(list(new))
-                for text, sentence in new.items():
-                    self._remember(stored[text], text)
-                    if sentence is not None:
-                        self._sentence_numbers[sentence] = stored[text]
-                bodies = self._bodies(entries)
+        if None in bodies and self._learn(entries, store):  # phrases not seen before, now known
+            bodies = self._bodies(entries)
         return [body or None for body in bodies]
+
+    def _learn(self, entries: Sequence[dict], store: Callable[[list[bytes]], dict[bytes, int]]) -> bool:
+        """Store the phrases of the packable entries not seen before; whether there were any."""
+        new: dict[bytes, str | None] = {}  # JSON -> the sentence it is (None: a factor)
+        for entry in entries:
+            if _packable(entry):
+                new.update(
+                    (text, None) for text in map(json_bytes, entry["factors"]) if text not in self._numbers
+                )
+                new.update(
+                    (json_bytes(sentence), sentence)
+                    for sentence in entry["message"].split(SEPARATOR)
+                    if sentence not in self._sentence_numbers
+                )
+        if not new:
+            return False
+        stored = store(list(new))
+        for text, sentence in new.items():
+            self._remember(stored[text], text)
+            if sentence is not None:
+                self._sentence_numbers[sentence] = stored[text]
+        return True
+
+    def numbers(
+        self, entries: Sequence[dict], store: Callable[[list[bytes]], dict[bytes, int]]
+    ) -> tuple[list[list[int]], list[list[int]]] | None:
+        """Each entry's factors and its message as phrase numbers (a block's columns: blocks.py),
+        new phrases stored as by pack(); None when an entry's wording is not packable."""
+        if not all(map(_packable, entries)):
+            return None
+        found = self._numbers_of(entries)
+        if found is None:
+            self._learn(entries, store)
+            found = self._numbers_of(entries)
+        return found
+
+    def _numbers_of(self, entries: Sequence[dict]) -> tuple[list[list[int]], list[list[int]]] | None:
+        """numbers() with the phrases known; None when one is not seen yet. Looked up as _bodies
+        does: a factor by its object, a message by its text."""
+        numbers, sentence_numbers, messages = self._numbers, self._sentence_numbers, self._messages
+        by_object: dict[int, int] = {}
+        number_of = by_object.get
+        factors, sentences = [], []
+        for entry in entries:
+            entry_factors, message = entry["factors"], entry["message"]
+            found = [*map(number_of, map(id, entry_factors))]
+            if None in found:
+                for factor in entry_factors:
+                    if id(factor) not in by_object:
+                        by_object[id(factor)] = numbers.get(json_bytes(factor), 0)
+                found = [*map(number_of, map(id, entry_factors))]
+            message_numbers = messages.get(message)
+            if message_numbers is None:
+                message_numbers = [sentence_numbers.get(sentence, 0) for sentence in message.split(SEPARATOR)]
+                if 0 not in message_numbers:
+                    if len(messages) >= MESSAGES_KEPT:
+                        messages.clear()
+                    messages[message] = message_numbers
+            if 0 in found or 0 in message_numbers:
+                return None
+            factors.append(found)
+            sentences.append(message_numbers)
+        return factors, sentences
 
     def _bodies(self, entries: Sequence[dict]) -> list[bytes | None]:
         """pack's bodies with the phrases known: None for an entry with one not seen before, b""

@@ -1,0 +1,172 @@
+"""A batch's entries kept as one block read back exactly as each entry's own body would."""
+
+from __future__ import annotations
+
+import numpy as np
+import orjson
+import pytest
+
+from tests.helpers import REPO_ROOT, patient
+from webapp.features import FEATURES
+from webapp.logstore import blocks, entry
+from webapp.logstore.base import drift_codes, entry_json
+from webapp.logstore.phrases import Phrases
+from webapp.model_service import ModelService
+
+
+@pytest.fixture(scope="module")
+def service() -> ModelService:
+    return ModelService.load(REPO_ROOT / "model")
+
+
+def varied_records(count: int, seed: int = 16) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    return [
+        patient(AGE=int(rng.integers(20, 90)), **{name: int(rng.integers(0, 2)) for name in FEATURES[1:]})
+        for _ in range(count)
+    ]
+
+
+def batch_entries(
+    service: ModelService, count: int, language: str = "en", request_id: str = "r1"
+) -> list[dict]:
+    """The entries the predict view logs for a batch: entry.for_predictions of the batch path."""
+    records = varied_records(count)
+    matrix = np.array([[record[name] for name in FEATURES] for record in records])
+    return entry.for_predictions(
+        service.predict_many(matrix, language),
+        records,
+        endpoint="/predict",
+        request_id=request_id,
+        model_version=service.version,
+        latency_ms=12.5,
+        timestamp="2026-11-27T10:00:00.000Z",
+    )
+
+
+class Book:
+    """A phrase table in memory, as a store keeps one: numbers handed out once, never reused."""
+
+    def __init__(self) -> None:
+        self.texts: dict[bytes, int] = {}
+
+    def store(self, texts: list[bytes]) -> dict[bytes, int]:
+        for text in texts:
+            self.texts.setdefault(text, len(self.texts) + 1)
+        return {text: self.texts[text] for text in texts}
+
+    def load(self, numbers: list[int]) -> dict[int, bytes]:
+        by_number = {number: text for text, number in self.texts.items()}
+        return {number: by_number[number] for number in numbers}
+
+
+def read_alone(entries: list[dict], first_id: int) -> dict[int, dict]:
+    """Each entry as a store that kept its JSON whole reads it: its id first."""
+    return {
+        first_id + i: {"id": first_id + i, **orjson.loads(entry_json(each))} for i, each in enumerate(entries)
+    }
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_a_block_reads_back_every_entry_exactly_as_its_own_body(service, language):
+    entries = batch_entries(service, 300, language)
+    book = Book()
+    encoded = blocks.encode(entries, Phrases(), book.store)
+    assert encoded is not None
+    body, drift = encoded
+    assert drift == drift_codes(entries)
+
+    ids = list(range(41, 341))
+    # Read by another process: a phrase book of its own, loaded from the store's table.
+    read = blocks.decode(body, 41, ids, Phrases(), book.load)
+
+    expected = read_alone(entries, 41)
+    assert list(read) == ids
+    assert orjson.dumps(list(read.values())) == orjson.dumps(list(expected.values()))  # key order too
+    assert blocks.drift_of(body, 41, [41, 340, 341]) == {41: drift[0], 340: drift[-1]}
+
+
+def test_a_block_gives_only_the_ids_it_holds_and_fresh_objects(service):
+    entries = batch_entries(service, 20)
+    book = Book()
+    phrases = Phrases()
+    body, _ = blocks.encode(entries, phrases, book.store)
+
+    read = blocks.decode(body, 100, [99, 100, 105, 119, 120], phrases, book.load)
+
+    assert list(read) == [100, 105, 119]
+    read[100]["factors"][0]["label"] = "changed"
+    read[100]["inputs"]["AGE"] = -1
+    again = blocks.decode(body, 100, [100], phrases, book.load)
+    assert again[100] == read_alone(entries, 100)[100]
+
+
+def test_a_block_is_much_smaller_than_its_entries_bodies(service):
+    entries = batch_entries(service, 500)
+    body, _ = blocks.encode(entries, Phrases(), Book().store)
+    packed = Phrases().pack(entries, Book().store)
+    assert len(body) * 3 < sum(map(len, packed))
+
+
+def test_a_batch_is_one_run(service):
+    entries = batch_entries(service, 100)
+    assert blocks.runs(entries) == [(0, 100, True)]
+
+
+def test_runs_keep_the_order_and_leave_short_or_odd_runs_entry_by_entry(service):
+    first = batch_entries(service, 40, request_id="a")
+    second = batch_entries(service, 30, request_id="b")
+    short = batch_entries(service, blocks.MIN_BLOCK - 1, request_id="c")
+    rejected = {**first[0], "level": "WARNING"}
+    entries = [rejected, *first, *short, *second, rejected]
+
+    cuts = blocks.runs(entries)
+
+    assert cuts == [
+        (0, 1, False),
+        (1, 41, True),
+        (41, 41 + len(short), False),
+        (41 + len(short), 86, True),
+        (86, 87, False),
+    ]
+    assert [index for start, stop, _ in cuts for index in range(start, stop)] == list(range(len(entries)))
+
+
+def odd(entries: list[dict], index: int, change) -> list[dict]:
+    changed = [dict(each) for each in entries]
+    changed[index] = change(dict(changed[index]))
+    return changed
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda e: {**e, "inputs": {**e["inputs"], "AGE": 61.0}}, id="a float input"),
+        pytest.param(lambda e: {**e, "inputs": {**e["inputs"], "SMOKING": True}}, id="a bool input"),
+        pytest.param(lambda e: {**e, "inputs": {**e["inputs"], "AGE": "61"}}, id="a text input"),
+        pytest.param(lambda e: {**e, "inputs": dict(reversed(e["inputs"].items()))}, id="other key order"),
+        pytest.param(lambda e: {**e, "request_id": "".join(["r", "1"])}, id="an equal request id, not the same object"),
+        pytest.param(
+            lambda e: {**e, "batch_size": float(e["batch_size"])}, id="an equal number of another type"
+        ),
+        pytest.param(lambda e: {**e, "extra": 1}, id="another key"),
+        pytest.param(lambda e: {"id": 7, **e}, id="an id already"),
+        pytest.param(lambda e: {**e, "prediction": np.int64(1)}, id="a NumPy prediction"),
+        pytest.param(lambda e: {**e, "factors": tuple(e["factors"])}, id="factors not a list"),
+    ],
+)
+def test_an_entry_that_would_not_read_back_the_same_ends_the_run(service, change):
+    entries = odd(batch_entries(service, 60), 30, change)
+    assert blocks.runs(entries) == [(0, 30, True), (30, 31, False), (31, 60, True)]
+
+
+def test_a_run_with_a_nan_latency_is_stored_entry_by_entry(service):
+    entries = batch_entries(service, 40)
+    nan = float("nan")
+    entries = [{**each, "latency_ms": nan} for each in entries]
+    assert blocks.runs(entries) == [(0, 40, False)]
+
+
+def test_a_run_whose_wording_is_not_packable_is_not_encoded(service):
+    entries = [{**each, "message": None} for each in batch_entries(service, 20)]
+    assert blocks.encode(entries, Phrases(), Book().store) is None
