@@ -145,7 +145,9 @@ def odd(entries: list[dict], index: int, change) -> list[dict]:
         pytest.param(lambda e: {**e, "inputs": {**e["inputs"], "SMOKING": True}}, id="a bool input"),
         pytest.param(lambda e: {**e, "inputs": {**e["inputs"], "AGE": "61"}}, id="a text input"),
         pytest.param(lambda e: {**e, "inputs": dict(reversed(e["inputs"].items()))}, id="other key order"),
-        pytest.param(lambda e: {**e, "request_id": "".join(["r", "1"])}, id="an equal request id, not the same object"),
+        pytest.param(
+            lambda e: {**e, "request_id": "".join(["r", "1"])}, id="an equal request id, not the same object"
+        ),
         pytest.param(
             lambda e: {**e, "batch_size": float(e["batch_size"])}, id="an equal number of another type"
         ),
