@@ -87,8 +87,10 @@ def _may_start(entry: dict) -> bool:
     )
 
 
-def runs(entries: Sequence[dict], min_block: int = MIN_BLOCK) -> list[tuple[int, int, bool]]:
-    """The entries cut into consecutive runs, in order: (start, stop, whether a block)."""
+def runs(entries: Sequence[dict], min_block: int | None = None) -> list[tuple[int, int, bool]]:
+    """The entries cut into consecutive runs, in order: (start, stop, whether a block). A block
+    holds at least `min_block` entries (MIN_BLOCK, read at each call)."""
+    min_block = MIN_BLOCK if min_block is None else min_block
     cuts: list[tuple[int, int, bool]] = []
     index, count, loose = 0, len(entries), 0
     while index < count:
