@@ -141,10 +141,8 @@ def odd(entries: list[dict], index: int, change) -> list[dict]:
 @pytest.mark.parametrize(
     "change",
     [
-        pytest.param(lambda e: {**e, "inputs": {**e["inputs"], "AGE": 61.0}}, id="a float input"),
-        pytest.param(lambda e: {**e, "inputs": {**e["inputs"], "SMOKING": True}}, id="a bool input"),
-        pytest.param(lambda e: {**e, "inputs": {**e["inputs"], "AGE": "61"}}, id="a text input"),
         pytest.param(lambda e: {**e, "inputs": dict(reversed(e["inputs"].items()))}, id="other key order"),
+        pytest.param(lambda e: {**e, "inputs": {1: 1, **e["inputs"]}}, id="an input key not a str"),
         pytest.param(
             lambda e: {**e, "request_id": "".join(["r", "1"])}, id="an equal request id, not the same object"
         ),
@@ -153,8 +151,8 @@ def odd(entries: list[dict], index: int, change) -> list[dict]:
         ),
         pytest.param(lambda e: {**e, "extra": 1}, id="another key"),
         pytest.param(lambda e: {"id": 7, **e}, id="an id already"),
-        pytest.param(lambda e: {**e, "prediction": np.int64(1)}, id="a NumPy prediction"),
         pytest.param(lambda e: {**e, "factors": tuple(e["factors"])}, id="factors not a list"),
+        pytest.param(lambda e: {**e, "message": None}, id="no message"),
     ],
 )
 def test_an_entry_that_would_not_read_back_the_same_ends_the_run(service, change):
@@ -162,11 +160,38 @@ def test_an_entry_that_would_not_read_back_the_same_ends_the_run(service, change
     assert blocks.runs(entries) == [(0, 30, True), (30, 31, False), (31, 60, True)]
 
 
-def test_a_run_with_a_nan_latency_is_stored_entry_by_entry(service):
-    entries = batch_entries(service, 40)
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda e: {**e, "inputs": {**e["inputs"], "AGE": 61.0}}, id="a float input"),
+        pytest.param(lambda e: {**e, "inputs": {**e["inputs"], "SMOKING": True}}, id="a bool input"),
+        pytest.param(lambda e: {**e, "inputs": {**e["inputs"], "AGE": "61"}}, id="a text input"),
+        pytest.param(lambda e: {**e, "inputs": {**e["inputs"], "AGE": float("nan")}}, id="a NaN input"),
+        pytest.param(lambda e: {**e, "prediction": np.int64(1)}, id="a NumPy prediction"),
+        pytest.param(lambda e: {**e, "probability": np.float32(0.25)}, id="a NumPy probability"),
+        pytest.param(lambda e: {**e, "warnings": ("a", "tuple")}, id="warnings as a tuple"),
+    ],
+)
+def test_odd_values_stay_in_the_block_and_read_back_as_their_own_body(service, change):
+    entries = odd(batch_entries(service, 60), 30, change)
+    assert blocks.runs(entries) == [(0, 60, True)]
+    book = Book()
+    body, drift = blocks.encode(entries, Phrases(), book.store)
+
+    read = blocks.decode(body, 1, range(1, 61), Phrases(), book.load)
+
+    assert orjson.dumps(list(read.values())) == orjson.dumps(list(read_alone(entries, 1).values()))
+    assert drift == drift_codes(entries)
+
+
+def test_a_run_sharing_a_nan_latency_reads_back_as_each_body_alone(service):
     nan = float("nan")
-    entries = [{**each, "latency_ms": nan} for each in entries]
-    assert blocks.runs(entries) == [(0, 40, False)]
+    entries = [{**each, "latency_ms": nan} for each in batch_entries(service, 40)]
+    assert blocks.runs(entries) == [(0, 40, True)]
+    book = Book()
+    body, _ = blocks.encode(entries, Phrases(), book.store)
+    read = blocks.decode(body, 1, range(1, 41), Phrases(), book.load)
+    assert orjson.dumps(list(read.values())) == orjson.dumps(list(read_alone(entries, 1).values()))
 
 
 def test_a_run_whose_wording_is_not_packable_is_not_encoded(service):

@@ -408,21 +408,31 @@ def drift_codes(entries: Sequence[Mapping]) -> list[int | None]:
         compared.append(index)
     if not compared:
         return codes
-    try:
-        matrix = np.array(values)
-    except (ValueError, TypeError, OverflowError):
-        matrix = None
-    # Only Python's and NumPy's integers (and bools among them) make an integer matrix: exact.
-    if matrix is None or matrix.dtype.kind != "i" or matrix.shape != (len(compared), len(DRIFT_INPUTS)):
+    found = matrix_drift_codes(values)
+    if found is None:
         for index in compared:
             codes[index] = drift_code(entries[index])
         return codes
+    for index, code in zip(compared, found, strict=True):
+        codes[index] = code
+    return codes
+
+
+def matrix_drift_codes(rows: Sequence[Sequence]) -> list[int | None] | None:
+    """drift_code of entries whose predictions are 0 or 1 and whose inputs, in DRIFT_INPUTS
+    order, are these rows, coded by NumPy together; None when the rows do not make a matrix of
+    integers (drift_code must then judge each entry)."""
+    try:
+        matrix = np.array(rows)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    # Only Python's and NumPy's integers (and bools among them) make an integer matrix: exact.
+    if matrix.dtype.kind != "i" or matrix.shape != (len(rows), len(DRIFT_INPUTS)):
+        return None
     age = matrix[:, 0]
     found = ((age << len(_YES_NO)) + (matrix[:, 1:] == 1) @ _WEIGHT_COLUMN).tolist()
     in_range = ((age >= 0) & (age < _AGE_LIMIT)).tolist()
-    for index, code, whole in zip(compared, found, in_range, strict=True):
-        codes[index] = code if whole else None
-    return codes
+    return [code if whole else None for code, whole in zip(found, in_range, strict=True)]
 
 
 _WEIGHT_COLUMN = np.array(_WEIGHTS, dtype=np.int64)

@@ -13,18 +13,20 @@ the same keys in the same order, the same values (tests/logstore/test_log_blocks
 
 Only entries that read back exactly that way are put in a block (``runs``): INFO entries of the
 fields ``for_predictions`` writes, in its order, whose shared fields are the same objects as
-their run's first entry's, whose inputs are plain integers under the same keys, and whose
-wording the phrase book packs. Anything else (rejections, reduced entries, entries read back
-and written again, odd values) is stored entry by entry, as before.
+their run's first entry's, with inputs under the same str keys in the same order, and wording the
+phrase book packs. Any value reads back from a block as from the entry's own body: both are the
+JSON ``json_bytes`` writes, value by value. Anything else (rejections, reduced entries, entries
+read back and written again) is stored entry by entry, as before.
 """
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 
 import orjson
 
-from webapp.logstore.base import drift_codes
+from webapp.logstore.base import DRIFT_INPUTS, drift_codes, json_bytes, matrix_drift_codes
 from webapp.logstore.phrases import Phrases
 
 #: Fewer entries than this in a run are stored one by one: a block saves nothing for a few.
@@ -52,39 +54,36 @@ KEYS = (
     "message",
 )
 _SHARED_ALL = SHARED + SHARED_TAIL
-#: The types a shared value may have (a value JSON reads back as the same).
-_PLAIN = (str, int, float, type(None))
+_shared_of = operator.itemgetter(*_SHARED_ALL)
+_DRIFT_KEYS = tuple(DRIFT_INPUTS)
 
 
-def _fits(entry: dict, first: dict, input_keys: tuple) -> bool:
-    """Whether `entry` reads back from a block whose shared values are `first`'s."""
+def _fits(entry: dict, shared: tuple, input_keys: tuple) -> bool:
+    """Whether `entry` reads back from a block of these shared values and input keys.
+
+    Any value reads back from a block as from the entry's own body (both are the same JSON,
+    json_bytes, value by value), so only what a block keeps once is compared: the keys and
+    their order, and the shared values, by identity (an equal value of another type, 1 and 1.0,
+    would read back as the first entry's). The wording must be what the phrase book packs."""
     if type(entry) is not dict or tuple(entry) != KEYS:
         return False
-    for key in _SHARED_ALL:
-        if entry[key] is not first[key]:
-            return False
     inputs = entry["inputs"]
     return (
-        type(inputs) is dict
+        all(map(operator.is_, _shared_of(entry), shared))
+        and type(inputs) is dict
         and tuple(inputs) == input_keys
-        and set(map(type, inputs.values())) == {int}
         and type(entry["factors"]) is list
         and type(entry["message"]) is str
-        and type(entry["warnings"]) is list
-        and type(entry["prediction"]) is int
-        and type(entry["probability"]) is float
-        and type(entry["risk_level"]) is str
     )
 
 
-def _may_start(entry: dict) -> bool:
-    return (
-        type(entry) is dict
-        and entry.get("level") == "INFO"
-        and tuple(entry) == KEYS
-        and type(entry["inputs"]) is dict
-        and all(type(entry[key]) in _PLAIN and entry[key] == entry[key] for key in _SHARED_ALL)
-    )
+def _input_keys(entry: dict) -> tuple | None:
+    """The input keys a run starting at `entry` shares; None when it cannot start one (a key
+    that is not a str would read back as JSON makes it, not as it was)."""
+    if type(entry) is not dict or entry.get("level") != "INFO" or type(entry.get("inputs")) is not dict:
+        return None
+    keys = tuple(entry["inputs"])
+    return keys if all(type(key) is str for key in keys) else None
 
 
 def runs(entries: Sequence[dict], min_block: int | None = None) -> list[tuple[int, int, bool]]:
@@ -96,10 +95,11 @@ def runs(entries: Sequence[dict], min_block: int | None = None) -> list[tuple[in
     while index < count:
         first = entries[index]
         stop = index + 1
-        if _may_start(first):
-            input_keys = tuple(first["inputs"])
-            if _fits(first, first, input_keys):
-                while stop < count and _fits(entries[stop], first, input_keys):
+        input_keys = _input_keys(first)
+        if input_keys is not None:
+            shared = _shared_of(first)
+            if _fits(first, shared, input_keys):
+                while stop < count and _fits(entries[stop], shared, input_keys):
                     stop += 1
         if stop - index >= min_block:
             if loose < index:
@@ -114,20 +114,27 @@ def runs(entries: Sequence[dict], min_block: int | None = None) -> list[tuple[in
 
 def encode(
     entries: Sequence[dict], phrases: Phrases, store: Callable[[list[bytes]], dict[bytes, int]]
-) -> tuple[bytes, list[int]] | None:
+) -> tuple[bytes, list[int | None]] | None:
     """A run's block (its JSON) and each entry's drift code; None when the phrase book cannot
     pack their wording (the run is then stored entry by entry). `store` as for Phrases.pack."""
     numbers = phrases.numbers(entries, store)
     if numbers is None:
         return None
     factors, messages = numbers
-    drift = drift_codes(entries)
     first = entries[0]
+    input_keys = tuple(first["inputs"])
+    inputs = [[*entry["inputs"].values()] for entry in entries]
+    predictions = [entry["prediction"] for entry in entries]
+    drift = None
+    if input_keys == _DRIFT_KEYS and all(prediction in (0, 1) for prediction in predictions):
+        drift = matrix_drift_codes(inputs)  # the inputs as drift_codes reads them: no second pass
+    if drift is None:
+        drift = drift_codes(entries)
     block = {
-        "shared": {key: first[key] for key in _SHARED_ALL},
-        "input_keys": list(first["inputs"]),
-        "inputs": [[*entry["inputs"].values()] for entry in entries],
-        "prediction": [entry["prediction"] for entry in entries],
+        "shared": dict(zip(_SHARED_ALL, _shared_of(first), strict=True)),
+        "input_keys": input_keys,
+        "inputs": inputs,
+        "prediction": predictions,
         "probability": [entry["probability"] for entry in entries],
         "risk_level": [entry["risk_level"] for entry in entries],
         "factors": factors,
@@ -135,7 +142,7 @@ def encode(
         "message": messages,
         "drift": drift,
     }
-    return orjson.dumps(block), drift
+    return json_bytes(block), drift
 
 
 def decode(
