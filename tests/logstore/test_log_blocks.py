@@ -197,3 +197,24 @@ def test_a_run_sharing_a_nan_latency_reads_back_as_each_body_alone(service):
 def test_a_run_whose_wording_is_not_packable_is_not_encoded(service):
     entries = [{**each, "message": None} for each in batch_entries(service, 20)]
     assert blocks.encode(entries, Phrases(), Book().store) is None
+
+
+def test_an_append_of_prediction_entries_only_is_cut_as_entry_by_entry(service):
+    """Entries of the prediction fields only are cut a column at a time; the cut must be the one
+    the entry-by-entry scan (taken when another kind of entry is among them) gives."""
+    single = batch_entries(service, 1, request_id="s")
+    a = batch_entries(service, 40, request_id="a")
+    b = batch_entries(service, 30, request_id="b")
+    short = batch_entries(service, blocks.MIN_BLOCK - 1, request_id="c")
+    uniform = [*single, *a, *short, *b, *single, *odd(a, 10, lambda e: {**e, "batch_size": 40.0})[:20]]
+    rejected = {"timestamp": "2026-11-27T10:00:00.000Z", "level": "WARNING", "message": "Rejected"}
+
+    cut = blocks.runs(uniform)
+    scanned = blocks.runs([*uniform, rejected])
+
+    assert (
+        [each for each in cut if each[2]]
+        == [each for each in scanned if each[2]]
+        == [(1, 41, True), (56, 86, True)]
+    )
+    assert [index for start, stop, _ in cut for index in range(start, stop)] == list(range(len(uniform)))

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Sequence
+from itertools import accumulate
 
 import orjson
 
@@ -55,6 +56,7 @@ KEYS = (
 )
 _SHARED_ALL = SHARED + SHARED_TAIL
 _shared_of = operator.itemgetter(*_SHARED_ALL)
+_factors_of, _message_of = operator.itemgetter("factors"), operator.itemgetter("message")
 _DRIFT_KEYS = tuple(DRIFT_INPUTS)
 
 
@@ -117,7 +119,7 @@ def encode(
 ) -> tuple[bytes, list[int | None]] | None:
     """A run's block (its JSON) and each entry's drift code; None when the phrase book cannot
     pack their wording (the run is then stored entry by entry). `store` as for Phrases.pack."""
-    numbers = phrases.numbers(entries, store)
+    numbers = phrases.flat_numbers([*map(_factors_of, entries)], [*map(_message_of, entries)], store)
     if numbers is None:
         return None
     factors, messages = numbers
@@ -137,6 +139,7 @@ def encode(
         "prediction": predictions,
         "probability": [entry["probability"] for entry in entries],
         "risk_level": [entry["risk_level"] for entry in entries],
+        "factor_counts": [*map(len, map(_factors_of, entries))],
         "factors": factors,
         "warnings": [entry["warnings"] for entry in entries],
         "message": messages,
@@ -158,6 +161,7 @@ def decode(
     count = len(block["prediction"])
     wanted = [entry_id for entry_id in ids if 0 <= entry_id - first_id < count]
     shared, input_keys = block["shared"], block["input_keys"]
+    factors, ends = block["factors"], [*accumulate(block["factor_counts"])]
     bodies = []
     for entry_id in wanted:
         i = entry_id - first_id
@@ -171,7 +175,7 @@ def decode(
                 "prediction": block["prediction"][i],
                 "probability": block["probability"][i],
                 "risk_level": block["risk_level"][i],
-                "factors": block["factors"][i],
+                "factors": factors[ends[i] - block["factor_counts"][i] : ends[i]],
                 "warnings": block["warnings"][i],
                 "model_version": shared["model_version"],
                 "latency_ms": shared["latency_ms"],

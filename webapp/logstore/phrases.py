@@ -18,6 +18,7 @@ their numbers): they are wording without a person, a timestamp or an id.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import chain
 
 import orjson
 
@@ -66,17 +67,23 @@ class Phrases:
 
     def _learn(self, entries: Sequence[dict], store: Callable[[list[bytes]], dict[bytes, int]]) -> bool:
         """Store the phrases of the packable entries not seen before; whether there were any."""
+        packable = [entry for entry in entries if _packable(entry)]
+        return self._learn_phrases(
+            chain.from_iterable(entry["factors"] for entry in packable),
+            [entry["message"] for entry in packable],
+            store,
+        )
+
+    def _learn_phrases(self, factors, messages, store: Callable[[list[bytes]], dict[bytes, int]]) -> bool:
+        """Store these factors and the sentences of these messages not seen before; whether any."""
         new: dict[bytes, str | None] = {}  # JSON -> the sentence it is (None: a factor)
-        for entry in entries:
-            if _packable(entry):
-                new.update(
-                    (text, None) for text in map(json_bytes, entry["factors"]) if text not in self._numbers
-                )
-                new.update(
-                    (json_bytes(sentence), sentence)
-                    for sentence in entry["message"].split(SEPARATOR)
-                    if sentence not in self._sentence_numbers
-                )
+        new.update((text, None) for text in map(json_bytes, factors) if text not in self._numbers)
+        for message in messages:
+            new.update(
+                (json_bytes(sentence), sentence)
+                for sentence in message.split(SEPARATOR)
+                if sentence not in self._sentence_numbers
+            )
         if not new:
             return False
         stored = store(list(new))
@@ -86,46 +93,42 @@ class Phrases:
                 self._sentence_numbers[sentence] = stored[text]
         return True
 
-    def numbers(
-        self, entries: Sequence[dict], store: Callable[[list[bytes]], dict[bytes, int]]
-    ) -> tuple[list[list[int]], list[list[int]]] | None:
-        """Each entry's factors and its message as phrase numbers (a block's columns: blocks.py),
-        new phrases stored as by pack(); None when an entry's wording is not packable."""
-        if not all(map(_packable, entries)):
+    def flat_numbers(
+        self, factor_lists: list[list], messages: list[str], store: Callable[[list[bytes]], dict[bytes, int]]
+    ) -> tuple[list[int], list[list[int]]] | None:
+        """The phrase numbers of a block's wording (blocks.py): every factor of these lists, in one
+        list, and each message's sentence numbers; new phrases stored as by pack(). Looked up a
+        column at a time: a factor once by its object (a batch's rows share them), a message by
+        its text. None when one is not packable (a factor list or message of another type)."""
+        if set(map(type, factor_lists)) - {list} or set(map(type, messages)) - {str}:
             return None
-        found = self._numbers_of(entries)
+        factors = [*chain.from_iterable(factor_lists)]
+        found = self._flat_numbers(factors, messages)
         if found is None:
-            self._learn(entries, store)
-            found = self._numbers_of(entries)
+            self._learn_phrases(factors, messages, store)
+            found = self._flat_numbers(factors, messages)
         return found
 
-    def _numbers_of(self, entries: Sequence[dict]) -> tuple[list[list[int]], list[list[int]]] | None:
-        """numbers() with the phrases known; None when one is not seen yet. Looked up as _bodies
-        does: a factor by its object, a message by its text."""
-        numbers, sentence_numbers, messages = self._numbers, self._sentence_numbers, self._messages
-        by_object: dict[int, int] = {}
-        number_of = by_object.get
-        factors, sentences = [], []
-        for entry in entries:
-            entry_factors, message = entry["factors"], entry["message"]
-            found = [*map(number_of, map(id, entry_factors))]
-            if None in found:
-                for factor in entry_factors:
-                    if id(factor) not in by_object:
-                        by_object[id(factor)] = numbers.get(json_bytes(factor), 0)
-                found = [*map(number_of, map(id, entry_factors))]
-            message_numbers = messages.get(message)
-            if message_numbers is None:
-                message_numbers = [sentence_numbers.get(sentence, 0) for sentence in message.split(SEPARATOR)]
-                if 0 not in message_numbers:
-                    if len(messages) >= MESSAGES_KEPT:
-                        messages.clear()
-                    messages[message] = message_numbers
-            if 0 in found or 0 in message_numbers:
-                return None
-            factors.append(found)
-            sentences.append(message_numbers)
-        return factors, sentences
+    def _flat_numbers(self, factors: list, messages: list[str]) -> tuple[list[int], list[list[int]]] | None:
+        """flat_numbers with the phrases known; None when one is not seen yet."""
+        numbers = self._numbers
+        by_object = {
+            key: numbers.get(json_bytes(factor), 0)
+            for key, factor in dict(zip(map(id, factors), factors, strict=True)).items()
+        }
+        if 0 in by_object.values():
+            return None
+        found = [*map(self._messages.get, messages)]
+        if None in found:
+            for index, message in enumerate(messages):
+                if found[index] is None:
+                    sentences = [self._sentence_numbers.get(text, 0) for text in message.split(SEPARATOR)]
+                    if 0 in sentences:
+                        return None
+                    if len(self._messages) >= MESSAGES_KEPT:
+                        self._messages.clear()
+                    found[index] = self._messages[message] = sentences
+        return [*map(by_object.__getitem__, map(id, factors))], found
 
     def _bodies(self, entries: Sequence[dict]) -> list[bytes | None]:
         """pack's bodies with the phrases known: None for an entry with one not seen before, b""
