@@ -95,16 +95,22 @@ def sql_timer(store) -> list[float]:
     spent: list[float] = []
     if store.kind != "sqlite":
         return spent
-    append = store._append
 
-    def timed(connection, rows):
-        start = time.thread_time()
-        try:
-            return append(connection, rows)
-        finally:
-            spent.append(time.thread_time() - start)
+    def timed(append):
+        def run(connection, rows):
+            start = time.thread_time()
+            try:
+                return append(connection, rows)
+            finally:
+                spent.append(time.thread_time() - start)
 
-    store._append = timed
+        return run
+
+    # Rows as _rows makes them; a batch's rows and blocks (their bodies in log_block), where the
+    # measured checkout stores them so.
+    for name in ("_append", "_append_parts"):
+        if hasattr(store, name):
+            setattr(store, name, timed(getattr(store, name)))
     return spent
 
 
