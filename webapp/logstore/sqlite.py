@@ -561,7 +561,9 @@ class SQLiteLogStore(LogStore):
         """Insert each part's rows and, after a block's rows, its log_block row, in one write
         transaction: the ids of a block's rows are contiguous (AUTOINCREMENT under the write lock),
         the last one the last insert's rowid; its trigger then removes the oldest rows and blocks.
-        Few statements, each of many rows, for the same reason as in _append."""
+        Few statements of many rows, as in _append, but four for a block of 500 (BEGIN, its rows,
+        its block, COMMIT) where _append takes one: the writer may wait for the GIL three more
+        times while it holds the write lock. A reader sees a block's rows and its body together."""
         with _transaction(connection):
             for part in parts:
                 if len(part) == 1:
