@@ -10,15 +10,21 @@ import numpy as np
 import orjson
 import pytest
 
-from tests.helpers import patient
-from tests.logstore.test_log_blocks import batch_entries, service  # noqa: F401  (fixture)
+from tests.helpers import REPO_ROOT, patient
+from tests.logstore.test_log_blocks import batch_entries
 from tests.logstore.test_log_phrases import as_written, records, same
 from tests.logstore.test_logstore_reads import columns_equal, write_old_sqlite_file
 from webapp.logstore import LogQuery, SQLiteLogStore, blocks, sqlite
 from webapp.logstore.base import DriftWindow
+from webapp.model_service import ModelService
 
 #: Enough for every read of the sequence below in one page.
 ALL = 5000
+
+
+@pytest.fixture(scope="module")
+def service() -> ModelService:
+    return ModelService.load(REPO_ROOT / "model")
 
 
 def at(entries: list[dict], stamp: str) -> list[dict]:
@@ -30,7 +36,7 @@ def single(make_entry, second: int, **overrides) -> dict:
     return make_entry(timestamp=f"2026-11-27T10:00:{second:02d}.000Z", **overrides)
 
 
-def appends(service, make_entry) -> list[list[dict]]:  # noqa: F811
+def appends(service, make_entry) -> list[list[dict]]:
     """A writer's appends: batches of varied sizes (a 1,000 handed over as 2 x 500, as the writer
     does), single predictions, rejections and odd entries between and among them."""
     big = at(batch_entries(service, 1000, request_id="r-big"), "2026-11-27T10:00:10.000Z")
@@ -148,7 +154,7 @@ def stored(store: SQLiteLogStore, sql: str) -> list[tuple]:
     return found
 
 
-def test_a_store_with_blocks_reads_as_one_that_stores_each_entry_alone(service, make_entry, stores):  # noqa: F811
+def test_a_store_with_blocks_reads_as_one_that_stores_each_entry_alone(service, make_entry, stores):
     with_blocks, plain, append = stores()
     given = []
     for entries in appends(service, make_entry):
@@ -173,6 +179,7 @@ def test_a_store_with_blocks_reads_as_one_that_stores_each_entry_alone(service, 
     }
     spans = stored(with_blocks, "SELECT first_id, last_id FROM log_block ORDER BY last_id")
     assert [last - first + 1 for first, last in spans] == [16, 500, 500, 60, 76, 40, 23, 500, 300]
+    assert stored(plain, "SELECT count(*) FROM log_block") == [(0,)]  # the other one has none
     assert stored(
         with_blocks, f"SELECT count(*) FROM prediction_log WHERE packed = {sqlite.BLOCK} AND body != ''"
     ) == [(0,)]
@@ -189,7 +196,7 @@ def sorted_as_read(store: SQLiteLogStore, expected: list[dict]) -> list[dict]:
 
 @pytest.mark.parametrize("max_entries", [1234, 499, 1])
 def test_capacity_keeps_the_same_newest_entries_whether_in_blocks_or_not(
-    service,  # noqa: F811
+    service,
     make_entry,
     stores,
     max_entries,
@@ -209,7 +216,7 @@ def test_capacity_keeps_the_same_newest_entries_whether_in_blocks_or_not(
     assert all(last > newest - max_entries for _, last in spans)
 
 
-def test_single_entries_remove_the_blocks_they_push_out(service, make_entry, stores):  # noqa: F811
+def test_single_entries_remove_the_blocks_they_push_out(service, make_entry, stores):
     with_blocks, plain, append = stores(max_entries=100)
     append(at(batch_entries(service, 60), "2026-11-27T10:00:01.000Z"))  # ids 1 to 60
     for _ in range(99):
@@ -220,7 +227,7 @@ def test_single_entries_remove_the_blocks_they_push_out(service, make_entry, sto
     assert_read_alike(with_blocks, plain)
 
 
-def test_age_retention_and_clear_leave_the_same_entries_and_no_orphan_block(service, make_entry, stores):  # noqa: F811
+def test_age_retention_and_clear_leave_the_same_entries_and_no_orphan_block(service, make_entry, stores):
     with_blocks, plain, append = stores(max_entries=3000)
     for entries in appends(service, make_entry):
         append(entries)
@@ -238,7 +245,7 @@ def test_age_retention_and_clear_leave_the_same_entries_and_no_orphan_block(serv
     assert_read_alike(with_blocks, plain)
 
 
-def test_a_row_whose_block_is_missing_is_skipped_not_an_error(service, make_entry, stores):  # noqa: F811
+def test_a_row_whose_block_is_missing_is_skipped_not_an_error(service, make_entry, stores):
     with_blocks, _, append = stores()
     append([single(make_entry, 1)])
     append(at(batch_entries(service, 600, request_id="gone"), "2026-11-27T10:00:02.000Z"))
@@ -254,7 +261,7 @@ def test_a_row_whose_block_is_missing_is_skipped_not_an_error(service, make_entr
     assert with_blocks.drift_window(LogQuery(), 10).predictions.shape == (10,)  # from the index
 
 
-def test_a_file_made_before_blocks_gets_the_table_and_reads_as_it_was(tmp_path, service, make_entry):  # noqa: F811
+def test_a_file_made_before_blocks_gets_the_table_and_reads_as_it_was(tmp_path, service, make_entry):
     path = tmp_path / "old.sqlite3"
     old = [single(make_entry, second) for second in range(5)]
     write_old_sqlite_file(path, old)

@@ -2,10 +2,10 @@
 
 A logged prediction's wording (its factors and the sentences of its message, three quarters of
 its 2.6 KB) is kept once in ``log_phrase`` and referenced by number (phrases.py): SQLite's work
-follows the bytes written. Reads put it back, so every entry reads as it was given. A batch request's entries keep their
-bodies together, one ``log_block`` row for a run (blocks.py), and each its own indexed row with an
-empty body: every filter, total and chart reads the index as before; a page decodes the bodies
-of its rows only.
+follows the bytes written. Reads put it back, so every entry reads as it was given. A batch
+request's entries keep their bodies together, one ``log_block`` row a run (blocks.py), and each
+its own indexed row with an empty body: every filter, total and chart reads the index as before;
+a page decodes the bodies of its own rows only.
 
 WAL mode lets readers run while one writer writes; ``busy_timeout`` makes concurrent
 writers wait for each other instead of failing. Each thread of each process opens its own
@@ -428,7 +428,8 @@ class SQLiteLogStore(LogStore):
         if not in_blocks:
             return self._own_entries(rows)
         found = self._block_entries(in_blocks)
-        found.update((entry["id"], entry) for entry in self._own_entries([r for r in rows if r[2] != BLOCK]))
+        own = self._own_entries([row for row in rows if row[2] != BLOCK])
+        found.update((entry["id"], entry) for entry in own)
         return [found[row[0]] for row in rows if row[0] in found]
 
     def _own_entries(self, rows: list[tuple]) -> list[dict]:
