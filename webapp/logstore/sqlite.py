@@ -531,7 +531,8 @@ class SQLiteLogStore(LogStore):
         if not entries:
             return
         try:
-            cuts = blocks.runs(entries)
+            # A single prediction's append skips cutting runs (5 to 8 us): too short for a block.
+            cuts = blocks.runs(entries) if len(entries) >= blocks.MIN_BLOCK else [(0, len(entries), False)]
             if len(cuts) == 1 and not cuts[0][2]:
                 packed = self._phrasebook().pack(entries, self._store_phrases)
                 self._run(self._append, _rows(entries, packed))
