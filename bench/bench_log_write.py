@@ -4,8 +4,9 @@ Not a test: it prints figures. A batch of sampled patients is posted once throug
 client and the entries the predict view records are kept; the log is filled to its capacity,
 then each round hands the same entries (fresh copies) to ``store.append`` as the writer does (two
 appends of 500), and times apart packing their wording (``Phrases.pack``) and building their
-SQLite rows, and ``record()`` of the 1,000 entries. Medians, lowest and highest of the rounds, in
-CPU ms of the measuring thread.
+SQLite rows (or, where the checkout keeps a batch's bodies in a block: cutting the runs, encoding
+the blocks and making their rows), and ``record()`` of the 1,000 entries. Medians, lowest and
+highest of the rounds, in CPU ms of the measuring thread.
 
 ``--code PATH`` imports the app from another checkout (e.g. main), so that two versions can be
 run alternately on a shared machine. ``--against PATH`` loads that checkout's phrases.py and
@@ -103,7 +104,9 @@ def measure(rounds: int, capacity: int, against: Path | None = None) -> dict[str
                 gc.unfreeze()
                 gc.set_threshold(*thresholds)
                 log.close()
-        times: dict[str, list[float]] = {"append": [], "pack": [], "rows": [], "record": []}
+        in_blocks = hasattr(sqlite_module, "_block_rows")
+        stages = ("runs", "encode", "block rows") if in_blocks else ("pack", "rows")
+        times: dict[str, list[float]] = {"append": [], **{stage: [] for stage in stages}, "record": []}
         half = len(entries) // 2
         for _ in range(rounds):
             batch = [dict(entry) for entry in entries]
@@ -111,12 +114,15 @@ def measure(rounds: int, capacity: int, against: Path | None = None) -> dict[str
             store.append(batch[:half])
             store.append(batch[half:])
             times["append"].append(time.thread_time() - start)
-            start = time.thread_time()
-            packed = phrases.pack(batch, store._store_phrases)
-            times["pack"].append(time.thread_time() - start)
-            start = time.thread_time()
-            rows_of(sqlite_module, batch, packed)
-            times["rows"].append(time.thread_time() - start)
+            if in_blocks:
+                block_stages(store, sqlite_module, (batch[:half], batch[half:]), times)
+            else:
+                start = time.thread_time()
+                packed = phrases.pack(batch, store._store_phrases)
+                times["pack"].append(time.thread_time() - start)
+                start = time.thread_time()
+                rows_of(sqlite_module, batch, packed)
+                times["rows"].append(time.thread_time() - start)
             start = time.thread_time()
             idle.record(batch)
             times["record"].append(time.thread_time() - start)
@@ -125,6 +131,26 @@ def measure(rounds: int, capacity: int, against: Path | None = None) -> dict[str
         gc.set_threshold(*thresholds)
         log.close()
     return times
+
+
+def block_stages(store, sqlite_module, halves, times: dict[str, list[float]]) -> None:
+    """The Python work of appending a batch's halves as blocks: cutting the runs, encoding each
+    block (blocks.encode) and making its rows (_block_rows), summed over the halves."""
+    from webapp.logstore import blocks
+
+    spent = dict.fromkeys(("runs", "encode", "block rows"), 0.0)
+    for half in halves:
+        start = time.thread_time()
+        blocks.runs(half)
+        cut = time.thread_time()
+        body, drift = blocks.encode(half, store._phrasebook(), store._store_phrases)
+        encoded = time.thread_time()
+        sqlite_module._block_rows(half, drift)
+        spent["runs"] += cut - start
+        spent["encode"] += encoded - cut
+        spent["block rows"] += time.thread_time() - encoded
+    for stage, seconds in spent.items():
+        times[stage].append(seconds)
 
 
 def compare(store, entries: list[dict], sqlite_module, against: Path, rounds: int) -> dict[str, list[float]]:
@@ -188,6 +214,9 @@ def main() -> None:
         "append": "store.append, 2 x 500",
         "pack": "  of which Phrases.pack",
         "rows": "  of which the SQLite rows",
+        "runs": "  of which blocks.runs",
+        "encode": "  of which blocks.encode",
+        "block rows": "  of which the block's rows",
         "record": "record() of 1,000 entries",
     }
     if args.against:

@@ -13,7 +13,7 @@ import pytest
 from tests.helpers import patient
 from tests.logstore.test_logstore_reads import write_old_sqlite_file
 from webapp.features import FEATURES
-from webapp.logstore import LogQuery, LogStore, RedisLogStore, SQLiteLogStore, phrases
+from webapp.logstore import LogQuery, LogStore, RedisLogStore, SQLiteLogStore, phrases, sqlite
 from webapp.logstore.base import entry_json, json_bytes, json_each
 
 
@@ -49,11 +49,12 @@ def phrase_count(store: LogStore) -> int:
 
 
 def packed(store: LogStore) -> list[bool]:
-    """Whether each stored entry, by id, keeps its wording as phrase numbers."""
+    """Whether each stored entry, by id, keeps its wording as phrase numbers (in its own body, or
+    in its block's on SQLite: packed BLOCK)."""
     if isinstance(store, RedisLogStore):
         bodies = store._redis().hgetall(store.entries_key)
         return [bodies[member].startswith(b"[") for member in sorted(bodies)]
-    return [row[1] == 1 for row in rows(store.path)]
+    return [row[1] in (1, sqlite.BLOCK) for row in rows(store.path)]
 
 
 def records(count: int) -> list[dict]:
