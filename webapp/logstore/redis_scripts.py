@@ -101,14 +101,64 @@ local function clear(key, width, members)
         i = j + 1
     end
 end
--- KEYS as the store's keys: seq, order, entries, fields, stats ring, request-id ring, and the
--- previous version's stats and request-id hashes.
+-- The blocks (their first and last ids) that hold some of these ids (ascending), by the block
+-- index (KEYS[10]: member the block's padded last id, score its first): one lookup a block, and
+-- one a gap between blocks (ids in no block), not one an id.
+local function blocks_of(index, ids)
+    local found, i = {}, 1
+    while i <= #ids do
+        local id, upto = ids[i], nil
+        local hit = redis.call('ZREVRANGEBYSCORE', index, id, '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
+        if #hit > 0 and tonumber(hit[1]) >= id then
+            upto = tonumber(hit[1])
+            found[#found + 1] = {tonumber(hit[2]), upto}
+        else
+            local next = redis.call('ZRANGEBYSCORE', index, '(' .. id, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+            upto = #next > 0 and tonumber(next[2]) - 1 or math.huge
+        end
+        while i <= #ids and ids[i] <= upto do
+            i = i + 1
+        end
+    end
+    return found
+end
+-- KEYS as the store's keys: seq, order, entries, fields, stats ring, request-id ring, the
+-- previous version's stats and request-id hashes, the blocks and the block index. Called once
+-- the members are out of the sorted set: a block none of whose members remain goes too.
 local function forget(members)
     for _, k in ipairs({3, 4, 7, 8}) do
         redis.call('HDEL', KEYS[k], unpack(members))
     end
     clear(KEYS[5], STATS_WIDTH, members)
     clear(KEYS[6], ID_WIDTH, members)
+    local ids = {}
+    for i, member in ipairs(members) do
+        ids[i] = tonumber(member)
+    end
+    table.sort(ids)
+    for _, block in ipairs(blocks_of(KEYS[10], ids)) do
+        local left = false
+        for start = block[1], block[2], 1000 do
+            local chunk = {}
+            for id = start, math.min(start + 999, block[2]) do
+                chunk[#chunk + 1] = string.format('%016d', id)
+            end
+            for _, score in ipairs(redis.call('ZMSCORE', KEYS[2], unpack(chunk))) do
+                if score then
+                    left = true
+                    break
+                end
+            end
+            if left then
+                break
+            end
+        end
+        if not left then
+            local member = string.format('%016d', block[2])
+            redis.call('HDEL', KEYS[9], member)
+            redis.call('ZREM', KEYS[10], member)
+        end
+    end
 end
 """
 
@@ -127,7 +177,7 @@ end
 APPEND_SCRIPT = (
     RING_LUA
     + """
-if ARGV[2] ~= '' and redis.call('HGET', KEYS[9], '0') ~= ARGV[2] then
+if ARGV[2] ~= '' and redis.call('HGET', KEYS[11], '0') ~= ARGV[2] then
     return redis.error_reply('PHRASES the phrase book changed')
 end
 local RECORD, STATS_END = 107, 42
@@ -184,6 +234,77 @@ while excess > 0 do
     excess = excess - step
 end
 return last
+"""
+)
+
+# KEYS and the first two ARGV as APPEND_SCRIPT's; then a block's JSON (blocks.py) and its
+# entries' APPEND_RECORDs (their flag unused). The entries take consecutive ids, each its member
+# of the sorted set and its ring records as APPEND_SCRIPT would give it; the block is stored once,
+# under its last id in the blocks hash (KEYS[9]) and the block index (KEYS[10], scored by its
+# first id), and nothing goes into the entries and fields hashes. Trimmed as APPEND_SCRIPT does.
+BLOCK_SCRIPT = (
+    RING_LUA
+    + """
+if ARGV[2] ~= '' and redis.call('HGET', KEYS[11], '0') ~= ARGV[2] then
+    return redis.error_reply('PHRASES the phrase book changed')
+end
+local RECORD, STATS_END = 107, 42
+local records = ARGV[4]
+local count = #records / RECORD
+local last = redis.call('INCRBY', KEYS[1], count)
+local first = last - count + 1
+local slots = ring_slots(tonumber(ARGV[1]))
+local stats_slots = sized(KEYS[5], STATS_WIDTH, slots)
+local id_slots = sized(KEYS[6], ID_WIDTH, slots)
+for start = 1, count, 1000 do
+    local order, stats, ids = {}, {}, {}
+    local n, r = 0, 0
+    for i = start, math.min(start + 999, count) do
+        local id = first + i - 1
+        local off = (i - 1) * RECORD
+        local binary = struct.pack('<i8', id)
+        order[n + 1], order[n + 2] = struct.unpack('<i8', records, off + 1), string.format('%016d', id)
+        n = n + 2
+        r = r + 1
+        stats[r] = binary .. string.sub(records, off + 10, off + STATS_END)
+        ids[r] = binary .. string.sub(records, off + STATS_END + 1, off + RECORD)
+    end
+    redis.call('ZADD', KEYS[2], unpack(order))
+    put(KEYS[5], STATS_WIDTH, stats_slots, first + start - 1, stats)
+    put(KEYS[6], ID_WIDTH, id_slots, first + start - 1, ids)
+end
+local member = string.format('%016d', last)
+redis.call('HSET', KEYS[9], member, ARGV[3])
+redis.call('ZADD', KEYS[10], first, member)
+local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[1])
+while excess > 0 do
+    local step = math.min(excess, 1000)
+    local oldest = redis.call('ZRANGE', KEYS[2], 0, step - 1)
+    redis.call('ZREMRANGEBYRANK', KEYS[2], 0, step - 1)
+    forget(oldest)
+    excess = excess - step
+end
+return last
+"""
+)
+
+
+# KEYS: the store's keys (RING_LUA). ARGV: ids, ascending. The blocks that hold some of them:
+# {first id, last id, block JSON, ...}, looked up and read at once (a trim between the two cannot part them).
+BLOCKS_SCRIPT = (
+    RING_LUA
+    + """
+local ids = {}
+for i, id in ipairs(ARGV) do
+    ids[i] = tonumber(id)
+end
+local found = {}
+for _, block in ipairs(blocks_of(KEYS[10], ids)) do
+    found[#found + 1] = block[1]
+    found[#found + 1] = block[2]
+    found[#found + 1] = redis.call('HGET', KEYS[9], string.format('%016d', block[2]))
+end
+return found
 """
 )
 
