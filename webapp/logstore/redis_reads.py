@@ -17,6 +17,7 @@ import redis
 
 from webapp.logstore import blocks
 from webapp.logstore.base import (
+    SUMMARY_FIELDS,
     DriftWindow,
     LogPage,
     LogQuery,
@@ -26,7 +27,6 @@ from webapp.logstore.base import (
     indexed_timestamp,
     page_from_matches,
     page_windows,
-    SUMMARY_FIELDS,
     summary_fields,
     timestamp_ms,
 )
