@@ -264,3 +264,33 @@ def test_an_entry_trimmed_while_read_is_left_out_of_a_blocks_read(service, make_
     assert fields[1] is None
     assert [fields[0]["id"], fields[2]["id"]] == [int(members[5]), int(members[0])]
     assert list(fields[0]) == list(SUMMARY_FIELDS)
+
+
+def test_a_block_of_a_lost_phrase_book_is_packed_again(service, outage_server, monkeypatch):
+    """A Redis that restarted empty lost the book the writer's numbers belong to: the block
+    script refuses them, as the append script does, and the writer packs the block again."""
+    with_blocks, plain = (
+        RedisLogStore(outage_server.url, prefix=f"test-{uuid.uuid4().hex[:12]}") for _ in range(2)
+    )
+    calls = []
+    write_block = with_blocks._append_block
+    monkeypatch.setattr(
+        with_blocks, "_append_block", lambda run: (calls.append(len(run)), write_block(run))[1]
+    )
+    try:
+        for second in (1, 2):
+            if second == 2:
+                outage_server.stop()
+                outage_server.start()  # no persistence: empty, the phrase book too
+            entries = batch(service, 40, second, f"r-{second}")
+            with_blocks.append(entries)
+            with monkeypatch.context() as patch:
+                patch.setattr(blocks, "MIN_BLOCK", 10**9)
+                plain.append(entries)
+
+        assert calls == [40, 40, 40]  # the second block refused once, then packed again
+        assert block_spans(with_blocks) == [(1, 40)]
+        assert_same_views(with_blocks, plain)
+    finally:
+        with_blocks.close()
+        plain.close()

@@ -13,6 +13,12 @@ size), and two rings, each one Redis string of fixed-size records, the entry of 
 not the entry's (zeros: trimmed; another id: taken by a later entry) has nothing for it. One Lua
 script takes the ids, adds the entries and trims to ``max_entries`` atomically, so concurrent
 writers never interleave or reuse ids; every trim clears the removed entries' slots.
+A batch request's run of entries (blocks.runs) is written by BLOCK_SCRIPT instead: each entry
+keeps its member of the sorted set and its ring records, but its body and fields are in no hash:
+``{prefix}:log:blocks`` (hash: the run's last id, padded -> the block's JSON, blocks.py) holds
+them all, found through ``{prefix}:log:block_index`` (sorted set: member the padded last id,
+score the first id). Reads take from a block what the hashes lack; a trim deletes a block once
+none of its entries remain.
 
 Reads: a filtered page, and the summary, read the rings (the slots the log's ids take, else the
 whole rings: a GETRANGE each, a few milliseconds for 100,000 entries, where a hash of 100,000

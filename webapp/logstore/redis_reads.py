@@ -1,7 +1,9 @@
 """How the Redis prediction log is read: RedisReads, the reading half of RedisLogStore (redis.py),
 which inherits it. A page, an export, the summary and the drift window are read from the sorted
 set's window, the small fields hash and the rings (read whole and filtered by NumPy, else
-FILTER_SCRIPT inside Redis); whole bodies only for the entries returned. The keys, the
+FILTER_SCRIPT inside Redis); whole bodies only for the entries returned. A batch's entries have
+neither body nor fields in the hashes: both are read from their block (BLOCKS_SCRIPT finds it,
+blocks.decode and _block_fields give them as the hashes would). The keys, the
 connection (``_call``), the registered scripts and the phrase book (``_entries``) are
 RedisLogStore's; redis.py's docstring describes the key layout.
 """
