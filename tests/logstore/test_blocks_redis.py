@@ -16,6 +16,7 @@ from tests.helpers import REPO_ROOT
 from tests.logstore.test_log_blocks import batch_entries
 from tests.logstore.test_logstore_reads import emptied_slots
 from webapp.logstore import RedisLogStore, blocks, redis_records
+from webapp.logstore import redis as redis_store
 from webapp.logstore.base import SUMMARY_FIELDS, LogQuery
 from webapp.model_service import ModelService
 
@@ -294,3 +295,10 @@ def test_a_block_of_a_lost_phrase_book_is_packed_again(service, outage_server, m
     finally:
         with_blocks.close()
         plain.close()
+
+
+def test_the_store_cuts_an_append_as_blocks_runs_does(service, make_entry):
+    """The store skips blocks.runs for appends where no block can start: never for one where
+    it would find one."""
+    for entries in [*appends(service, make_entry), [make_entry() for _ in range(40)]]:
+        assert redis_store._runs(entries) == blocks.runs(entries)
