@@ -157,12 +157,17 @@ end
 -- none in the hashes), their ring slots are emptied, and a block none of whose members remain
 -- goes too.
 local function forget(members)
-    local ids = {}
+    local ids, sorted = {}, true
     for i, member in ipairs(members) do
         ids[i] = tonumber(member)
+        sorted = sorted and (i == 1 or ids[i] > ids[i - 1])
     end
-    table.sort(ids)
-    local in_blocks, loose = blocks_of(KEYS[10], ids), members
+    if not sorted then  -- the sorted set's order is the ids' but for entries of older times
+        table.sort(ids)
+    end
+    -- The ids in no block (their bodies and fields are in the hashes), and how many of each
+    -- block's go now.
+    local in_blocks, loose, gone = blocks_of(KEYS[10], ids), members, {}
     if #in_blocks > 0 then
         loose = {}
         local b = 1
@@ -172,6 +177,8 @@ local function forget(members)
             end
             if b > #in_blocks or id < in_blocks[b][1] then
                 loose[#loose + 1] = string.format('%016d', id)
+            else
+                gone[b] = (gone[b] or 0) + 1
             end
         end
     end
@@ -184,8 +191,8 @@ local function forget(members)
     end
     clear(KEYS[5], STATS_WIDTH, ids)
     clear(KEYS[6], ID_WIDTH, ids)
-    for _, block in ipairs(in_blocks) do
-        if not any_left(block[1], block[2]) then
+    for b, block in ipairs(in_blocks) do
+        if gone[b] == block[2] - block[1] + 1 or not any_left(block[1], block[2]) then
             local member = string.format('%016d', block[2])
             redis.call('HDEL', KEYS[9], member)
             redis.call('ZREM', KEYS[10], member)
