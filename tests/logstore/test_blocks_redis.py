@@ -190,6 +190,16 @@ def assert_blocks_hold_what_the_hashes_lack(store: RedisLogStore) -> None:
         assert members & set(range(first, last + 1)), f"block {first}-{last} has no entry left"
 
 
+def assert_same_index(left: RedisLogStore, right: RedisLogStore) -> None:
+    """The same members and scores in the sorted set, and the same bytes in both rings."""
+    client = left._redis()
+    assert client.zrange(left.order_key, 0, -1, withscores=True) == client.zrange(
+        right.order_key, 0, -1, withscores=True
+    )
+    assert client.get(left.stats_ring_key) == client.get(right.stats_ring_key)
+    assert client.get(left.id_ring_key) == client.get(right.id_ring_key)
+
+
 @pytest.mark.parametrize("capacity", [10_000, 2345])  # 2,345: trims that cut through blocks
 def test_a_store_with_blocks_reads_as_one_without(service, make_entry, make_pair, capacity):
     with_blocks, plain, append = make_pair(capacity)
@@ -201,6 +211,7 @@ def test_a_store_with_blocks_reads_as_one_without(service, make_entry, make_pair
     assert len(spans) == 9 if capacity == 10_000 else 5 <= len(spans) < 9
     assert not block_spans(plain)
     assert_blocks_hold_what_the_hashes_lack(with_blocks)
+    assert_same_index(with_blocks, plain)
     assert with_blocks._redis().zcard(with_blocks.order_key) == min(capacity, sum(map(len, written)))
     assert_same_views(with_blocks, plain)
 
@@ -214,6 +225,7 @@ def test_blocks_read_the_same_after_age_retention_and_a_clear(service, make_entr
     for cutoff in ("2026-11-27T10:00:02.000Z", "2026-11-27T10:00:04.000Z"):
         assert with_blocks.remove_older_than(cutoff) == plain.remove_older_than(cutoff) > 0
         assert_blocks_hold_what_the_hashes_lack(with_blocks)
+        assert_same_index(with_blocks, plain)
         assert_same_views(with_blocks, plain)
     assert min(first for first, _ in block_spans(with_blocks)) > 1500  # the 500s and the 1,000 gone
 
@@ -302,3 +314,18 @@ def test_the_store_cuts_an_append_as_blocks_runs_does(service, make_entry):
     it would find one."""
     for entries in [*appends(service, make_entry), [make_entry() for _ in range(40)]]:
         assert redis_store._runs(entries) == blocks.runs(entries)
+
+
+def test_a_blocks_records_are_the_bytes_each_entry_would_give(service):
+    run = batch(service, 50, 1, "r-50")
+    ms = 1_795_600_001_000
+    each = b"".join(
+        redis_records.APPEND_RECORD.pack(
+            ms,
+            0,
+            *redis_records.stats_values(ms, e["level"], e["prediction"], e["probability"], e["latency_ms"]),
+            *redis_records.id_record(e["request_id"]),
+        )
+        for e in run
+    )
+    assert redis_records.block_records(run, ms) == each
