@@ -52,8 +52,19 @@ def packed(store: LogStore) -> list[bool]:
     """Whether each stored entry, by id, keeps its wording as phrase numbers (in its own body, or
     in its block's on SQLite: packed BLOCK)."""
     if isinstance(store, RedisLogStore):
-        bodies = store._redis().hgetall(store.entries_key)
-        return [bodies[member].startswith(b"[") for member in sorted(bodies)]
+        # A batch's entries are in a block, whose wording is always phrase numbers (blocks.py).
+        client = store._redis()
+        bodies = client.hgetall(store.entries_key)
+        in_blocks = {
+            entry_id
+            for last, first_id in client.zrange(store.block_index_key, 0, -1, withscores=True)
+            for entry_id in range(int(first_id), int(last) + 1)
+        }
+        members = sorted(client.zrange(store.order_key, 0, -1))
+        return [
+            bodies[member].startswith(b"[") if member in bodies else int(member) in in_blocks
+            for member in members
+        ]
     return [row[1] in (1, sqlite.BLOCK) for row in rows(store.path)]
 
 

@@ -13,6 +13,12 @@ size), and two rings, each one Redis string of fixed-size records, the entry of 
 not the entry's (zeros: trimmed; another id: taken by a later entry) has nothing for it. One Lua
 script takes the ids, adds the entries and trims to ``max_entries`` atomically, so concurrent
 writers never interleave or reuse ids; every trim clears the removed entries' slots.
+A batch request's run of entries (blocks.runs) is written by BLOCK_SCRIPT instead: each entry
+keeps its member of the sorted set and its ring records, but its body and fields are in no hash:
+``{prefix}:log:blocks`` (hash: the run's last id, padded -> the block's JSON, blocks.py) holds
+them all, found through ``{prefix}:log:block_index`` (sorted set: member the padded last id,
+score the first id). Reads take from a block what the hashes lack; a trim deletes a block once
+none of its entries remain.
 
 Reads: a filtered page, and the summary, read the rings (the slots the log's ids take, else the
 whole rings: a GETRANGE each, a few milliseconds for 100,000 entries, where a hash of 100,000
@@ -47,6 +53,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from webapp.logstore import blocks
 from webapp.logstore.base import (
     StoreUnavailable,
     drift_codes,
@@ -61,6 +68,7 @@ from webapp.logstore.redis_records import (
     APPEND_RECORD,
     RECORD_KEYS,
     SEPARATOR,
+    block_records,
     id_record,
     joined_json,
     record_values,
@@ -69,6 +77,8 @@ from webapp.logstore.redis_records import (
 )
 from webapp.logstore.redis_scripts import (
     APPEND_SCRIPT,
+    BLOCK_SCRIPT,
+    BLOCKS_SCRIPT,
     FILTER_SCRIPT,
     MIGRATE_SCRIPT,
     PHRASE_SCRIPT,
@@ -97,6 +107,17 @@ def _command(*parts: bytes) -> bytes:
     return b"".join(pieces)
 
 
+def _runs(entries: Sequence[dict]) -> list[tuple[int, int, bool]]:
+    """blocks.runs(entries), not asked when no MIN_BLOCK entries in a row share their timestamp
+    object, as a block's entries do: single predictions' appends do not pay its 4 us an entry."""
+    span = max(blocks.MIN_BLOCK - 1, 0)
+    stamps = [entry.get("timestamp") if type(entry) is dict else None for entry in entries]
+    for first, last in zip(stamps, stamps[span:], strict=False):
+        if first is last and first is not None:
+            return blocks.runs(entries)
+    return [(0, len(entries), False)]
+
+
 class RedisLogStore(RedisReads):
     """Log entries under ``{prefix}:log:*`` in the Redis at ``url``, newest ``max_entries`` kept."""
 
@@ -117,6 +138,10 @@ class RedisLogStore(RedisReads):
         # The previous version's: moved into the rings by MIGRATE_SCRIPT, trimmed meanwhile.
         self.old_stats_key = f"{prefix}:log:stats"
         self.old_request_ids_key = f"{prefix}:log:request_ids"
+        #: A batch's entries kept together (blocks.py): padded last id -> the block's JSON, and
+        #: the index that finds an id's block (member: its padded last id; score: its first id).
+        self.blocks_key = f"{prefix}:log:blocks"
+        self.block_index_key = f"{prefix}:log:block_index"
         #: The wording of logged predictions, once (phrases.py): never cleared with the log, as
         #: every process keeps the numbers it has seen.
         self.phrase_keys = (f"{prefix}:log:phrases", f"{prefix}:log:phrase_numbers")
@@ -141,7 +166,7 @@ class RedisLogStore(RedisReads):
 
     @property
     def keys(self) -> tuple[str, ...]:
-        """Every key this store writes (the previous version's last), in the scripts' KEYS order."""
+        """Every key this store writes, in the scripts' KEYS order (RING_LUA)."""
         return (
             self.seq_key,
             self.order_key,
@@ -151,6 +176,8 @@ class RedisLogStore(RedisReads):
             self.id_ring_key,
             self.old_stats_key,
             self.old_request_ids_key,
+            self.blocks_key,
+            self.block_index_key,
         )
 
     def __repr__(self) -> str:
@@ -167,6 +194,8 @@ class RedisLogStore(RedisReads):
                 retry=Retry(NoBackoff(), 0),
             )
             self._script = client.register_script(APPEND_SCRIPT)
+            self._block_script = client.register_script(BLOCK_SCRIPT)
+            self._blocks_script = client.register_script(BLOCKS_SCRIPT)
             self._window_script = client.register_script(WINDOW_SCRIPT)
             self._filter_script = client.register_script(FILTER_SCRIPT)
             self._migrate_script = client.register_script(MIGRATE_SCRIPT)
@@ -240,16 +269,37 @@ class RedisLogStore(RedisReads):
     def append(self, entries: Sequence[dict]) -> None:
         if not entries:
             return
-        try:
-            last = self._append(entries)
-        except PhrasesChanged:  # Redis lost the book: pack again, with the book there is now
-            last = self._append(entries)
-        if int(last) - len(entries) < self._last_id:
-            self._lost(f"its id counter went back from {self._last_id} to {int(last) - len(entries)}")
-        self._last_id = int(last)
-        self._written += len(entries)
+        # A batch request's run of entries is stored as one block (BLOCK_SCRIPT), the rest
+        # entry by entry (APPEND_SCRIPT): one script call a run.
+        for start, stop, is_block in _runs(entries):
+            run = entries[start:stop]
+            write = self._append_block if is_block else self._append
+            try:
+                last = write(run)
+            except PhrasesChanged:  # Redis lost the book: pack again, with the book there is now
+                last = write(run)
+            if int(last) - len(run) < self._last_id:
+                self._lost(f"its id counter went back from {self._last_id} to {int(last) - len(run)}")
+            self._last_id = int(last)
+            self._written += len(run)
         if self._run_id is None:
             self._call(self._check_server)
+
+    def _append_block(self, run: Sequence[dict]) -> int:
+        """BLOCK_SCRIPT for a run blocks.runs found: its entries' bodies as one block; entry by
+        entry (_append) when the phrase book cannot pack its wording."""
+        phrases, _ = self._phrases()
+        encoded = blocks.encode(run, phrases, self._store_phrases)
+        if encoded is None:
+            return self._append(run)
+        book = self._book
+        token = book[2] if book is not None and book[1] is phrases else None
+        if token is None:
+            raise PhrasesChanged(f"redis: the phrase book of {self.prefix} changed while packing")
+        first = run[0]
+        ms = self._ms(first["timestamp"], first)
+        args = (b"%d" % self.max_entries, token, encoded[0], block_records(run, ms))
+        return self._run_append_script("_block_script", args)
 
     def _append(self, entries: Sequence[dict]) -> int:
         """APPEND_SCRIPT for the entries, their wording as phrase numbers where it can be."""
@@ -290,8 +340,15 @@ class RedisLogStore(RedisReads):
             SEPARATOR.join(bodies),  # bytes, as Redis takes them: no decode and no encode
             joined_json(summaries),
         )
+        return self._run_append_script("_script", args)
+
+    def _run_append_script(self, script: str, args: tuple[bytes, ...]) -> int:
+        """The new last id from the script of that attribute (registered once connected);
+        PhrasesChanged when the script found another phrase book."""
         try:
-            return self._call(lambda client: self._evalsha(client, self._script, self._append_keys, args))
+            return self._call(
+                lambda client: self._evalsha(client, getattr(self, script), self._append_keys, args)
+            )
         except StoreUnavailable as exc:
             if isinstance(exc.__cause__, redis.ResponseError) and str(exc.__cause__).startswith("PHRASES"):
                 self._book = None
@@ -352,13 +409,17 @@ class RedisLogStore(RedisReads):
         if not any(packed):
             return loaded
         bodies = [value[0] if is_packed else value for value, is_packed in zip(loaded, packed, strict=True)]
+        self._known_book(client)
+        self._phrases()[0].unpack(bodies, packed, self._load_phrases)
+        return bodies
+
+    def _known_book(self, client: redis.Redis) -> None:
+        """Make sure the cached phrase numbers are the book's Redis holds (else learn it again)."""
         try:
-            self._same_book(client.hget(self.phrase_keys[0], 0))  # cached numbers: of this book?
+            self._same_book(client.hget(self.phrase_keys[0], 0))
         except PhrasesChanged:
             self._phrases()
             self._same_book(client.hget(self.phrase_keys[0], 0))
-        self._phrases()[0].unpack(bodies, packed, self._load_phrases)
-        return bodies
 
     def _check_server(self, client: redis.Redis) -> None:
         """Remember the server's run id; a new one with fewer entries than written: data lost."""

@@ -1,7 +1,9 @@
 """How the Redis prediction log is read: RedisReads, the reading half of RedisLogStore (redis.py),
 which inherits it. A page, an export, the summary and the drift window are read from the sorted
 set's window, the small fields hash and the rings (read whole and filtered by NumPy, else
-FILTER_SCRIPT inside Redis); whole bodies only for the entries returned. The keys, the
+FILTER_SCRIPT inside Redis); whole bodies only for the entries returned. A batch's entries have
+neither body nor fields in the hashes: both are read from their block (BLOCKS_SCRIPT finds it,
+blocks.decode and _block_fields give them as the hashes would). The keys, the
 connection (``_call``), the registered scripts and the phrase book (``_entries``) are
 RedisLogStore's; redis.py's docstring describes the key layout.
 """
@@ -15,7 +17,9 @@ import numpy as np
 import orjson
 import redis
 
+from webapp.logstore import blocks
 from webapp.logstore.base import (
+    SUMMARY_FIELDS,
     DriftWindow,
     LogPage,
     LogQuery,
@@ -61,6 +65,22 @@ def _loaded(raw: bytes) -> dict:
     return value[0] if type(value) is list else value
 
 
+def _block_fields(body: bytes, first_id: int, ids: list[int]) -> dict[int, dict]:
+    """The summary fields of these ids of a block, as APPEND_SCRIPT keeps an entry's in the
+    fields hash (summary_of with the id first): the same keys in the same order."""
+    block = orjson.loads(body)
+    shared = block["shared"]
+    columns = {key: block[key] for key in ("prediction", "probability", "drift")}
+    fields = {}
+    for entry_id in ids:
+        at = entry_id - first_id
+        fields[entry_id] = {
+            key: entry_id if key == "id" else shared[key] if key in shared else columns[key][at]
+            for key in SUMMARY_FIELDS
+        }
+    return fields
+
+
 def _member(position: Position) -> bytes:
     return b"%016d" % position.id
 
@@ -94,11 +114,40 @@ class RedisReads(LogStore):
         return [member for member, score in fetched if score < after.ms or member < cursor_member][:count]
 
     def _bodies(self, client: redis.Redis, members: list[bytes]) -> list[dict]:
+        """The members' entries in their order; those of a block decoded from it, those trimmed
+        meantime left out."""
         raws = []
         for start in range(0, len(members), FETCH_CHUNK):
-            chunk = client.hmget(self.entries_key, members[start : start + FETCH_CHUNK])
-            raws += [body for body in chunk if body is not None]
-        return self._entries(client, raws)
+            raws += client.hmget(self.entries_key, members[start : start + FETCH_CHUNK])
+        missing = [member for member, raw in zip(members, raws, strict=True) if raw is None]
+        if not missing:
+            return self._entries(client, raws)
+        found = iter(self._entries(client, [raw for raw in raws if raw is not None]))
+        in_blocks: dict[int, dict] = {}
+        held = self._blocks(client, missing)
+        if held:
+            self._known_book(client)
+        for first_id, body, ids in held:
+            in_blocks.update(blocks.decode(body, first_id, ids, self._phrases()[0], self._load_phrases))
+        bodies = []
+        for member, raw in zip(members, raws, strict=True):
+            if raw is not None:
+                bodies.append(next(found))
+            elif int(member) in in_blocks:
+                bodies.append(in_blocks[int(member)])
+        return bodies
+
+    def _blocks(self, client: redis.Redis, members: list[bytes]) -> list[tuple[bytes, int, list[int]]]:
+        """The blocks that hold some of these members (BLOCKS_SCRIPT, one call): each block's
+        first id, its JSON and the ids it holds of them."""
+        ids = sorted({int(member) for member in members})
+        found = self._blocks_script(keys=list(self.keys), args=ids, client=client)
+        held = []
+        for at in range(0, len(found), 3):
+            first_id, last_id, body = found[at : at + 3]
+            if body is not None:
+                held.append((first_id, body, [i for i in ids if first_id <= i <= last_id]))
+        return held
 
     def query(self, query: LogQuery) -> LogPage:
         if not query.has_filters:
@@ -465,9 +514,18 @@ class RedisReads(LogStore):
             found = [raw for chunk in pipe.execute() for raw in chunk]
         missing = [member for member, raw in zip(members, found, strict=False) if raw is None]
         bodies = dict(zip(missing, client.hmget(self.entries_key, missing), strict=False)) if missing else {}
+        in_blocks: dict[int, dict] = {}
+        unwritten = [member for member in missing if bodies[member] is None]
+        if unwritten:  # entries of a block, or trimmed meantime
+            for first_id, body, ids in self._blocks(client, unwritten):
+                in_blocks.update(_block_fields(body, first_id, ids))
         return [
             orjson.loads(raw)
             if raw is not None
-            else (summary_fields(_loaded(bodies[member])) if bodies[member] is not None else None)
+            else (
+                summary_fields(_loaded(bodies[member]))
+                if bodies[member] is not None
+                else in_blocks.get(int(member))
+            )
             for member, raw in zip(members, found, strict=False)
         ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import operator
 import struct
+from collections.abc import Sequence
 
 import numpy as np
 import orjson
@@ -70,6 +71,16 @@ def packed_stats(entry: dict, ms: int) -> bytes:
 #: timestamp), 1 when its body's wording is phrase numbers, its STATS, and its request id as
 #: the request-id ring keeps it (ID_RECORD less the id). One pack an entry, no Lua per field.
 APPEND_RECORD = struct.Struct("<qBddddBB64s")  # 107 bytes, APPEND_SCRIPT's RECORD
+#: APPEND_RECORD as NumPy reads and writes it, for a block's records at once (block_records).
+APPEND_RECORDS = np.dtype(
+    [
+        ("ms", "<i8"),
+        ("packed", "u1"),
+        ("stats", STATS),
+        ("length", "u1"),
+        ("text", "S64"),
+    ]
+)
 #: Between two bodies, or two summaries, in APPEND_SCRIPT's arguments.
 SEPARATOR = b",\n,"
 #: summary_fields' keys but the id (the script puts it in) and the drift code (computed).
@@ -100,6 +111,23 @@ def joined_json(values: list) -> bytes:
     sequence = [_CUT] * (2 * len(values) - 1)
     sequence[::2] = values
     return json_bytes(sequence)[1:-1]
+
+
+def block_records(run: Sequence[dict], ms: int) -> bytes:
+    """The APPEND_RECORDs of a block's entries (blocks.runs: they share their time, level,
+    latency and request id; their predictions are ints, their probabilities floats), the same
+    bytes as APPEND_RECORD.pack gives each with its flag 0, a column at a time; `ms` is their
+    position's epoch milliseconds."""
+    first = run[0]
+    seconds, _, _, latency_ms, level = stats_values(ms, first["level"], 0, 0.0, first["latency_ms"])
+    records = np.zeros(len(run), dtype=APPEND_RECORDS)
+    records["ms"] = ms
+    stats = records["stats"]
+    stats["seconds"], stats["latency_ms"], stats["level"] = seconds, latency_ms, level
+    stats["prediction"] = [entry["prediction"] for entry in run]
+    stats["probability"] = [entry["probability"] for entry in run]
+    records["length"], records["text"] = id_record(first["request_id"])
+    return records.tobytes()
 
 
 def id_record(request_id) -> tuple[int, bytes]:

@@ -56,30 +56,27 @@ local function id_record(head, packed)
     return head .. string.char(255) .. string.rep(NUL, ID_TEXT)
 end
 -- Write the records of the consecutive ids first, first + 1, ... with one SETRANGE (two where
--- the ring wraps).
-local function put(key, width, slots, first, records)
+-- the ring wraps); each record is `per` strings of `records` (1 when not given).
+local function put(key, width, slots, first, records, per)
+    per = per or 1
+    local count = #records / per
     local i = 1
-    while i <= #records do
+    while i <= count do
         local slot = (first + i - 1) % slots
-        local run = math.min(#records - i + 1, slots - slot)
-        redis.call('SETRANGE', key, slot * width, table.concat(records, '', i, i + run - 1))
+        local run = math.min(count - i + 1, slots - slot)
+        redis.call('SETRANGE', key, slot * width, table.concat(records, '', (i - 1) * per + 1, (i + run - 1) * per))
         i = i + run
     end
 end
--- Empty the slots that still hold the removed members (not those a later entry took): one
--- GETRANGE and one SETRANGE a run of consecutive ids.
-local function clear(key, width, members)
+-- Empty the slots that still hold the removed ids (ascending; not the slots a later entry
+-- took): one GETRANGE and one SETRANGE a run of consecutive ids, all zeros at once when every
+-- slot of the run holds its id (the common case).
+local function clear(key, width, ids)
     local size = redis.call('STRLEN', key)
     if size == 0 or size % width ~= 0 then
         return
     end
     local slots = size / width
-    local ids = {}
-    for i, member in ipairs(members) do
-        ids[i] = tonumber(member)
-    end
-    table.sort(ids)
-    local zeros = string.rep(NUL, width)
     local i = 1
     while i <= #ids do
         local j = i
@@ -88,27 +85,119 @@ local function clear(key, width, members)
         end
         local start = (ids[i] % slots) * width
         local block = redis.call('GETRANGE', key, start, start + (j - i + 1) * width - 1)
-        local records = {}
+        local held = true
         for k = i, j do
-            local off = (k - i) * width
-            if struct.unpack('<i8', block, off + 1) == ids[k] then
-                records[k - i + 1] = zeros
-            else
-                records[k - i + 1] = string.sub(block, off + 1, off + width)
+            if struct.unpack('<i8', block, (k - i) * width + 1) ~= ids[k] then
+                held = false
+                break
             end
         end
-        redis.call('SETRANGE', key, start, table.concat(records))
+        if held then
+            -- string.rep of one byte adds it a byte at a time: 0.2 ms for 500 records
+            redis.call('SETRANGE', key, start, string.rep(string.rep(NUL, width), j - i + 1))
+        else
+            local zeros, records = string.rep(NUL, width), {}
+            for k = i, j do
+                local off = (k - i) * width
+                if struct.unpack('<i8', block, off + 1) == ids[k] then
+                    records[k - i + 1] = zeros
+                else
+                    records[k - i + 1] = string.sub(block, off + 1, off + width)
+                end
+            end
+            redis.call('SETRANGE', key, start, table.concat(records))
+        end
         i = j + 1
     end
 end
--- KEYS as the store's keys: seq, order, entries, fields, stats ring, request-id ring, and the
--- previous version's stats and request-id hashes.
-local function forget(members)
-    for _, k in ipairs({3, 4, 7, 8}) do
-        redis.call('HDEL', KEYS[k], unpack(members))
+-- The blocks (their first and last ids) that hold some of these ids (ascending), by the block
+-- index (KEYS[10]: member the block's padded last id, score its first): one lookup a block, and
+-- one a gap between blocks (ids in no block), not one an id.
+local function blocks_of(index, ids)
+    local found, i = {}, 1
+    while i <= #ids do
+        local id, upto = ids[i], nil
+        local hit = redis.call('ZREVRANGEBYSCORE', index, id, '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
+        if #hit > 0 and tonumber(hit[1]) >= id then
+            upto = tonumber(hit[1])
+            found[#found + 1] = {tonumber(hit[2]), upto}
+        else
+            local next = redis.call('ZRANGEBYSCORE', index, '(' .. id, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+            upto = #next > 0 and tonumber(next[2]) - 1 or math.huge
+        end
+        while i <= #ids and ids[i] <= upto do
+            i = i + 1
+        end
     end
-    clear(KEYS[5], STATS_WIDTH, members)
-    clear(KEYS[6], ID_WIDTH, members)
+    return found
+end
+-- Whether any id of first..last is still a member of the sorted set. Members leave in the
+-- sorted set's order and a block's share one score, so its last goes last: that one is asked
+-- first, the others only once it is gone.
+local function any_left(first, last)
+    if redis.call('ZSCORE', KEYS[2], string.format('%016d', last)) then
+        return true
+    end
+    for start = first, last - 1, 1000 do
+        local chunk = {}
+        for id = start, math.min(start + 999, last - 1) do
+            chunk[#chunk + 1] = string.format('%016d', id)
+        end
+        for _, score in ipairs(redis.call('ZMSCORE', KEYS[2], unpack(chunk))) do
+            if score then
+                return true
+            end
+        end
+    end
+    return false
+end
+-- KEYS as the store's keys: seq, order, entries, fields, stats ring, request-id ring, the
+-- previous version's stats and request-id hashes, the blocks and the block index. Called once
+-- the members are out of the sorted set: their bodies and fields go (a block's entries have
+-- none in the hashes), their ring slots are emptied, and a block none of whose members remain
+-- goes too.
+local function forget(members)
+    local ids, sorted = {}, true
+    for i, member in ipairs(members) do
+        ids[i] = tonumber(member)
+        sorted = sorted and (i == 1 or ids[i] > ids[i - 1])
+    end
+    if not sorted then  -- the sorted set's order is the ids' but for entries of older times
+        table.sort(ids)
+    end
+    -- The ids in no block (their bodies and fields are in the hashes), and how many of each
+    -- block's go now.
+    local in_blocks, loose, gone = blocks_of(KEYS[10], ids), members, {}
+    if #in_blocks > 0 then
+        loose = {}
+        local b = 1
+        for _, id in ipairs(ids) do
+            while b <= #in_blocks and in_blocks[b][2] < id do
+                b = b + 1
+            end
+            if b > #in_blocks or id < in_blocks[b][1] then
+                loose[#loose + 1] = string.format('%016d', id)
+            else
+                gone[b] = (gone[b] or 0) + 1
+            end
+        end
+    end
+    if #loose > 0 then
+        for _, k in ipairs({3, 4, 7, 8}) do
+            if k < 7 or redis.call('EXISTS', KEYS[k]) == 1 then
+                redis.call('HDEL', KEYS[k], unpack(loose))
+            end
+        end
+    end
+    clear(KEYS[5], STATS_WIDTH, ids)
+    clear(KEYS[6], ID_WIDTH, ids)
+    for b, block in ipairs(in_blocks) do
+        if gone[b] == block[2] - block[1] + 1 or not any_left(block[1], block[2]) then
+            local member = string.format('%016d', block[2])
+            redis.call('HDEL', KEYS[9], member)
+            redis.call('ZREM', KEYS[10], member)
+        end
+    end
 end
 """
 
@@ -127,7 +216,7 @@ end
 APPEND_SCRIPT = (
     RING_LUA
     + """
-if ARGV[2] ~= '' and redis.call('HGET', KEYS[9], '0') ~= ARGV[2] then
+if ARGV[2] ~= '' and redis.call('HGET', KEYS[11], '0') ~= ARGV[2] then
     return redis.error_reply('PHRASES the phrase book changed')
 end
 local RECORD, STATS_END = 107, 42
@@ -184,6 +273,78 @@ while excess > 0 do
     excess = excess - step
 end
 return last
+"""
+)
+
+# KEYS and the first two ARGV as APPEND_SCRIPT's; then a block's JSON (blocks.py) and its
+# entries' APPEND_RECORDs (their flag unused). The entries take consecutive ids, each its member
+# of the sorted set and its ring records as APPEND_SCRIPT would give it; the block is stored once,
+# under its last id in the blocks hash (KEYS[9]) and the block index (KEYS[10], scored by its
+# first id), and nothing goes into the entries and fields hashes. Trimmed as APPEND_SCRIPT does.
+BLOCK_SCRIPT = (
+    RING_LUA
+    + """
+if ARGV[2] ~= '' and redis.call('HGET', KEYS[11], '0') ~= ARGV[2] then
+    return redis.error_reply('PHRASES the phrase book changed')
+end
+local RECORD, STATS_END = 107, 42
+local records = ARGV[4]
+local count = #records / RECORD
+local last = redis.call('INCRBY', KEYS[1], count)
+local first = last - count + 1
+local slots = ring_slots(tonumber(ARGV[1]))
+local stats_slots = sized(KEYS[5], STATS_WIDTH, slots)
+local id_slots = sized(KEYS[6], ID_WIDTH, slots)
+local ms = struct.unpack('<i8', records, 1)  -- a block's entries share their time
+local sub, pack, format = string.sub, struct.pack, string.format
+for start = 1, count, 1000 do
+    local order, stats, ids = {}, {}, {}
+    local n = 0
+    for i = start, math.min(start + 999, count) do
+        local id = first + i - 1
+        local off = (i - 1) * RECORD
+        local binary = pack('<i8', id)
+        n = n + 2
+        order[n - 1], order[n] = ms, format('%016d', id)
+        stats[n - 1], stats[n] = binary, sub(records, off + 10, off + STATS_END)
+        ids[n - 1], ids[n] = binary, sub(records, off + STATS_END + 1, off + RECORD)
+    end
+    redis.call('ZADD', KEYS[2], unpack(order))
+    put(KEYS[5], STATS_WIDTH, stats_slots, first + start - 1, stats, 2)
+    put(KEYS[6], ID_WIDTH, id_slots, first + start - 1, ids, 2)
+end
+local member = string.format('%016d', last)
+redis.call('HSET', KEYS[9], member, ARGV[3])
+redis.call('ZADD', KEYS[10], first, member)
+local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[1])
+while excess > 0 do
+    local step = math.min(excess, 1000)
+    local oldest = redis.call('ZRANGE', KEYS[2], 0, step - 1)
+    redis.call('ZREMRANGEBYRANK', KEYS[2], 0, step - 1)
+    forget(oldest)
+    excess = excess - step
+end
+return last
+"""
+)
+
+
+# KEYS: the store's keys (RING_LUA). ARGV: ids, ascending. The blocks that hold some of them:
+# {first id, last id, block JSON, ...}, looked up and read at once (a trim between the two cannot part them).
+BLOCKS_SCRIPT = (
+    RING_LUA
+    + """
+local ids = {}
+for i, id in ipairs(ARGV) do
+    ids[i] = tonumber(id)
+end
+local found = {}
+for _, block in ipairs(blocks_of(KEYS[10], ids)) do
+    found[#found + 1] = block[1]
+    found[#found + 1] = block[2]
+    found[#found + 1] = redis.call('HGET', KEYS[9], string.format('%016d', block[2]))
+end
+return found
 """
 )
 
