@@ -41,7 +41,7 @@ def appends(service, make_entry) -> list[list[dict]]:
     does), single predictions, rejections and odd entries between and among them."""
     big = at(batch_entries(service, 1000, request_id="r-big"), "2026-11-27T10:00:10.000Z")
     odd = at(batch_entries(service, 137, request_id="r-odd"), "2026-11-27T10:00:30.000Z")
-    odd[60] = {**odd[60], "inputs": {**odd[60]["inputs"], "AGE": 61.5}}  # cuts the run in two
+    odd[60] = {**odd[60], "inputs": dict(reversed(odd[60]["inputs"].items()))}  # cuts the run in two
     rejection = single(make_entry, 5, level="WARNING", prediction=None, probability=None, message="No.")
     return [
         at(batch_entries(service, blocks.MIN_BLOCK, request_id="r-16"), "2026-11-27T10:00:01.000Z"),

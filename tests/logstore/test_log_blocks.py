@@ -208,9 +208,10 @@ def test_an_append_of_prediction_entries_only_is_cut_as_entry_by_entry(service):
     short = batch_entries(service, blocks.MIN_BLOCK - 1, request_id="c")
     uniform = [*single, *a, *short, *b, *single, *odd(a, 10, lambda e: {**e, "batch_size": 40.0})[:20]]
     rejected = {"timestamp": "2026-11-27T10:00:00.000Z", "level": "WARNING", "message": "Rejected"}
+    fewer_fields = {"timestamp": "2026-11-27T10:00:00.000Z", "level": "INFO", "inputs": {"AGE": 1}}
 
     cut = blocks.runs(uniform)
-    scanned = blocks.runs([*uniform, rejected])
+    scanned = blocks.runs([*uniform, rejected, fewer_fields])
 
     assert (
         [each for each in cut if each[2]]

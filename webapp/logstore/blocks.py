@@ -82,7 +82,12 @@ def _fits(entry: dict, shared: tuple, input_keys: tuple) -> bool:
 def _input_keys(entry: dict) -> tuple | None:
     """The input keys a run starting at `entry` shares; None when it cannot start one (a key
     that is not a str would read back as JSON makes it, not as it was)."""
-    if type(entry) is not dict or entry.get("level") != "INFO" or type(entry.get("inputs")) is not dict:
+    if (
+        type(entry) is not dict
+        or tuple(entry) != KEYS
+        or entry["level"] != "INFO"
+        or type(entry["inputs"]) is not dict
+    ):
         return None
     keys = tuple(entry["inputs"])
     return keys if all(type(key) is str for key in keys) else None
