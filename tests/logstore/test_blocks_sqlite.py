@@ -282,7 +282,10 @@ def test_a_batch_logged_through_the_api_reads_back_from_its_block(make_app):
     store = app.extensions["prediction_log"].store
     given: list[dict] = []
     append = store.append
-    store.append = lambda entries: (given.extend(dict(entry) for entry in entries), append(entries))
+    store.append = lambda entries, **hints: (
+        given.extend(dict(entry) for entry in entries),
+        append(entries, **hints),
+    )
     client = app.test_client()
 
     assert client.post("/predict", json=patient(AGE=61)).status_code == 200

@@ -219,3 +219,79 @@ def test_an_append_of_prediction_entries_only_is_cut_as_entry_by_entry(service):
         == [(1, 41, True), (56, 86, True)]
     )
     assert [index for start, stop, _ in cut for index in range(start, stop)] == list(range(len(uniform)))
+
+
+def test_known_runs_are_taken_as_blocks_and_the_entries_between_are_compared(service):
+    a = batch_entries(service, 40, request_id="a")
+    b = batch_entries(service, 30, request_id="b")
+    single = batch_entries(service, 1, request_id="s")
+    entries = [*single, *a, *single, *b, *single]
+
+    # b is found by comparing; a is known (even split in two spans, the second too short to count).
+    assert blocks.runs(entries, known=[(1, 41)]) == [
+        (0, 1, False),
+        (1, 41, True),
+        (41, 42, False),
+        (42, 72, True),
+        (72, 73, False),
+    ]
+    assert blocks.runs(entries, known=[(1, 31), (31, 41)]) == blocks.runs(entries, known=[(1, 31)])
+    assert blocks.runs(entries, known=[(1, 31)])[1] == (1, 31, True)
+    assert blocks.runs(entries, known=[(0, 3)]) == blocks.runs(entries)  # shorter than MIN_BLOCK: compared
+
+
+class HintedStore:
+    """A real SQLite store that notes the runs the writer tells it of."""
+
+    def __init__(self, path) -> None:
+        from webapp.logstore import SQLiteLogStore
+
+        self.store = SQLiteLogStore(path, max_entries=100_000)
+        self.told: list[list[tuple[int, int]]] = []
+
+    def append(self, entries, runs=()):
+        self.told.append(list(runs))
+        self.store.append(entries, runs)
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+
+@pytest.mark.parametrize("size", [600, 1000, 40])
+def test_the_writer_tells_the_store_of_a_batch_recorded_as_one_run(service, tmp_path, size):
+    from webapp.logstore import LogQuery, PredictionLog
+
+    store = HintedStore(tmp_path / "log.sqlite3")
+    log = PredictionLog(store, linger=0)
+    entries = batch_entries(service, size)
+    expected = read_alone(entries, 1)
+    single = batch_entries(service, 1, request_id="s")
+
+    log.record(single, owned=True)
+    log.record(entries, owned=True, run=True)
+    assert log.flush(10)
+
+    told = [span for spans in store.told for span in spans]
+    assert sum(stop - start for start, stop in told) == size  # every entry of the run, cut by MAX_BATCH
+    read = {each["id"]: each for each in log.iter_entries(LogQuery()) if each["request_id"] == "r1"}
+    assert orjson.dumps([read[i + 2] for i in range(size)]) == orjson.dumps(
+        [{**expected[i + 1], "id": i + 2} for i in range(size)]
+    )
+    log.close()
+
+
+def test_a_run_whose_first_entries_the_full_buffer_dropped_is_compared_again(service, tmp_path):
+    from webapp.logstore import LogQuery, PredictionLog
+
+    store = HintedStore(tmp_path / "log.sqlite3")
+    log = PredictionLog(store, buffer_size=300, linger=0)
+    log._start_writer = lambda: None  # nothing written until the writer starts below
+    entries = batch_entries(service, 400)
+    log.record(entries, owned=True, run=True)  # the buffer keeps the newest 300
+    assert log.status()["dropped"] == 100 and log._run_starts == {}
+    PredictionLog._start_writer(log)
+    assert log.flush(10)
+
+    assert store.told == [[]]  # nothing known: the store compared the entries
+    assert len(list(log.iter_entries(LogQuery()))) == 300
+    log.close()

@@ -80,10 +80,10 @@ def test_a_record_shaped_rejection_keeps_its_inputs(app):
 class RefusingStore(SQLiteLogStore):
     """A store that refuses some entries whatever their form, as a broken backend might."""
 
-    def append(self, entries):
+    def append(self, entries, runs=()):
         if any("refuse" in str(entry.get("request_id")) for entry in entries):
             raise ValueError("this entry cannot be stored")
-        super().append(entries)
+        super().append(entries, runs)
 
 
 def test_an_entry_refused_even_reduced_is_lost_alone_and_counted(tmp_path, make_entry):

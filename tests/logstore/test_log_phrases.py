@@ -84,7 +84,10 @@ def test_api_logs_gives_back_a_batch_exactly_as_it_was_logged(make_app, backend,
     store = app.extensions["prediction_log"].store
     given: list[dict] = []
     append = store.append
-    store.append = lambda entries: (given.extend(dict(entry) for entry in entries), append(entries))
+    store.append = lambda entries, **hints: (
+        given.extend(dict(entry) for entry in entries),
+        append(entries, **hints),
+    )
     client = app.test_client()
     headers = {"Accept-Language": language}
 

@@ -234,9 +234,9 @@ def test_config_passes_limits_and_prefix_through(tmp_path):
 class SlowSQLiteLogStore(SQLiteLogStore):
     """A working SQLite store whose writes take 50 ms: a writer that cannot keep up."""
 
-    def append(self, entries):
+    def append(self, entries, runs=()):
         time.sleep(0.05)
-        super().append(entries)
+        super().append(entries, runs)
 
 
 def test_a_working_store_that_falls_behind_slows_record_instead_of_losing_entries(sqlite_path, make_entry):

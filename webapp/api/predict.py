@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 from webapp import i18n
 from webapp.api import responses
 from webapp.api.instrumentation import metrics
-from webapp.api.schemas import ignored_key_warnings, load_records
+from webapp.api.schemas import PlainBatch, ignored_key_warnings, load_records
 from webapp.logstore import entry
 from webapp.web.errors import APIError
 from webapp.web.extensions import model_service, prediction_log
@@ -88,6 +88,7 @@ def _log_predictions(app, req, state, records, results, model_version: str) -> N
             timestamp=timestamp,
         ),
         owned=True,  # fresh dicts nothing else holds: the log keeps them without copying
+        run=isinstance(records, PlainBatch),  # one block's entries as made (blocks.py)
     )
 
 

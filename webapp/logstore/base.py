@@ -275,8 +275,10 @@ class LogStore(abc.ABC):
     kind: str
 
     @abc.abstractmethod
-    def append(self, entries: Sequence[dict]) -> None:
-        """Store the entries, assigning each a new, increasing ``id`` (write order)."""
+    def append(self, entries: Sequence[dict], runs: Sequence[tuple[int, int]] = ()) -> None:
+        """Store the entries, assigning each a new, increasing ``id`` (write order). `runs`: spans
+        (start, stop) of entries known to make one block each (blocks.runs), as the writer knows
+        them for batches recorded with run=True; the store finds any others itself."""
 
     @abc.abstractmethod
     def query(self, query: LogQuery) -> LogPage:

@@ -93,10 +93,35 @@ def _input_keys(entry: dict) -> tuple | None:
     return keys if all(type(key) is str for key in keys) else None
 
 
-def runs(entries: Sequence[dict], min_block: int | None = None) -> list[tuple[int, int, bool]]:
+def runs(
+    entries: Sequence[dict], min_block: int | None = None, known: Sequence[tuple[int, int]] = ()
+) -> list[tuple[int, int, bool]]:
     """The entries cut into consecutive runs, in order: (start, stop, whether a block). A block
-    holds at least `min_block` entries (MIN_BLOCK, read at each call)."""
+    holds at least `min_block` entries (MIN_BLOCK, read at each call). `known`: spans, in order,
+    that are blocks by how their entries were made (PredictionLog.record's run=True), taken as
+    they are (from MIN_BLOCK entries); the entries between them are compared (_fits)."""
     min_block = MIN_BLOCK if min_block is None else min_block
+    cuts: list[tuple[int, int, bool]] = []
+    loose = 0
+    for start, stop in known:
+        if stop - start < min_block:
+            continue
+        cuts += [(loose + a, loose + b, block) for a, b, block in _scanned(entries[loose:start], min_block)]
+        cuts.append((start, stop, True))
+        loose = stop
+    cuts += [(loose + a, loose + b, block) for a, b, block in _scanned(entries[loose:], min_block)]
+    # Neighbouring spans that are no block make one.
+    merged: list[tuple[int, int, bool]] = []
+    for cut in cuts:
+        if merged and not cut[2] and not merged[-1][2]:
+            merged[-1] = (merged[-1][0], cut[1], False)
+        else:
+            merged.append(cut)
+    return merged
+
+
+def _scanned(entries: Sequence[dict], min_block: int) -> list[tuple[int, int, bool]]:
+    """runs() found by comparing each entry with its run's first (_fits)."""
     cuts: list[tuple[int, int, bool]] = []
     index, count, loose = 0, len(entries), 0
     while index < count:

@@ -107,9 +107,12 @@ def _command(*parts: bytes) -> bytes:
     return b"".join(pieces)
 
 
-def _runs(entries: Sequence[dict]) -> list[tuple[int, int, bool]]:
-    """blocks.runs(entries), not asked when no MIN_BLOCK entries in a row share their timestamp
-    object, as a block's entries do: single predictions' appends do not pay its 4 us an entry."""
+def _runs(entries: Sequence[dict], known: Sequence[tuple[int, int]] = ()) -> list[tuple[int, int, bool]]:
+    """blocks.runs(entries, known=known), not asked when no MIN_BLOCK entries in a row share
+    their timestamp object, as a block's entries do: single predictions' appends do not pay its
+    4 us an entry."""
+    if known:
+        return blocks.runs(entries, known=known)
     span = max(blocks.MIN_BLOCK - 1, 0)
     stamps = [entry.get("timestamp") if type(entry) is dict else None for entry in entries]
     for first, last in zip(stamps, stamps[span:], strict=False):
@@ -266,12 +269,12 @@ class RedisLogStore(RedisReads):
         self._same_book(found[0])
         return {number: text for number, text in zip(numbers, found[1:], strict=True) if text is not None}
 
-    def append(self, entries: Sequence[dict]) -> None:
+    def append(self, entries: Sequence[dict], runs: Sequence[tuple[int, int]] = ()) -> None:
         if not entries:
             return
         # A batch request's run of entries is stored as one block (BLOCK_SCRIPT), the rest
         # entry by entry (APPEND_SCRIPT): one script call a run.
-        for start, stop, is_block in _runs(entries):
+        for start, stop, is_block in _runs(entries, runs):
             run = entries[start:stop]
             write = self._append_block if is_block else self._append
             try:

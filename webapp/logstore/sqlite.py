@@ -527,12 +527,15 @@ class SQLiteLogStore(LogStore):
                 self._drop_connection()  # e.g. opened read-only: reopen at the next call
             raise StoreUnavailable(f"sqlite {self.path}: {exc}") from exc
 
-    def append(self, entries: Sequence[dict]) -> None:
+    def append(self, entries: Sequence[dict], runs: Sequence[tuple[int, int]] = ()) -> None:
         if not entries:
             return
         try:
             # A single prediction's append skips cutting runs (5 to 8 us): too short for a block.
-            cuts = blocks.runs(entries) if len(entries) >= blocks.MIN_BLOCK else [(0, len(entries), False)]
+            if len(entries) >= blocks.MIN_BLOCK:
+                cuts = blocks.runs(entries, known=runs)
+            else:
+                cuts = [(0, len(entries), False)]
             if len(cuts) == 1 and not cuts[0][2]:
                 packed = self._phrasebook().pack(entries, self._store_phrases)
                 self._run(self._append, _rows(entries, packed))

@@ -29,6 +29,7 @@ import time
 import weakref
 from collections.abc import Iterator, Sequence
 
+from webapp.logstore import blocks
 from webapp.logstore.base import DriftWindow, LogPage, LogQuery, LogStore, StoreUnavailable, SummaryColumns
 from webapp.logstore.entry import format_timestamp
 from webapp.logstore.reduce import reduce_entry
@@ -90,6 +91,9 @@ class PredictionLog:
     def _reset_state(self) -> None:
         self._condition = threading.Condition()
         self._buffer: collections.deque[dict] = collections.deque()
+        #: id() of the first buffered entry of each batch recorded with run=True -> how many
+        #: entries that run has (the entries are in the buffer, alive, while their key is here).
+        self._run_starts: dict[int, int] = {}
         self._in_flight = 0
         self._flushing = 0
         self._dropped = 0
@@ -106,13 +110,18 @@ class PredictionLog:
     def kind(self) -> str:
         return self.store.kind
 
-    def record(self, entries: Sequence[dict], *, owned: bool = False) -> None:
+    def record(self, entries: Sequence[dict], *, owned: bool = False, run: bool = False) -> None:
         """Queue entries for writing. Never raises for store problems, never waits on I/O; waits
         at most BACKPRESSURE_WAIT for a working store's writer that has fallen behind.
 
         Each entry is copied, so that the caller may go on using its dict; `owned`: the caller
         made these dicts for the log and never touches them again (entry.for_predictions'),
-        which are then kept as they are (1,000 copies: about half a millisecond)."""
+        which are then kept as they are (1,000 copies: about half a millisecond).
+
+        `run` (with `owned`): the entries are one batch's, made together by
+        entry.for_predictions from records that passed the plain-batch check, so they share
+        their fields' objects and input keys as one block does (blocks.py): the store is told
+        so rather than compare every entry to find it out (about 2.5 us an entry)."""
         with self._condition:
             if self._thread is None:
                 self._start_writer()
@@ -120,10 +129,12 @@ class PredictionLog:
                 self._condition.wait_for(self._caught_up, BACKPRESSURE_WAIT)
             was_empty = not self._buffer
             self._buffer.extend(entries if owned else map(dict, entries))
+            if run and owned and len(entries) >= blocks.MIN_BLOCK:
+                self._run_starts[id(entries[0])] = len(entries)
             # Full: the oldest go (those just added too, when there are more than the buffer holds).
             overflow = len(self._buffer) - self.buffer_size
             for _ in range(overflow):
-                self._buffer.popleft()
+                self._run_starts.pop(id(self._buffer.popleft()), None)
             self._dropped += max(overflow, 0)
             # Wake the writer only when it waits for a first entry or a full batch: waking it on
             # every record made it take the GIL, re-check and sleep again for each prediction
@@ -154,8 +165,9 @@ class PredictionLog:
                 if not self._buffer:
                     return
                 batch = [self._buffer.popleft() for _ in range(min(len(self._buffer), MAX_BATCH))]
+                runs = self._runs_taken(batch)
                 self._in_flight = len(batch)
-            if self._write(batch):
+            if self._write(batch, runs):
                 self._trim_if_due()
             elif self._stopping.wait(self.retry_interval):
                 with self._condition:
@@ -186,10 +198,30 @@ class PredictionLog:
     def _batch_ready(self) -> bool:
         return len(self._buffer) >= MAX_BATCH or self._flushing or self._stopping.is_set()
 
-    def _write(self, batch: list[dict]) -> bool:
-        """Store the batch; False when the store is down (the batch is back in the buffer)."""
+    def _runs_taken(self, batch: list[dict]) -> list[tuple[int, int]]:
+        """The spans of `batch` (just taken from the buffer) that batches recorded with run=True
+        make, their keys dropped; a run that MAX_BATCH cut keeps its rest's at the buffer's head."""
+        starts = self._run_starts
+        if not starts:
+            return []
+        runs, index, count = [], 0, len(batch)
+        while index < count:
+            length = starts.pop(id(batch[index]), 0)
+            if not length:
+                index += 1
+                continue
+            stop = min(index + length, count)
+            if index + length > count:
+                starts[id(self._buffer[0])] = index + length - count
+            runs.append((index, stop))
+            index = stop
+        return runs
+
+    def _write(self, batch: list[dict], runs: list[tuple[int, int]] = ()) -> bool:
+        """Store the batch (`runs`: _runs_taken's); False when the store is down (the batch is
+        back in the buffer, its runs no longer known: the store finds them again)."""
         try:
-            self.store.append(batch)
+            self.store.append(batch, runs=runs)
         except Exception as exc:
             if isinstance(exc, StoreUnavailable) and not self._reachable():
                 return self._postpone(batch, exc)
@@ -268,7 +300,7 @@ class PredictionLog:
         self._buffer.extendleft(reversed(batch))
         self._in_flight = 0
         while len(self._buffer) > self.buffer_size:
-            self._buffer.popleft()
+            self._run_starts.pop(id(self._buffer.popleft()), None)
             self._dropped += 1
 
     def _set_health(self, healthy: bool, error: str | None) -> None:
