@@ -288,7 +288,9 @@ def test_a_block_of_a_lost_phrase_book_is_packed_again(service, outage_server, m
     calls = []
     write_block = with_blocks._append_block
     monkeypatch.setattr(
-        with_blocks, "_append_block", lambda run: (calls.append(len(run)), write_block(run))[1]
+        with_blocks,
+        "_append_block",
+        lambda run, inputs=None: (calls.append(len(run)), write_block(run, inputs))[1],
     )
     try:
         for second in (1, 2):

@@ -240,6 +240,20 @@ def test_known_runs_are_taken_as_blocks_and_the_entries_between_are_compared(ser
     assert blocks.runs(entries, known=[(0, 3)]) == blocks.runs(entries)  # shorter than MIN_BLOCK: compared
 
 
+def matrix_of(entries: list[dict]) -> np.ndarray:
+    """The entries' inputs as the plain-batch check's matrix (PlainBatch.matrix)."""
+    return np.array([[each["inputs"][name] for name in FEATURES] for each in entries], dtype=np.int64)
+
+
+def test_a_block_from_the_inputs_matrix_is_the_block_from_the_entries(service):
+    entries = batch_entries(service, 200)
+    book = Book()
+    phrases = Phrases()
+    assert blocks.encode(entries, phrases, book.store, matrix_of(entries)) == blocks.encode(
+        entries, phrases, book.store
+    )
+
+
 class HintedStore:
     """A real SQLite store that notes the runs the writer tells it of."""
 
@@ -250,7 +264,8 @@ class HintedStore:
         self.told: list[list[tuple[int, int]]] = []
 
     def append(self, entries, runs=()):
-        self.told.append(list(runs))
+        assert all(len(inputs) == stop - start for start, stop, inputs in runs)
+        self.told.append([(start, stop) for start, stop, _ in runs])
         self.store.append(entries, runs)
 
     def __getattr__(self, name):
@@ -268,7 +283,7 @@ def test_the_writer_tells_the_store_of_a_batch_recorded_as_one_run(service, tmp_
     single = batch_entries(service, 1, request_id="s")
 
     log.record(single, owned=True)
-    log.record(entries, owned=True, run=True)
+    log.record(entries, owned=True, inputs=matrix_of(entries))
     assert log.flush(10)
 
     told = [span for spans in store.told for span in spans]
@@ -287,7 +302,7 @@ def test_a_run_whose_first_entries_the_full_buffer_dropped_is_compared_again(ser
     log = PredictionLog(store, buffer_size=300, linger=0)
     log._start_writer = lambda: None  # nothing written until the writer starts below
     entries = batch_entries(service, 400)
-    log.record(entries, owned=True, run=True)  # the buffer keeps the newest 300
+    log.record(entries, owned=True, inputs=matrix_of(entries))  # the buffer keeps the newest 300
     assert log.status()["dropped"] == 100 and log._run_starts == {}
     PredictionLog._start_writer(log)
     assert log.flush(10)

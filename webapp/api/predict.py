@@ -88,7 +88,8 @@ def _log_predictions(app, req, state, records, results, model_version: str) -> N
             timestamp=timestamp,
         ),
         owned=True,  # fresh dicts nothing else holds: the log keeps them without copying
-        run=isinstance(records, PlainBatch),  # one block's entries as made (blocks.py)
+        # A plain batch's entries are one block's as they are made (blocks.py).
+        inputs=records.matrix if isinstance(records, PlainBatch) else None,
     )
 
 

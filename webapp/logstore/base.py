@@ -275,10 +275,11 @@ class LogStore(abc.ABC):
     kind: str
 
     @abc.abstractmethod
-    def append(self, entries: Sequence[dict], runs: Sequence[tuple[int, int]] = ()) -> None:
+    def append(self, entries: Sequence[dict], runs: Sequence[tuple] = ()) -> None:
         """Store the entries, assigning each a new, increasing ``id`` (write order). `runs`: spans
-        (start, stop) of entries known to make one block each (blocks.runs), as the writer knows
-        them for batches recorded with run=True; the store finds any others itself."""
+        (start, stop, inputs) of entries known to make one block each, with their inputs as an
+        integer matrix (blocks.runs, blocks.encode), as the writer knows them for batches
+        recorded with their inputs; the store finds any other block itself."""
 
     @abc.abstractmethod
     def query(self, query: LogQuery) -> LogPage:
@@ -425,7 +426,7 @@ def matrix_drift_codes(rows: Sequence[Sequence]) -> list[int | None] | None:
     order, are these rows, coded by NumPy together; None when the rows do not make a matrix of
     integers (drift_code must then judge each entry)."""
     try:
-        matrix = np.array(rows)
+        matrix = rows if isinstance(rows, np.ndarray) else np.array(rows)
     except (ValueError, TypeError, OverflowError):
         return None
     # Only Python's and NumPy's integers (and bools among them) make an integer matrix: exact.

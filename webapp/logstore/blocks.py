@@ -25,6 +25,7 @@ import operator
 from collections.abc import Callable, Sequence
 from itertools import accumulate
 
+import numpy as np
 import orjson
 
 from webapp.logstore.base import DRIFT_INPUTS, drift_codes, json_bytes, matrix_drift_codes
@@ -94,7 +95,7 @@ def _input_keys(entry: dict) -> tuple | None:
 
 
 def runs(
-    entries: Sequence[dict], min_block: int | None = None, known: Sequence[tuple[int, int]] = ()
+    entries: Sequence[dict], min_block: int | None = None, known: Sequence[tuple] = ()
 ) -> list[tuple[int, int, bool]]:
     """The entries cut into consecutive runs, in order: (start, stop, whether a block). A block
     holds at least `min_block` entries (MIN_BLOCK, read at each call). `known`: spans, in order,
@@ -103,7 +104,7 @@ def runs(
     min_block = MIN_BLOCK if min_block is None else min_block
     cuts: list[tuple[int, int, bool]] = []
     loose = 0
-    for start, stop in known:
+    for start, stop, *_ in known:
         if stop - start < min_block:
             continue
         cuts += [(loose + a, loose + b, block) for a, b, block in _scanned(entries[loose:start], min_block)]
@@ -145,27 +146,33 @@ def _scanned(entries: Sequence[dict], min_block: int) -> list[tuple[int, int, bo
 
 
 def encode(
-    entries: Sequence[dict], phrases: Phrases, store: Callable[[list[bytes]], dict[bytes, int]]
+    entries: Sequence[dict],
+    phrases: Phrases,
+    store: Callable[[list[bytes]], dict[bytes, int]],
+    inputs: np.ndarray | None = None,
 ) -> tuple[bytes, list[int | None]] | None:
     """A run's block (its JSON) and each entry's drift code; None when the phrase book cannot
-    pack their wording (the run is then stored entry by entry). `store` as for Phrases.pack."""
+    pack their wording (the run is then stored entry by entry). `store` as for Phrases.pack.
+    `inputs`: the entries' inputs as the plain-batch check's integer matrix, when known
+    (PredictionLog.record): the rows and drift codes are taken from it."""
     numbers = phrases.flat_numbers([*map(_factors_of, entries)], [*map(_message_of, entries)], store)
     if numbers is None:
         return None
     factors, messages = numbers
     first = entries[0]
     input_keys = tuple(first["inputs"])
-    inputs = [[*entry["inputs"].values()] for entry in entries]
+    rows = inputs.tolist() if inputs is not None else [[*entry["inputs"].values()] for entry in entries]
     predictions = [entry["prediction"] for entry in entries]
     drift = None
     if input_keys == _DRIFT_KEYS and all(prediction in (0, 1) for prediction in predictions):
-        drift = matrix_drift_codes(inputs)  # the inputs as drift_codes reads them: no second pass
+        # The inputs as drift_codes reads them: no second pass over the entries.
+        drift = matrix_drift_codes(rows if inputs is None else inputs)
     if drift is None:
         drift = drift_codes(entries)
     block = {
         "shared": dict(zip(_SHARED_ALL, _shared_of(first), strict=True)),
         "input_keys": input_keys,
-        "inputs": inputs,
+        "inputs": rows,
         "prediction": predictions,
         "probability": [entry["probability"] for entry in entries],
         "risk_level": [entry["risk_level"] for entry in entries],

@@ -107,7 +107,7 @@ def _command(*parts: bytes) -> bytes:
     return b"".join(pieces)
 
 
-def _runs(entries: Sequence[dict], known: Sequence[tuple[int, int]] = ()) -> list[tuple[int, int, bool]]:
+def _runs(entries: Sequence[dict], known: Sequence[tuple] = ()) -> list[tuple[int, int, bool]]:
     """blocks.runs(entries, known=known), not asked when no MIN_BLOCK entries in a row share
     their timestamp object, as a block's entries do: single predictions' appends do not pay its
     4 us an entry."""
@@ -269,18 +269,19 @@ class RedisLogStore(RedisReads):
         self._same_book(found[0])
         return {number: text for number, text in zip(numbers, found[1:], strict=True) if text is not None}
 
-    def append(self, entries: Sequence[dict], runs: Sequence[tuple[int, int]] = ()) -> None:
+    def append(self, entries: Sequence[dict], runs: Sequence[tuple] = ()) -> None:
         if not entries:
             return
         # A batch request's run of entries is stored as one block (BLOCK_SCRIPT), the rest
         # entry by entry (APPEND_SCRIPT): one script call a run.
+        inputs_at = {start: inputs for start, _, inputs in runs}
         for start, stop, is_block in _runs(entries, runs):
             run = entries[start:stop]
-            write = self._append_block if is_block else self._append
+            inputs = inputs_at.get(start)
             try:
-                last = write(run)
+                last = self._append_block(run, inputs) if is_block else self._append(run)
             except PhrasesChanged:  # Redis lost the book: pack again, with the book there is now
-                last = write(run)
+                last = self._append_block(run, inputs) if is_block else self._append(run)
             if int(last) - len(run) < self._last_id:
                 self._lost(f"its id counter went back from {self._last_id} to {int(last) - len(run)}")
             self._last_id = int(last)
@@ -288,11 +289,11 @@ class RedisLogStore(RedisReads):
         if self._run_id is None:
             self._call(self._check_server)
 
-    def _append_block(self, run: Sequence[dict]) -> int:
+    def _append_block(self, run: Sequence[dict], inputs=None) -> int:
         """BLOCK_SCRIPT for a run blocks.runs found: its entries' bodies as one block; entry by
         entry (_append) when the phrase book cannot pack its wording."""
         phrases, _ = self._phrases()
-        encoded = blocks.encode(run, phrases, self._store_phrases)
+        encoded = blocks.encode(run, phrases, self._store_phrases, inputs)
         if encoded is None:
             return self._append(run)
         book = self._book

@@ -527,7 +527,7 @@ class SQLiteLogStore(LogStore):
                 self._drop_connection()  # e.g. opened read-only: reopen at the next call
             raise StoreUnavailable(f"sqlite {self.path}: {exc}") from exc
 
-    def append(self, entries: Sequence[dict], runs: Sequence[tuple[int, int]] = ()) -> None:
+    def append(self, entries: Sequence[dict], runs: Sequence[tuple] = ()) -> None:
         if not entries:
             return
         try:
@@ -540,21 +540,27 @@ class SQLiteLogStore(LogStore):
                 packed = self._phrasebook().pack(entries, self._store_phrases)
                 self._run(self._append, _rows(entries, packed))
             else:
-                self._run(self._append_parts, self._parts(entries, cuts))
+                self._run(self._append_parts, self._parts(entries, cuts, runs))
         except StoreUnavailable as exc:
             if _file_at_fault(exc.__cause__):
                 self._write_failure = str(exc)
             raise
         self._write_failure = None
 
-    def _parts(self, entries: Sequence[dict], cuts: list[tuple[int, int, bool]]) -> list[tuple]:
+    def _parts(
+        self, entries: Sequence[dict], cuts: list[tuple[int, int, bool]], runs: Sequence[tuple] = ()
+    ) -> list[tuple]:
         """Each run, in order: (rows as _rows makes them,) or a block's (shared, columns, body)
-        (_block_rows). Their phrases are stored first, in transactions of their own (as pack() does)."""
+        (_block_rows); `runs` as append's. Their phrases are stored first, in transactions of
+        their own (as pack() does)."""
         phrases = self._phrasebook()
+        inputs_at = {start: inputs for start, _, inputs in runs}
         parts: list[tuple] = []
         for start, stop, is_block in cuts:
             run = entries[start:stop]
-            encoded = blocks.encode(run, phrases, self._store_phrases) if is_block else None
+            encoded = (
+                blocks.encode(run, phrases, self._store_phrases, inputs_at.get(start)) if is_block else None
+            )
             if encoded is None:
                 parts.append((_rows(run, phrases.pack(run, self._store_phrases)),))
             else:

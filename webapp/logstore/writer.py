@@ -28,6 +28,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from webapp.logstore import blocks
 from webapp.logstore.base import DriftWindow, LogPage, LogQuery, LogStore, StoreUnavailable, SummaryColumns
@@ -91,9 +92,10 @@ class PredictionLog:
     def _reset_state(self) -> None:
         self._condition = threading.Condition()
         self._buffer: collections.deque[dict] = collections.deque()
-        #: id() of the first buffered entry of each batch recorded with run=True -> how many
-        #: entries that run has (the entries are in the buffer, alive, while their key is here).
-        self._run_starts: dict[int, int] = {}
+        #: id() of the first buffered entry of each batch recorded with `inputs` -> how many
+        #: entries that run has, and their inputs' rows (the entries are in the buffer, alive,
+        #: while their key is here).
+        self._run_starts: dict[int, tuple[int, Any]] = {}
         self._in_flight = 0
         self._flushing = 0
         self._dropped = 0
@@ -110,7 +112,7 @@ class PredictionLog:
     def kind(self) -> str:
         return self.store.kind
 
-    def record(self, entries: Sequence[dict], *, owned: bool = False, run: bool = False) -> None:
+    def record(self, entries: Sequence[dict], *, owned: bool = False, inputs: Any = None) -> None:
         """Queue entries for writing. Never raises for store problems, never waits on I/O; waits
         at most BACKPRESSURE_WAIT for a working store's writer that has fallen behind.
 
@@ -118,10 +120,12 @@ class PredictionLog:
         made these dicts for the log and never touches them again (entry.for_predictions'),
         which are then kept as they are (1,000 copies: about half a millisecond).
 
-        `run` (with `owned`): the entries are one batch's, made together by
-        entry.for_predictions from records that passed the plain-batch check, so they share
-        their fields' objects and input keys as one block does (blocks.py): the store is told
-        so rather than compare every entry to find it out (about 2.5 us an entry)."""
+        `inputs` (with `owned`): the entries are one batch's, made together by
+        entry.for_predictions from records that passed the plain-batch check, and these are
+        their inputs as that check's integer matrix (a row an entry, FEATURES order). They
+        share their fields' objects and input keys as one block does (blocks.py): the store is
+        told so rather than compare every entry to find it out (about 2.5 us an entry), and
+        takes the inputs and their drift codes from the matrix."""
         with self._condition:
             if self._thread is None:
                 self._start_writer()
@@ -129,8 +133,8 @@ class PredictionLog:
                 self._condition.wait_for(self._caught_up, BACKPRESSURE_WAIT)
             was_empty = not self._buffer
             self._buffer.extend(entries if owned else map(dict, entries))
-            if run and owned and len(entries) >= blocks.MIN_BLOCK:
-                self._run_starts[id(entries[0])] = len(entries)
+            if inputs is not None and owned and len(entries) >= blocks.MIN_BLOCK:
+                self._run_starts[id(entries[0])] = (len(entries), inputs)
             # Full: the oldest go (those just added too, when there are more than the buffer holds).
             overflow = len(self._buffer) - self.buffer_size
             for _ in range(overflow):
@@ -198,26 +202,27 @@ class PredictionLog:
     def _batch_ready(self) -> bool:
         return len(self._buffer) >= MAX_BATCH or self._flushing or self._stopping.is_set()
 
-    def _runs_taken(self, batch: list[dict]) -> list[tuple[int, int]]:
-        """The spans of `batch` (just taken from the buffer) that batches recorded with run=True
-        make, their keys dropped; a run that MAX_BATCH cut keeps its rest's at the buffer's head."""
+    def _runs_taken(self, batch: list[dict]) -> list[tuple[int, int, Any]]:
+        """The spans of `batch` (just taken from the buffer) that batches recorded with `inputs`
+        make, with their inputs' rows, their keys dropped; a run that MAX_BATCH cut keeps its
+        rest's at the buffer's head."""
         starts = self._run_starts
         if not starts:
             return []
         runs, index, count = [], 0, len(batch)
         while index < count:
-            length = starts.pop(id(batch[index]), 0)
+            length, inputs = starts.pop(id(batch[index]), (0, None))
             if not length:
                 index += 1
                 continue
             stop = min(index + length, count)
             if index + length > count:
-                starts[id(self._buffer[0])] = index + length - count
-            runs.append((index, stop))
+                starts[id(self._buffer[0])] = (index + length - count, inputs[count - index :])
+            runs.append((index, stop, inputs[: stop - index]))
             index = stop
         return runs
 
-    def _write(self, batch: list[dict], runs: list[tuple[int, int]] = ()) -> bool:
+    def _write(self, batch: list[dict], runs: Sequence[tuple[int, int, Any]] = ()) -> bool:
         """Store the batch (`runs`: _runs_taken's); False when the store is down (the batch is
         back in the buffer, its runs no longer known: the store finds them again)."""
         try:
