@@ -592,17 +592,20 @@ class SQLiteLogStore(LogStore):
         offset: int = 0,
     ) -> list[tuple]:
         """The first `count` entries matching `query` past `offset`, the rows' and the blocks'
-        alike, in the log's order: tuples of `fields` (sqlite_runs.READ_SQL), then the entry's
-        indexed timestamp and id."""
-        names = (*fields, "order", "id")
+        alike, in the log's order: tuples of `fields` (sqlite_runs.READ_SQL)."""
+        runs = self._matching_runs(connection, query, with_cursor=with_cursor)
+        # The rows' order only when there are blocks to merge: two more columns a row cost a
+        # third more to fetch 50,000 rows (118 to 162 ms).
+        names = (*fields, "order", "id") if runs else fields
         where, params = _where(query, with_cursor=with_cursor)
         rows = connection.execute(
             f"SELECT {', '.join(sqlite_runs.READ_SQL[name] for name in names)} FROM prediction_log{where}"
             f" {ORDER} LIMIT ?",
             [*params, count + offset],
         ).fetchall()
-        runs = self._matching_runs(connection, query, with_cursor=with_cursor)
-        return sqlite_runs.merge(rows, runs, names, count + offset)[offset:]
+        if not runs:
+            return rows[offset:]
+        return sqlite_runs.merge(rows, runs, fields, count + offset)[offset:]
 
     def _matching_runs(
         self, connection: sqlite3.Connection, query: LogQuery, *, with_cursor: bool
@@ -624,7 +627,7 @@ class SQLiteLogStore(LogStore):
         cursor = query.cursor
         while True:
             chunk_query = dataclasses.replace(query, cursor=cursor)
-            rows = self._run(self._read, chunk_query, ("id", "body", "packed"), ITER_CHUNK)
+            rows = self._run(self._read, chunk_query, ("id", "body", "packed", "order"), ITER_CHUNK)
             entries = self._entries(rows)
             yield from entries
             if len(rows) < ITER_CHUNK:
@@ -645,7 +648,7 @@ class SQLiteLogStore(LogStore):
         # Read from the index and the blocks' columns alone: no body is touched.
         fields = ("seconds", "prediction", "probability", "latency_ms", "rejected")
         rows = self._run(lambda connection: self._read(connection, query, fields, cap, with_cursor=False))
-        return SummaryColumns.from_rows([row[: len(fields)] for row in rows])
+        return SummaryColumns.from_rows(rows)
 
     def drift_window(self, query: LogQuery, last: int) -> DriftWindow:
         # The drift codes from the index and the blocks; a body only for an entry the code cannot

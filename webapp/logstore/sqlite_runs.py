@@ -177,20 +177,21 @@ def matching(
     return runs
 
 
-def merge(rows: list[tuple], runs: list[Run], names: Sequence[str], count: int) -> list[tuple]:
-    """The first `count` entries of the rows and the runs together, in the log's order. Each row
-    is a tuple of `names`, ending with "order" and "id" (both lists are in the log's order); a
-    run's entries are made the same tuples."""
+def merge(rows: list[tuple], runs: list[Run], fields: Sequence[str], count: int) -> list[tuple]:
+    """The first `count` entries of the rows and the runs together, in the log's order, as tuples
+    of `fields`. Each row is those fields, then its "order" and "id" (the key compared, left out
+    of the result); both lists are in the log's order."""
+    width = len(fields)
     merged: list[tuple] = []
     index = 0
     for run in runs:
         key = (run.timestamp, run.last_id)
-        while index < len(rows) and len(merged) < count and rows[index][-2:] > key:
-            merged.append(rows[index])
+        while index < len(rows) and len(merged) < count and rows[index][width:] > key:
+            merged.append(rows[index][:width])
             index += 1
         if len(merged) >= count:
             return merged
         stop = count - len(merged)
-        merged.extend(zip(*(run.values(name, stop) for name in names), strict=True))
-    merged.extend(rows[index : index + count - len(merged)])
+        merged.extend(zip(*(run.values(name, stop) for name in fields), strict=True))
+    merged.extend(row[:width] for row in rows[index : index + count - len(merged)])
     return merged
