@@ -71,7 +71,11 @@ READ_SQL = {
 }
 #: The same of a block's entries that they share, as SQL over its log_run row.
 SHARED_SQL = {
-    **{name: READ_SQL[name] for name in READ_SQL.keys() - {"id", "prediction", "probability", "drift"}},
+    **{
+        name: sql
+        for name, sql in READ_SQL.items()
+        if name not in ("id", "prediction", "probability", "drift")
+    },
     "body": "last_id",
     "packed": str(RUN),
 }
