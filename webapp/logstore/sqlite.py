@@ -221,6 +221,20 @@ def _transaction(connection: sqlite3.Connection) -> Iterator[None]:
         raise
 
 
+@contextlib.contextmanager
+def _snapshot(connection: sqlite3.Connection) -> Iterator[None]:
+    """One read transaction (in WAL mode, one snapshot of the file) for the statements of a read,
+    so that the rows and blocks it merges are of one moment; inside one already open, that one."""
+    if connection.in_transaction:
+        yield
+        return
+    connection.execute("BEGIN")
+    try:
+        yield
+    finally:
+        connection.execute("COMMIT")
+
+
 def read_columns(entry: dict) -> tuple[Any, ...]:
     """The READ_COLUMNS of an entry: its latency when a number, model version, drift code."""
     latency, version = entry.get("latency_ms"), entry.get("model_version")
@@ -593,19 +607,18 @@ class SQLiteLogStore(LogStore):
     ) -> list[tuple]:
         """The first `count` entries matching `query` past `offset`, the rows' and the blocks'
         alike, in the log's order: tuples of `fields` (sqlite_runs.READ_SQL)."""
-        runs = self._matching_runs(connection, query, with_cursor=with_cursor)
-        # The rows' order only when there are blocks to merge: two more columns a row cost a
-        # third more to fetch 50,000 rows (118 to 162 ms).
-        names = (*fields, "order", "id") if runs else fields
-        where, params = _where(query, with_cursor=with_cursor)
-        rows = connection.execute(
-            f"SELECT {', '.join(sqlite_runs.READ_SQL[name] for name in names)} FROM prediction_log{where}"
-            f" {ORDER} LIMIT ?",
-            [*params, count + offset],
-        ).fetchall()
-        if not runs:
-            return rows[offset:]
-        return sqlite_runs.merge(rows, runs, fields, count + offset)[offset:]
+        with _snapshot(connection):
+            runs = self._matching_runs(connection, query, with_cursor=with_cursor)
+            # The rows' order only when there are blocks to merge: two more columns a row cost a
+            # third more to fetch 50,000 rows (118 to 162 ms).
+            names = (*fields, "order", "id") if runs else fields
+            where, params = _where(query, with_cursor=with_cursor)
+            rows = connection.execute(
+                f"SELECT {', '.join(sqlite_runs.READ_SQL[name] for name in names)} FROM prediction_log{where}"
+                f" {ORDER} LIMIT ?",
+                [*params, count + offset],
+            ).fetchall()
+        return (sqlite_runs.merge(rows, runs, fields, count + offset) if runs else rows)[offset:]
 
     def _matching_runs(
         self, connection: sqlite3.Connection, query: LogQuery, *, with_cursor: bool
@@ -615,10 +628,13 @@ class SQLiteLogStore(LogStore):
 
     def _query(self, connection: sqlite3.Connection, query: LogQuery) -> LogPage:
         where, params = _where(query, with_cursor=False)
-        total = connection.execute(f"SELECT count(*) FROM prediction_log{where}", params).fetchone()[0]
-        total += sum(map(len, self._matching_runs(connection, query, with_cursor=False)))
-        # One entry more than asked tells whether another page follows.
-        rows = self._read(connection, query, ("id", "body", "packed"), query.limit + 1, offset=query.offset)
+        with _snapshot(connection):
+            total = connection.execute(f"SELECT count(*) FROM prediction_log{where}", params).fetchone()[0]
+            total += sum(map(len, self._matching_runs(connection, query, with_cursor=False)))
+            # One entry more than asked tells whether another page follows.
+            rows = self._read(
+                connection, query, ("id", "body", "packed"), query.limit + 1, offset=query.offset
+            )
         # The offset is already skipped.
         return page_from_matches(iter(self._entries(rows)), total, dataclasses.replace(query, offset=0))
 
