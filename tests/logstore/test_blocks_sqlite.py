@@ -369,3 +369,18 @@ def test_a_batch_logged_through_the_api_reads_back_from_its_block(make_app):
     assert stored(store, "SELECT count(*) FROM prediction_log") == [(1,)]
     # The writer hands over 500 entries at most: the batch is in two blocks, or three.
     assert stored(store, "SELECT sum(last_id - first_id + 1) FROM log_run") == [(700,)]
+
+
+def test_a_block_entry_without_a_drift_code_is_read_from_its_body_by_the_drift(service, stores):
+    with_blocks, plain, append = stores()
+    entries = at(batch_entries(service, 40, request_id="r-age"), "2026-11-27T10:00:01.000Z")
+    for index in range(0, 40, 3):  # an AGE the drift code cannot hold: the drift reads the body
+        entries[index] = {**entries[index], "inputs": {**entries[index]["inputs"], "AGE": 61.5}}
+    append(entries)
+
+    ((blob,),) = stored(with_blocks, "SELECT columns FROM log_run")
+    codes = np.frombuffer(blob, sqlite_runs.RUN_COLUMNS)["drift"]
+    assert (codes == sqlite_runs.NO_DRIFT_CODE).sum() == 14
+    assert_read_alike(with_blocks, plain)
+    window = with_blocks.drift_window(LogQuery(), 40)
+    assert sorted(window.inputs[:, 0].tolist()).count(61.5) == 14

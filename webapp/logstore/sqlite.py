@@ -27,6 +27,7 @@ import bisect
 import contextlib
 import dataclasses
 import logging
+import operator
 import os
 import pathlib
 import sqlite3
@@ -681,7 +682,8 @@ class SQLiteLogStore(LogStore):
         entries = self._entries(rows)
         found = {entry["id"] for entry in entries}
         in_runs = self._block_entries([entry_id for entry_id in ids if entry_id not in found], _RUN_HOLDING)
-        return entries + [in_runs[entry_id] for entry_id in ids if entry_id in in_runs]
+        # By id, as SQLite gives a lookup of ids alone.
+        return sorted([*entries, *in_runs.values()], key=operator.itemgetter("id"))
 
     def clear(self) -> int:
         def clear(connection: sqlite3.Connection) -> int:
