@@ -4,10 +4,12 @@ Not a test: it prints figures. Each page is requested in-process through Flask's
 (no sockets, no wrk), so the figure is the app's own time to answer, far less noisy than an
 HTTP benchmark on a shared machine. The log is filled with realistic entries: a thousand real
 predictions of sampled patients (about 5% rejected requests among them), copied with new ids
-and request ids and spread one a second back from now. CPU ms is this process's CPU time plus, on
+and request ids and spread one a second back from now; with ``--batches``, batches of 1,000 as
+/api/predict logs them (one timestamp and request id a batch, one a minute back from now: on
+SQLite and Redis their bodies are kept in blocks, blocks.py). CPU ms is this process's CPU time plus, on
 Redis, the Redis server's (from INFO cpu), so the work a page asks of Redis is counted too.
 
-    python bench/bench_admin.py [--sizes 10000 100000] [--backends sqlite redis] [--repeat 5]
+    python bench/bench_admin.py [--sizes 10000 100000] [--backends sqlite redis] [--repeat 5] [--batches]
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from webapp.api import create_app
-from webapp.logstore import LogQuery, StoreUnavailable
+from webapp.logstore import LogQuery, StoreUnavailable, blocks
 from webapp.monitoring.reference import load_reference
 from webapp.tools.population import PatientSampler
 
@@ -59,6 +61,40 @@ def sample_entries(app, count: int = 1000) -> list[dict]:
     log = app.extensions["prediction_log"]
     log.flush()
     return list(log.store.iter_entries(LogQuery()))[::-1]
+
+
+def sample_batch(app, count: int = 1000) -> list[dict]:
+    """`count` entries as /api/predict logs a batch of sampled patients, oldest first."""
+    sampler = PatientSampler(load_reference(app.config["MODEL_DIR"]), seed=16)
+    response = app.test_client().post("/api/predict", json={"records": sampler.sample(count)})
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    log = app.extensions["prediction_log"]
+    log.flush()
+    return list(log.store.iter_entries(LogQuery(limit=count)))[:count][::-1]
+
+
+def fill_batches(app, template: list[dict], size: int) -> None:
+    """Replace the log with `size` entries: batches of the template's length, one a minute up to
+    now, each with its own timestamp and request id shared by its entries (the same objects, as
+    entry.for_predictions makes them, so the store keeps them in blocks), 500 an append as the
+    writer hands them over."""
+    store = app.extensions["prediction_log"].store
+    store.clear()
+    count = -(-size // len(template))
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=count)
+    shared = {key: template[0][key] for key in (*blocks.SHARED, *blocks.SHARED_TAIL)}
+    written = 0
+    for number in range(count):
+        moment = start + dt.timedelta(minutes=number, milliseconds=number % 1000)
+        shared["timestamp"] = moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        shared["request_id"] = uuid.UUID(int=number).hex
+        batch = [
+            {**{key: value for key, value in entry.items() if key != "id"}, **shared}
+            for entry in template[: size - written]
+        ]
+        for start_at in range(0, len(batch), 500):
+            _append(store, batch[start_at : start_at + 500])
+        written += len(batch)
 
 
 def fill(app, template: list[dict], size: int) -> None:
@@ -141,7 +177,9 @@ def pages(client) -> list[tuple[str, str, dict]]:
     ]
 
 
-def run(backends: list[str], sizes: list[int], repeat: int, redis_url: str | None) -> list[dict]:
+def run(
+    backends: list[str], sizes: list[int], repeat: int, redis_url: str | None, batches: bool = False
+) -> list[dict]:
     rows = []
     workdir = Path(tempfile.mkdtemp(prefix="bench-admin-"))
     for backend in backends:
@@ -158,10 +196,10 @@ def run(backends: list[str], sizes: list[int], repeat: int, redis_url: str | Non
         app = create_app(config)
         client = app.test_client()
         backend_cpu = redis_cpu(redis_url) if backend == "redis" else None
-        template = sample_entries(app)
+        template = sample_batch(app) if batches else sample_entries(app)
         try:
             for size in sizes:
-                fill(app, template, size)
+                (fill_batches if batches else fill)(app, template, size)
                 for name, path, headers in pages(client):
                     ms, cpu_ms, status = server_ms(client, path, headers, repeat, backend_cpu)
                     rows.append(
@@ -221,6 +259,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--redis-url", help="a Redis to use (default: start a throwaway redis-server)")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--batches",
+        action="store_true",
+        help="fill the log with batches of 1,000 (blocks), not single predictions",
+    )
     args = parser.parse_args()
     server = None
     redis_url = args.redis_url
@@ -231,7 +274,7 @@ def main() -> None:
         server.start()
         redis_url = server.url
     try:
-        rows = run(args.backends, args.sizes, args.repeat, redis_url)
+        rows = run(args.backends, args.sizes, args.repeat, redis_url, args.batches)
     finally:
         if server is not None:
             server.stop()

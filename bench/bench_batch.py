@@ -106,8 +106,8 @@ def sql_timer(store) -> list[float]:
 
         return run
 
-    # Rows as _rows makes them; a batch's rows and blocks (their bodies in log_block), where the
-    # measured checkout stores them so.
+    # Rows as _rows makes them; a batch's blocks (one log_run row each, or before that per-entry
+    # rows and a log_block row), where the measured checkout stores them so.
     for name in ("_append", "_append_parts"):
         if hasattr(store, name):
             setattr(store, name, timed(getattr(store, name)))
@@ -214,9 +214,8 @@ def shortfall(row: dict) -> str | None:
     store = (
         f", the Redis server {row['server_ms']:.0f} ms (its append script, one thread)"
         if row["backend"] == "redis"
-        else f", of which SQLite's own statements {row['sql_ms']:.0f} ms (each row inserted with its"
-        " index entry and the oldest removed with theirs, checkpoints included: what one indexed row"
-        " an entry costs whatever writes it)"
+        else f", of which SQLite's own statements {row['sql_ms']:.0f} ms (a batch's blocks one row each,"
+        " single entries a row each with its index entry, the oldest removed, checkpoints included)"
     )
     return (
         f"- {row['backend']}: a logged batch costs {row['total_ms']:.0f} ms of CPU against the "

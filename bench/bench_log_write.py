@@ -104,7 +104,7 @@ def measure(rounds: int, capacity: int, against: Path | None = None) -> dict[str
                 gc.unfreeze()
                 gc.set_threshold(*thresholds)
                 log.close()
-        in_blocks = hasattr(sqlite_module, "_block_rows")
+        in_blocks = hasattr(sqlite_module, "_block_rows") or hasattr(sqlite_module, "sqlite_runs")
         stages = ("runs", "encode", "block rows") if in_blocks else ("pack", "rows")
         times: dict[str, list[float]] = {"append": [], **{stage: [] for stage in stages}, "record": []}
         half = len(entries) // 2
@@ -135,7 +135,8 @@ def measure(rounds: int, capacity: int, against: Path | None = None) -> dict[str
 
 def block_stages(store, sqlite_module, halves, times: dict[str, list[float]]) -> None:
     """The Python work of appending a batch's halves as blocks: cutting the runs, encoding each
-    block (blocks.encode) and making its rows (_block_rows), summed over the halves."""
+    block (blocks.encode) and making its rows (_block_rows; since log_run, its one row's columns:
+    sqlite_runs.columns_of), summed over the halves."""
     from webapp.logstore import blocks
 
     spent = dict.fromkeys(("runs", "encode", "block rows"), 0.0)
@@ -145,7 +146,10 @@ def block_stages(store, sqlite_module, halves, times: dict[str, list[float]]) ->
         cut = time.thread_time()
         body, drift = blocks.encode(half, store._phrasebook(), store._store_phrases)
         encoded = time.thread_time()
-        sqlite_module._block_rows(half, drift)
+        if hasattr(sqlite_module, "_block_rows"):
+            sqlite_module._block_rows(half, drift)
+        else:
+            sqlite_module.sqlite_runs.columns_of(half, drift)
         spent["runs"] += cut - start
         spent["encode"] += encoded - cut
         spent["block rows"] += time.thread_time() - encoded

@@ -1,5 +1,6 @@
-"""The SQLite log keeps a batch's bodies in one block row: every reader gives exactly what the
-same appends stored entry by entry give."""
+"""The SQLite log keeps a batch's entries in one block row (log_run, no row an entry): every
+reader gives exactly what the same appends stored entry by entry give, and so does a file whose
+blocks were written as per-entry rows beside their bodies (log_block, before log_run)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from tests.helpers import REPO_ROOT, patient
 from tests.logstore.test_log_blocks import batch_entries
 from tests.logstore.test_log_phrases import as_written, records, same
 from tests.logstore.test_logstore_reads import columns_equal, write_old_sqlite_file
-from webapp.logstore import LogQuery, SQLiteLogStore, blocks, sqlite
+from webapp.logstore import LogQuery, SQLiteLogStore, blocks, sqlite, sqlite_runs
 from webapp.logstore.base import DriftWindow
 from webapp.model_service import ModelService
 
@@ -163,11 +164,8 @@ def test_a_store_with_blocks_reads_as_one_that_stores_each_entry_alone(service, 
 
     assert_read_alike(with_blocks, plain)
     same(list(with_blocks.iter_entries(LogQuery())), sorted_as_read(with_blocks, as_written(given)))
-    # The batches' rows really are in blocks, each of its own: the 1,000 handed over as 2 x 500.
-    blocked = stored(
-        with_blocks,
-        f"SELECT request_id, count(*) FROM prediction_log WHERE packed = {sqlite.BLOCK} GROUP BY 1",
-    )
+    # The batches really are in blocks, each of its own: the 1,000 handed over as 2 x 500.
+    blocked = stored(with_blocks, "SELECT request_id, sum(last_id - first_id + 1) FROM log_run GROUP BY 1")
     assert dict(blocked) == {
         "r-16": 16,
         "r-big": 1000,
@@ -177,19 +175,25 @@ def test_a_store_with_blocks_reads_as_one_that_stores_each_entry_alone(service, 
         "r-500": 500,
         "r-300": 300,
     }
-    spans = stored(with_blocks, "SELECT first_id, last_id FROM log_block ORDER BY last_id")
+    spans = stored(with_blocks, "SELECT first_id, last_id FROM log_run ORDER BY last_id")
     assert [last - first + 1 for first, last in spans] == [16, 500, 500, 60, 76, 40, 23, 500, 300]
-    assert stored(plain, "SELECT count(*) FROM log_block") == [(0,)]  # the other one has none
-    assert stored(
-        with_blocks, f"SELECT count(*) FROM prediction_log WHERE packed = {sqlite.BLOCK} AND body != ''"
-    ) == [(0,)]
+    assert stored(plain, "SELECT count(*) FROM log_run") == [(0,)]  # the other one has none
+    # A block's entries have no row of their own; nothing is written the way before log_run.
+    assert stored(with_blocks, "SELECT count(*) FROM prediction_log") == [(len(given) - 2015,)]
+    assert stored(with_blocks, "SELECT count(*) FROM log_block") == [(0,)]
+
+
+def kept_ids(store: SQLiteLogStore) -> list[tuple[str, int]]:
+    """(indexed timestamp, id) of every entry the file holds, in rows or blocks, by id."""
+    rows = stored(store, "SELECT timestamp, id FROM prediction_log")
+    spans = stored(store, "SELECT timestamp, oldest_id, last_id FROM log_run")
+    in_runs = [(stamp, entry_id) for stamp, first, last in spans for entry_id in range(first, last + 1)]
+    return sorted(rows + in_runs, key=lambda kept: kept[1])
 
 
 def sorted_as_read(store: SQLiteLogStore, expected: list[dict]) -> list[dict]:
     """The entries in the log's order (timestamp, then id, newest first), as the store indexes them."""
-    order = [
-        row[0] for row in stored(store, "SELECT id FROM prediction_log ORDER BY timestamp DESC, id DESC")
-    ]
+    order = [entry_id for _, entry_id in sorted(kept_ids(store), reverse=True)]
     by_id = {entry["id"]: entry for entry in expected}
     return [by_id[entry_id] for entry_id in order]
 
@@ -206,14 +210,15 @@ def test_capacity_keeps_the_same_newest_entries_whether_in_blocks_or_not(
     for number, entries in enumerate(appends(service, make_entry)):
         append(entries)
         newest += len(entries)
-        kept = [row[0] for row in stored(with_blocks, "SELECT id FROM prediction_log ORDER BY id")]
+        kept = [entry_id for _, entry_id in kept_ids(with_blocks)]
         assert kept == list(range(max(newest - max_entries, 0) + 1, newest + 1))
         if number in (4, 8):  # within the big batch's second half, after a mixed append
             assert_read_alike(with_blocks, plain)
     assert_read_alike(with_blocks, plain)
-    # Only blocks some of whose rows are kept remain.
-    spans = stored(with_blocks, "SELECT first_id, last_id FROM log_block")
-    assert all(last > newest - max_entries for _, last in spans)
+    # Only blocks some of whose entries are kept remain, each from its oldest kept id.
+    spans = stored(with_blocks, "SELECT first_id, oldest_id, last_id FROM log_run")
+    assert all(last > newest - max_entries for _, _, last in spans)
+    assert all(oldest == max(first, newest - max_entries + 1) for first, oldest, _ in spans)
 
 
 def test_single_entries_remove_the_blocks_they_push_out(service, make_entry, stores):
@@ -221,9 +226,9 @@ def test_single_entries_remove_the_blocks_they_push_out(service, make_entry, sto
     append(at(batch_entries(service, 60), "2026-11-27T10:00:01.000Z"))  # ids 1 to 60
     for _ in range(99):
         append([make_entry()])
-    assert len(stored(with_blocks, "SELECT * FROM log_block")) == 1  # its row 60 still kept
+    assert stored(with_blocks, "SELECT oldest_id, last_id FROM log_run") == [(60, 60)]  # 60 still kept
     append([make_entry()])
-    assert stored(with_blocks, "SELECT * FROM log_block") == []
+    assert stored(with_blocks, "SELECT * FROM log_run") == []
     assert_read_alike(with_blocks, plain)
 
 
@@ -235,14 +240,82 @@ def test_age_retention_and_clear_leave_the_same_entries_and_no_orphan_block(serv
     for cutoff in ("2026-11-27T10:00:05.000Z", "2026-11-27T10:00:41.500Z"):
         assert with_blocks.remove_older_than(cutoff) == plain.remove_older_than(cutoff)
         assert_read_alike(with_blocks, plain)
-    spans = stored(with_blocks, "SELECT first_id, last_id FROM log_block ORDER BY last_id")
+    spans = stored(with_blocks, "SELECT first_id, last_id FROM log_run ORDER BY last_id")
     assert [last - first + 1 for first, last in spans] == [23, 500, 300]  # the batches at 10:00:42 on
 
     assert with_blocks.clear() == plain.clear()
-    assert stored(with_blocks, "SELECT count(*) FROM log_block") == [(0,)]
+    assert stored(with_blocks, "SELECT count(*) FROM log_run") == [(0,)]
     for entries in appends(service, make_entry)[:5]:
         append(entries)
     assert_read_alike(with_blocks, plain)
+
+
+def as_per_entry_rows(store: SQLiteLogStore) -> None:
+    """Rewrite the file's blocks as they were written before log_run: a row an entry in
+    prediction_log (its indexed columns, an empty body, packed BLOCK) and the bodies in log_block."""
+    store.close()
+    with sqlite3.connect(store.path) as connection:
+        runs = connection.execute(
+            "SELECT last_id, first_id, oldest_id, timestamp, level, endpoint, request_id, latency_ms,"
+            " model_version, columns, body FROM log_run"
+        ).fetchall()
+        for (
+            last_id,
+            first_id,
+            oldest_id,
+            stamp,
+            level,
+            endpoint,
+            request_id,
+            latency,
+            version,
+            blob,
+            body,
+        ) in runs:
+            columns = np.frombuffer(blob, sqlite_runs.RUN_COLUMNS)
+            connection.executemany(
+                "INSERT INTO prediction_log (id, timestamp, level, endpoint, request_id, prediction, probability,"
+                " body, latency_ms, model_version, drift, packed) VALUES (?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?)",
+                [
+                    (entry_id, stamp, level, endpoint, request_id, int(prediction), float(probability))
+                    + (
+                        latency,
+                        version,
+                        None if drift == sqlite_runs.NO_DRIFT_CODE else int(drift),
+                        sqlite.BLOCK,
+                    )
+                    for entry_id, (prediction, probability, drift) in zip(
+                        range(first_id, last_id + 1), columns.tolist(), strict=True
+                    )
+                    if entry_id >= oldest_id
+                ],
+            )
+            connection.execute("INSERT INTO log_block VALUES (?, ?, ?)", (last_id, first_id, body))
+        connection.execute("DELETE FROM log_run")
+    connection.close()
+
+
+def test_a_file_whose_blocks_are_per_entry_rows_reads_as_it_was_and_takes_new_blocks(
+    service, make_entry, stores
+):
+    with_blocks, plain, append = stores(max_entries=1500)
+    sequence = appends(service, make_entry)
+    for entries in sequence[:8]:
+        append(entries)
+    as_per_entry_rows(with_blocks)
+    assert stored(with_blocks, "SELECT count(*) FROM log_run") == [(0,)]
+    assert_read_alike(with_blocks, plain)
+
+    for entries in sequence[8:]:  # new blocks beside the old ones; the capacity cuts the old
+        append(entries)
+    assert stored(with_blocks, "SELECT count(*) FROM log_run") == [(4,)]
+    assert stored(with_blocks, "SELECT min(id) FROM prediction_log") == [(2037 - 1500 + 1,)]
+    assert_read_alike(with_blocks, plain)
+    assert with_blocks.remove_older_than("2026-11-27T10:00:41.500Z") == plain.remove_older_than(
+        "2026-11-27T10:00:41.500Z"
+    )
+    assert_read_alike(with_blocks, plain)
+    assert stored(with_blocks, "SELECT count(*) FROM log_block") == [(0,)]
 
 
 def test_a_row_whose_block_is_missing_is_skipped_not_an_error(service, make_entry, stores):
@@ -250,6 +323,7 @@ def test_a_row_whose_block_is_missing_is_skipped_not_an_error(service, make_entr
     append([single(make_entry, 1)])
     append(at(batch_entries(service, 600, request_id="gone"), "2026-11-27T10:00:02.000Z"))
     append([single(make_entry, 3)])
+    as_per_entry_rows(with_blocks)  # the layout before log_run, where a block could go missing
     with sqlite3.connect(with_blocks.path) as connection:
         connection.execute("DELETE FROM log_block")
     connection.close()
@@ -273,7 +347,7 @@ def test_a_file_made_before_blocks_gets_the_table_and_reads_as_it_was(tmp_path, 
     finally:
         store.close()
     with sqlite3.connect(path) as connection:
-        assert connection.execute("SELECT first_id, last_id FROM log_block").fetchall() == [(6, 45)]
+        assert connection.execute("SELECT first_id, last_id FROM log_run").fetchall() == [(6, 45)]
     connection.close()
 
 
@@ -295,6 +369,21 @@ def test_a_batch_logged_through_the_api_reads_back_from_its_block(make_app):
     assert pages[0].get_json()["total"] == len(given) == 701
     same(pages[0].get_json()["logs"], as_written(given)[:100])
     same(pages[1].get_json()["logs"], as_written(given)[650:])
-    assert stored(store, f"SELECT count(*) FROM prediction_log WHERE packed = {sqlite.BLOCK}") == [(700,)]
+    assert stored(store, "SELECT count(*) FROM prediction_log") == [(1,)]
     # The writer hands over 500 entries at most: the batch is in two blocks, or three.
-    assert stored(store, "SELECT sum(last_id - first_id + 1) FROM log_block") == [(700,)]
+    assert stored(store, "SELECT sum(last_id - first_id + 1) FROM log_run") == [(700,)]
+
+
+def test_a_block_entry_without_a_drift_code_is_read_from_its_body_by_the_drift(service, stores):
+    with_blocks, plain, append = stores()
+    entries = at(batch_entries(service, 40, request_id="r-age"), "2026-11-27T10:00:01.000Z")
+    for index in range(0, 40, 3):  # an AGE the drift code cannot hold: the drift reads the body
+        entries[index] = {**entries[index], "inputs": {**entries[index]["inputs"], "AGE": 61.5}}
+    append(entries)
+
+    ((blob,),) = stored(with_blocks, "SELECT columns FROM log_run")
+    codes = np.frombuffer(blob, sqlite_runs.RUN_COLUMNS)["drift"]
+    assert (codes == sqlite_runs.NO_DRIFT_CODE).sum() == 14
+    assert_read_alike(with_blocks, plain)
+    window = with_blocks.drift_window(LogQuery(), 40)
+    assert sorted(window.inputs[:, 0].tolist()).count(61.5) == 14

@@ -50,7 +50,7 @@ def phrase_count(store: LogStore) -> int:
 
 def packed(store: LogStore) -> list[bool]:
     """Whether each stored entry, by id, keeps its wording as phrase numbers (in its own body, or
-    in its block's on SQLite: packed BLOCK)."""
+    in its block's)."""
     if isinstance(store, RedisLogStore):
         # A batch's entries are in a block, whose wording is always phrase numbers (blocks.py).
         client = store._redis()
@@ -65,7 +65,13 @@ def packed(store: LogStore) -> list[bool]:
             bodies[member].startswith(b"[") if member in bodies else int(member) in in_blocks
             for member in members
         ]
-    return [row[1] in (1, sqlite.BLOCK) for row in rows(store.path)]
+    # A block's entries have no row; its wording is always phrase numbers.
+    with sqlite3.connect(store.path) as connection:
+        spans = connection.execute("SELECT oldest_id, last_id FROM log_run").fetchall()
+    connection.close()
+    in_runs = {entry_id: True for first, last in spans for entry_id in range(first, last + 1)}
+    in_rows = {row[0]: row[1] in (1, sqlite.BLOCK) for row in rows(store.path)}
+    return [flag for _, flag in sorted({**in_rows, **in_runs}.items())]
 
 
 def records(count: int) -> list[dict]:
