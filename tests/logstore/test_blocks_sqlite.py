@@ -1,6 +1,5 @@
 """The SQLite log keeps a batch's entries in one block row (log_run, no row an entry): every
-reader gives exactly what the same appends stored entry by entry give, and so does a file whose
-blocks were written as per-entry rows beside their bodies (log_block, before log_run)."""
+reader gives exactly what the same appends stored entry by entry give."""
 
 from __future__ import annotations
 
@@ -15,7 +14,7 @@ from tests.helpers import REPO_ROOT, patient
 from tests.logstore.test_log_blocks import batch_entries
 from tests.logstore.test_log_phrases import as_written, records, same
 from tests.logstore.test_logstore_reads import columns_equal, write_old_sqlite_file
-from webapp.logstore import LogQuery, SQLiteLogStore, blocks, sqlite, sqlite_runs
+from webapp.logstore import LogQuery, SQLiteLogStore, blocks, sqlite_runs
 from webapp.logstore.base import DriftWindow
 from webapp.model_service import ModelService
 
@@ -178,9 +177,8 @@ def test_a_store_with_blocks_reads_as_one_that_stores_each_entry_alone(service, 
     spans = stored(with_blocks, "SELECT first_id, last_id FROM log_run ORDER BY last_id")
     assert [last - first + 1 for first, last in spans] == [16, 500, 500, 60, 76, 40, 23, 500, 300]
     assert stored(plain, "SELECT count(*) FROM log_run") == [(0,)]  # the other one has none
-    # A block's entries have no row of their own; nothing is written the way before log_run.
+    # A block's entries have no row of their own.
     assert stored(with_blocks, "SELECT count(*) FROM prediction_log") == [(len(given) - 2015,)]
-    assert stored(with_blocks, "SELECT count(*) FROM log_block") == [(0,)]
 
 
 def kept_ids(store: SQLiteLogStore) -> list[tuple[str, int]]:
@@ -248,91 +246,6 @@ def test_age_retention_and_clear_leave_the_same_entries_and_no_orphan_block(serv
     for entries in appends(service, make_entry)[:5]:
         append(entries)
     assert_read_alike(with_blocks, plain)
-
-
-def as_per_entry_rows(store: SQLiteLogStore) -> None:
-    """Rewrite the file's blocks as they were written before log_run: a row an entry in
-    prediction_log (its indexed columns, an empty body, packed BLOCK) and the bodies in log_block."""
-    store.close()
-    with sqlite3.connect(store.path) as connection:
-        runs = connection.execute(
-            "SELECT last_id, first_id, oldest_id, timestamp, level, endpoint, request_id, latency_ms,"
-            " model_version, columns, body FROM log_run"
-        ).fetchall()
-        for (
-            last_id,
-            first_id,
-            oldest_id,
-            stamp,
-            level,
-            endpoint,
-            request_id,
-            latency,
-            version,
-            blob,
-            body,
-        ) in runs:
-            columns = np.frombuffer(blob, sqlite_runs.RUN_COLUMNS)
-            connection.executemany(
-                "INSERT INTO prediction_log (id, timestamp, level, endpoint, request_id, prediction, probability,"
-                " body, latency_ms, model_version, drift, packed) VALUES (?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?)",
-                [
-                    (entry_id, stamp, level, endpoint, request_id, int(prediction), float(probability))
-                    + (
-                        latency,
-                        version,
-                        None if drift == sqlite_runs.NO_DRIFT_CODE else int(drift),
-                        sqlite.BLOCK,
-                    )
-                    for entry_id, (prediction, probability, drift) in zip(
-                        range(first_id, last_id + 1), columns.tolist(), strict=True
-                    )
-                    if entry_id >= oldest_id
-                ],
-            )
-            connection.execute("INSERT INTO log_block VALUES (?, ?, ?)", (last_id, first_id, body))
-        connection.execute("DELETE FROM log_run")
-    connection.close()
-
-
-def test_a_file_whose_blocks_are_per_entry_rows_reads_as_it_was_and_takes_new_blocks(
-    service, make_entry, stores
-):
-    with_blocks, plain, append = stores(max_entries=1500)
-    sequence = appends(service, make_entry)
-    for entries in sequence[:8]:
-        append(entries)
-    as_per_entry_rows(with_blocks)
-    assert stored(with_blocks, "SELECT count(*) FROM log_run") == [(0,)]
-    assert_read_alike(with_blocks, plain)
-
-    for entries in sequence[8:]:  # new blocks beside the old ones; the capacity cuts the old
-        append(entries)
-    assert stored(with_blocks, "SELECT count(*) FROM log_run") == [(4,)]
-    assert stored(with_blocks, "SELECT min(id) FROM prediction_log") == [(2037 - 1500 + 1,)]
-    assert_read_alike(with_blocks, plain)
-    assert with_blocks.remove_older_than("2026-11-27T10:00:41.500Z") == plain.remove_older_than(
-        "2026-11-27T10:00:41.500Z"
-    )
-    assert_read_alike(with_blocks, plain)
-    assert stored(with_blocks, "SELECT count(*) FROM log_block") == [(0,)]
-
-
-def test_a_row_whose_block_is_missing_is_skipped_not_an_error(service, make_entry, stores):
-    with_blocks, _, append = stores()
-    append([single(make_entry, 1)])
-    append(at(batch_entries(service, 600, request_id="gone"), "2026-11-27T10:00:02.000Z"))
-    append([single(make_entry, 3)])
-    as_per_entry_rows(with_blocks)  # the layout before log_run, where a block could go missing
-    with sqlite3.connect(with_blocks.path) as connection:
-        connection.execute("DELETE FROM log_block")
-    connection.close()
-
-    page = with_blocks.query(LogQuery(limit=50))
-    assert page.total == 602  # the index still counts them
-    assert [entry["id"] for entry in page.entries] == [602]
-    assert [entry["id"] for entry in with_blocks.iter_entries(LogQuery())] == [602, 1]
-    assert with_blocks.drift_window(LogQuery(), 10).predictions.shape == (10,)  # from the index
 
 
 def test_a_file_made_before_blocks_gets_the_table_and_reads_as_it_was(tmp_path, service, make_entry):

@@ -13,7 +13,7 @@ import pytest
 from tests.helpers import patient
 from tests.logstore.test_logstore_reads import write_old_sqlite_file
 from webapp.features import FEATURES
-from webapp.logstore import LogQuery, LogStore, RedisLogStore, SQLiteLogStore, phrases, sqlite
+from webapp.logstore import LogQuery, LogStore, RedisLogStore, SQLiteLogStore, phrases
 from webapp.logstore.base import entry_json, json_bytes, json_each
 
 
@@ -70,7 +70,7 @@ def packed(store: LogStore) -> list[bool]:
         spans = connection.execute("SELECT oldest_id, last_id FROM log_run").fetchall()
     connection.close()
     in_runs = {entry_id: True for first, last in spans for entry_id in range(first, last + 1)}
-    in_rows = {row[0]: row[1] in (1, sqlite.BLOCK) for row in rows(store.path)}
+    in_rows = {row[0]: row[1] == 1 for row in rows(store.path)}
     return [flag for _, flag in sorted({**in_rows, **in_runs}.items())]
 
 

@@ -91,23 +91,13 @@ SCHEMA = (
     )""",
     # The wording many entries share (phrases.py): a phrase's JSON, once.
     "CREATE TABLE IF NOT EXISTS log_phrase (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE)",
-    # The bodies of a block's entries (blocks.py), ids first_id to last_id, whose rows are in
-    # prediction_log (packed BLOCK, body empty): how blocks were written before log_run; such a
-    # file reads as it is.
-    """CREATE TABLE IF NOT EXISTS log_block (
-        last_id INTEGER PRIMARY KEY,
-        first_id INTEGER NOT NULL,
-        body BLOB NOT NULL
-    )""",
     sqlite_runs.SCHEMA,
 )
 #: Columns the pages read without the body (read_columns), added to a file made before them.
 READ_COLUMNS = (("latency_ms", "REAL"), ("model_version", "TEXT"), ("drift", "INTEGER"))
-#: 1 when the body keeps its wording as phrase numbers (phrases.py); BLOCK when its body is in
-#: log_block (the row's body is empty; files written before log_run); NULL: the entry's JSON as it
+#: 1 when the body keeps its wording as phrase numbers (phrases.py); NULL: the entry's JSON as it
 #: is (every entry written before, and entries that are not packed).
 PACKED_COLUMN = "packed"
-BLOCK = 2
 #: One index, for the log's order (timestamp, then id) and holding every column but the body, so
 #: that counts, filters, the summary and the drift read the index alone, never the table's
 #: pages (each entry's body fills most of a page). Each further index would cost every insert
@@ -329,9 +319,6 @@ def _body(text: str) -> dict:
 _RUN_HOLDING = (
     "SELECT oldest_id, last_id, first_id, body FROM log_run WHERE last_id >= ? ORDER BY last_id LIMIT 1"
 )
-_BLOCK_HOLDING = (
-    "SELECT first_id, last_id, first_id, body FROM log_block WHERE last_id >= ? ORDER BY last_id LIMIT 1"
-)
 
 
 #: What a removal of blocks returns: how many entries each held.
@@ -422,16 +409,13 @@ class SQLiteLogStore(LogStore):
 
     def _entries(self, rows: list[tuple]) -> list[dict]:
         """Entries from their rows (id, body, packed), with the wording of packed ones put back and
-        the bodies of a block's entries (RUN) or rows (BLOCK) read from it (a row whose block is
-        gone is skipped)."""
+        the bodies of a block's entries (RUN) read from it (an entry whose block is gone is
+        skipped)."""
         in_runs = [row[0] for row in rows if row[2] == sqlite_runs.RUN]
-        in_blocks = [row[0] for row in rows if row[2] == BLOCK]
-        if not in_blocks and not in_runs:
+        if not in_runs:
             return self._own_entries(rows)
-        found = self._block_entries(in_runs, _RUN_HOLDING) if in_runs else {}
-        if in_blocks:
-            found.update(self._block_entries(in_blocks, _BLOCK_HOLDING))
-        own = self._own_entries([row for row in rows if row[2] not in (BLOCK, sqlite_runs.RUN)])
+        found = self._block_entries(in_runs)
+        own = self._own_entries([row for row in rows if row[2] != sqlite_runs.RUN])
         found.update((entry["id"], entry) for entry in own)
         return [found[row[0]] for row in rows if row[0] in found]
 
@@ -442,15 +426,17 @@ class SQLiteLogStore(LogStore):
             self._phrasebook().unpack(bodies, packed, self._load_phrases)
         return [{"id": row[0], **body} for row, body in zip(rows, bodies, strict=True)]
 
-    def _block_entries(self, ids: list[int], holding: str) -> dict[int, dict]:
-        """The entries of these ids by id, from the blocks `holding` finds (_RUN_HOLDING,
-        _BLOCK_HOLDING): each block holding some read once, for those."""
+    def _block_entries(self, ids: list[int]) -> dict[int, dict]:
+        """The entries of these ids by id, from their blocks (_RUN_HOLDING): each block holding
+        some read once, for those."""
         wanted = sorted(ids)
         found: dict[int, dict] = {}
         index = 0
         while index < len(wanted):
             block = self._run(
-                lambda connection, entry_id=wanted[index]: connection.execute(holding, (entry_id,)).fetchone()
+                lambda connection, entry_id=wanted[index]: connection.execute(
+                    _RUN_HOLDING, (entry_id,)
+                ).fetchone()
             )
             if block is None:
                 break
@@ -508,8 +494,7 @@ class SQLiteLogStore(LogStore):
                 floor = f"{newest} - {keep}"
                 connection.execute(
                     f"CREATE TEMP TRIGGER IF NOT EXISTS keep_newest_{table} AFTER INSERT ON main.{table} BEGIN"
-                    f" DELETE FROM prediction_log WHERE id <= {floor};"
-                    f" DELETE FROM log_block WHERE last_id <= {floor}; {sqlite_runs.trim(floor)} END"
+                    f" DELETE FROM prediction_log WHERE id <= {floor}; {sqlite_runs.trim(floor)} END"
                 )
         except (sqlite3.Error, OSError) as exc:
             raise StoreUnavailable(f"sqlite {self.path}: {exc}") from exc
@@ -691,7 +676,7 @@ class SQLiteLogStore(LogStore):
         )
         entries = self._entries(rows)
         found = {entry["id"] for entry in entries}
-        in_runs = self._block_entries([entry_id for entry_id in ids if entry_id not in found], _RUN_HOLDING)
+        in_runs = self._block_entries([entry_id for entry_id in ids if entry_id not in found])
         # By id, as SQLite gives a lookup of ids alone.
         return sorted([*entries, *in_runs.values()], key=operator.itemgetter("id"))
 
@@ -699,7 +684,6 @@ class SQLiteLogStore(LogStore):
         def clear(connection: sqlite3.Connection) -> int:
             with _transaction(connection):
                 removed = connection.execute("DELETE FROM prediction_log").rowcount
-                connection.execute("DELETE FROM log_block")
                 removed += _removed_entries(connection.execute(f"DELETE FROM log_run {_RUN_SPAN}"))
             return removed
 
@@ -727,14 +711,6 @@ class SQLiteLogStore(LogStore):
                 connection.execute(
                     f"DELETE FROM log_run WHERE timestamp > ? AND timestamp < ? {_RUN_SPAN}", (EPOCH, cutoff)
                 )
-            )
-        )
-        # The blocks written before log_run none of whose rows remain (a seek in the rows' ids
-        # for each block).
-        self._run(
-            lambda connection: connection.execute(
-                "DELETE FROM log_block WHERE NOT EXISTS (SELECT 1 FROM prediction_log"
-                " WHERE id BETWEEN log_block.first_id AND log_block.last_id)"
             )
         )
         return removed
