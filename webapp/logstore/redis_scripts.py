@@ -199,6 +199,17 @@ local function forget(members)
         end
     end
 end
+-- Remove the oldest entries past max_entries (the sorted set's first), up to 1,000 a step.
+local function trim_to(max_entries)
+    local excess = redis.call('ZCARD', KEYS[2]) - max_entries
+    while excess > 0 do
+        local step = math.min(excess, 1000)
+        local oldest = redis.call('ZRANGE', KEYS[2], 0, step - 1)
+        redis.call('ZREMRANGEBYRANK', KEYS[2], 0, step - 1)
+        forget(oldest)
+        excess = excess - step
+    end
+end
 """
 
 # KEYS: the store's keys (RING_LUA), then the phrase book. ARGV: max_entries, the phrase book's
@@ -264,14 +275,7 @@ for start = 1, count, 1000 do
     put(KEYS[5], STATS_WIDTH, stats_slots, first + start - 1, stats)
     put(KEYS[6], ID_WIDTH, id_slots, first + start - 1, ids)
 end
-local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[1])
-while excess > 0 do
-    local step = math.min(excess, 1000)
-    local oldest = redis.call('ZRANGE', KEYS[2], 0, step - 1)
-    redis.call('ZREMRANGEBYRANK', KEYS[2], 0, step - 1)
-    forget(oldest)
-    excess = excess - step
-end
+trim_to(tonumber(ARGV[1]))
 return last
 """
 )
@@ -316,14 +320,7 @@ end
 local member = string.format('%016d', last)
 redis.call('HSET', KEYS[9], member, ARGV[3])
 redis.call('ZADD', KEYS[10], first, member)
-local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[1])
-while excess > 0 do
-    local step = math.min(excess, 1000)
-    local oldest = redis.call('ZRANGE', KEYS[2], 0, step - 1)
-    redis.call('ZREMRANGEBYRANK', KEYS[2], 0, step - 1)
-    forget(oldest)
-    excess = excess - step
-end
+trim_to(tonumber(ARGV[1]))
 return last
 """
 )
