@@ -82,7 +82,7 @@ def fill_batches(app, template: list[dict], size: int) -> None:
     store.clear()
     count = -(-size // len(template))
     start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=count)
-    shared = {key: template[0][key] for key in (*blocks.SHARED, *blocks.SHARED_TAIL)}
+    shared = {key: template[0][key] for key in blocks.SHARED}
     written = 0
     for number in range(count):
         moment = start + dt.timedelta(minutes=number, milliseconds=number % 1000)

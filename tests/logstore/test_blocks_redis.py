@@ -16,7 +16,6 @@ from tests.helpers import REPO_ROOT
 from tests.logstore.test_log_blocks import batch_entries
 from tests.logstore.test_logstore_reads import emptied_slots
 from webapp.logstore import RedisLogStore, blocks, redis_records
-from webapp.logstore import redis as redis_store
 from webapp.logstore.base import SUMMARY_FIELDS, LogQuery
 from webapp.model_service import ModelService
 
@@ -311,11 +310,15 @@ def test_a_block_of_a_lost_phrase_book_is_packed_again(service, outage_server, m
         plain.close()
 
 
-def test_the_store_cuts_an_append_as_blocks_runs_does(service, make_entry):
-    """The store skips blocks.runs for appends where no block can start: never for one where
-    it would find one."""
-    for entries in [*appends(service, make_entry), [make_entry() for _ in range(40)]]:
-        assert redis_store._runs(entries) == blocks.runs(entries)
+def test_the_cut_skips_comparing_appends_where_no_block_can_start_and_only_those(
+    service, make_entry, monkeypatch
+):
+    """blocks.runs skips comparing entries when no MIN_BLOCK in a row share their timestamp
+    object: never for an append where comparing would find a block."""
+    cases = [*appends(service, make_entry), [make_entry() for _ in range(40)]]
+    quick = [blocks.runs(entries) for entries in cases]
+    monkeypatch.setattr(blocks, "_may_hold_block", lambda entries, min_block: True)
+    assert quick == [blocks.runs(entries) for entries in cases]
 
 
 def test_a_blocks_records_are_the_bytes_each_entry_would_give(service):

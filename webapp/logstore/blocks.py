@@ -29,34 +29,26 @@ import numpy as np
 import orjson
 
 from webapp.logstore.base import DRIFT_INPUTS, drift_codes, json_bytes, matrix_drift_codes
+from webapp.logstore.entry import PREDICTION_FIELDS
 from webapp.logstore.phrases import Phrases
 
 #: Fewer entries than this in a run are stored one by one: a block saves nothing for a few.
 MIN_BLOCK = 16
 #: The fields every entry of a block shares, kept once.
-SHARED = ("timestamp", "level", "endpoint", "request_id", "model_version", "latency_ms", "batch_size")
-SHARED_TAIL = ("batch_latency_ms", "errors")
-#: An entry's fields in the order ``entry.for_predictions`` writes them: the only order kept.
-KEYS = (
+SHARED = (
     "timestamp",
     "level",
     "endpoint",
     "request_id",
-    "inputs",
-    "prediction",
-    "probability",
-    "risk_level",
-    "factors",
-    "warnings",
     "model_version",
     "latency_ms",
     "batch_size",
     "batch_latency_ms",
     "errors",
-    "message",
 )
-_SHARED_ALL = SHARED + SHARED_TAIL
-_shared_of = operator.itemgetter(*_SHARED_ALL)
+#: An entry's fields in the order ``entry.for_predictions`` writes them: the only order kept.
+KEYS = PREDICTION_FIELDS
+_shared_of = operator.itemgetter(*SHARED)
 _factors_of, _message_of = operator.itemgetter("factors"), operator.itemgetter("message")
 _DRIFT_KEYS = tuple(DRIFT_INPUTS)
 
@@ -122,9 +114,14 @@ def runs(
 
 
 def _scanned(entries: Sequence[dict], min_block: int) -> list[tuple[int, int, bool]]:
-    """runs() found by comparing each entry with its run's first (_fits)."""
+    """runs() found by comparing each entry with its run's first (_fits); at once none when no
+    `min_block` entries in a row share their timestamp object, as a block's do (single
+    predictions' appends: about 0.2 us an entry instead of 2.5)."""
+    count = len(entries)
+    if not _may_hold_block(entries, min_block):
+        return [(0, count, False)] if count else []
     cuts: list[tuple[int, int, bool]] = []
-    index, count, loose = 0, len(entries), 0
+    index, loose = 0, 0
     while index < count:
         first = entries[index]
         stop = index + 1
@@ -143,6 +140,16 @@ def _scanned(entries: Sequence[dict], min_block: int) -> list[tuple[int, int, bo
     if loose < count:
         cuts.append((loose, count, False))
     return cuts
+
+
+def _may_hold_block(entries: Sequence[dict], min_block: int) -> bool:
+    if len(entries) < min_block:
+        return False
+    span = max(min_block - 1, 0)
+    stamps = [entry.get("timestamp") if type(entry) is dict else None for entry in entries]
+    return any(
+        first is last and first is not None for first, last in zip(stamps, stamps[span:], strict=False)
+    )
 
 
 def encode(
@@ -170,7 +177,7 @@ def encode(
     if drift is None:
         drift = drift_codes(entries)
     block = {
-        "shared": dict(zip(_SHARED_ALL, _shared_of(first), strict=True)),
+        "shared": dict(zip(SHARED, _shared_of(first), strict=True)),
         "input_keys": input_keys,
         "inputs": rows,
         "prediction": predictions,
@@ -224,9 +231,3 @@ def decode(
         )
     phrases.unpack(bodies, [True] * len(bodies), load)
     return {entry_id: {"id": entry_id, **body} for entry_id, body in zip(wanted, bodies, strict=True)}
-
-
-def drift_of(body: bytes | str, first_id: int, ids: Sequence[int]) -> dict[int, int]:
-    """The drift codes of these ids, from the block alone (no wording put back)."""
-    codes = orjson.loads(body)["drift"]
-    return {entry_id: codes[entry_id - first_id] for entry_id in ids if 0 <= entry_id - first_id < len(codes)}

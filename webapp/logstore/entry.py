@@ -40,6 +40,25 @@ FIELDS: tuple[str, ...] = (
     "batch_latency_ms",
     "body",
 )
+#: A logged prediction's fields, in the order for_prediction and for_predictions write them.
+PREDICTION_FIELDS: tuple[str, ...] = (
+    "timestamp",
+    "level",
+    "endpoint",
+    "request_id",
+    "inputs",
+    "prediction",
+    "probability",
+    "risk_level",
+    "factors",
+    "warnings",
+    "model_version",
+    "latency_ms",
+    "batch_size",
+    "batch_latency_ms",
+    "errors",
+    "message",
+)
 INFO, WARNING = "INFO", "WARNING"
 #: A scored record is INFO; a rejected request is WARNING.
 LEVELS = (INFO, WARNING)

@@ -107,20 +107,6 @@ def _command(*parts: bytes) -> bytes:
     return b"".join(pieces)
 
 
-def _runs(entries: Sequence[dict], known: Sequence[tuple] = ()) -> list[tuple[int, int, bool]]:
-    """blocks.runs(entries, known=known), not asked when no MIN_BLOCK entries in a row share
-    their timestamp object, as a block's entries do: single predictions' appends do not pay its
-    4 us an entry."""
-    if known:
-        return blocks.runs(entries, known=known)
-    span = max(blocks.MIN_BLOCK - 1, 0)
-    stamps = [entry.get("timestamp") if type(entry) is dict else None for entry in entries]
-    for first, last in zip(stamps, stamps[span:], strict=False):
-        if first is last and first is not None:
-            return blocks.runs(entries)
-    return [(0, len(entries), False)]
-
-
 class RedisLogStore(RedisReads):
     """Log entries under ``{prefix}:log:*`` in the Redis at ``url``, newest ``max_entries`` kept."""
 
@@ -275,7 +261,7 @@ class RedisLogStore(RedisReads):
         # A batch request's run of entries is stored as one block (BLOCK_SCRIPT), the rest
         # entry by entry (APPEND_SCRIPT): one script call a run.
         inputs_at = {start: inputs for start, _, inputs in runs}
-        for start, stop, is_block in _runs(entries, runs):
+        for start, stop, is_block in blocks.runs(entries, known=runs):
             run = entries[start:stop]
             inputs = inputs_at.get(start)
             try:

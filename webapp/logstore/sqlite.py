@@ -513,11 +513,7 @@ class SQLiteLogStore(LogStore):
         if not entries:
             return
         try:
-            # A single prediction's append skips cutting runs (5 to 8 us): too short for a block.
-            if len(entries) >= blocks.MIN_BLOCK:
-                cuts = blocks.runs(entries, known=runs)
-            else:
-                cuts = [(0, len(entries), False)]
+            cuts = blocks.runs(entries, known=runs)
             if len(cuts) == 1 and not cuts[0][2]:
                 packed = self._phrasebook().pack(entries, self._store_phrases)
                 self._run(self._append, _rows(entries, packed))
